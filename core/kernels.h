@@ -1,0 +1,39 @@
+/* core/kernels.h — the numeric kernels: GEMM through CBLAS, and element-wise
+ * activations written as plain loops the compiler vectorises (no
+ * -ffast-math: results are IEEE, NaN and Inf propagate).
+ *
+ * All matrices are row-major.
+ */
+#ifndef S2S_KERNELS_H
+#define S2S_KERNELS_H
+
+#include <stddef.h>
+
+/* C (m x n) = alpha * op(A) * op(B) + beta * C; op transposes when trans_*
+ * is non-zero. Same signature as s2s_cell_host.gemm. */
+void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta,
+              float *c, int ldc);
+
+/* Threads the BLAS itself may use (1 inside our own OpenMP regions). */
+void s2s_blas_set_threads(int n);
+int s2s_blas_get_threads(void);
+
+/* In place, over n floats. */
+void s2s_sigmoid(float *x, size_t n);
+void s2s_tanh(float *x, size_t n);
+/* exp over n floats, out may equal in. */
+void s2s_exp(const float *in, float *out, size_t n);
+
+/* Derivatives from the activation's output y: dy/dx. */
+static inline float s2s_dsigmoid_y(float y) { return y * (1.0f - y); }
+static inline float s2s_dtanh_y(float y) { return 1.0f - y * y; }
+
+/* Row-wise over a (rows x cols) matrix with row stride ld, in place. */
+void s2s_softmax_rows(float *x, int rows, int cols, int ld);
+void s2s_log_softmax_rows(float *x, int rows, int cols, int ld);
+
+/* y += x over n floats. */
+void s2s_add(float *y, const float *x, size_t n);
+
+#endif
