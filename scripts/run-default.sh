@@ -1,0 +1,24 @@
+#!/bin/sh
+# scripts/run-default.sh — the README's main command: trains the small
+# default model on the bundled corpus, then translates a few sentences.
+set -eu
+BUILD=${1:-build}
+S2S="$BUILD/s2s"
+export S2S_CELL_PATH="$BUILD/cells"
+
+"$S2S" train configs/default.yaml
+
+echo
+echo "== translating a few sentences (French -> English) with runs/default/best.ckpt"
+cat <<'SENTENCES' | tee /dev/stderr | "$S2S" translate -m runs/default/best.ckpt
+Je suis fatigué.
+Il fait froid.
+Où est la gare ?
+Nous sommes en retard.
+Elle aime les chats.
+J'ai faim !
+SENTENCES
+echo
+echo "Try it yourself:   $S2S repl -m runs/default/best.ckpt"
+echo "Score it:          $S2S eval -m runs/default/best.ckpt"
+echo "Training curves:   runs/default/curves.svg (metrics in runs/default/metrics.csv)"

@@ -1,0 +1,311 @@
+/* seq2seq/bench.c — `s2s bench`: the figures of ../shared/BENCHMARK.md as
+ * JSON lines, measured on the real training and decoding code paths.
+ *
+ *   gemm peak (1 and 2 threads) -> split and vocabulary sizes ->
+ *   training throughput per config (each in a child process, so that its
+ *   peak RSS is its own) -> config S trained for N epochs: dev perplexity
+ *   per epoch, test BLEU / chrF -> greedy decoding speed at batch 1 and 64.
+ */
+#include "seq2seq/bench.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/kernels.h"
+#include "core/sysinfo.h"
+#include "seq2seq/decode.h"
+#include "seq2seq/train.h"
+
+static char commit[64];
+
+static void json_head(const char *figure, const char *config, int threads)
+{
+    printf("{\"figure\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"commit\": \"%s\"",
+           figure, config, threads, commit);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ------------------------------------------------------------------------
+ * GEMM peak */
+
+static double gemm_gflops(int M, int N, int K, int threads)
+{
+    float *a = s2s_xaligned((size_t)M * K * sizeof(float));
+    float *b = s2s_xaligned((size_t)K * N * sizeof(float));
+    float *c = s2s_xaligned((size_t)M * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.01f;
+    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.01f;
+    s2s_blas_set_threads(threads);
+    s2s_gemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N); /* warm-up */
+    double t[7];
+    for (int r = 0; r < 7; r++) {
+        double t0 = omp_get_wtime();
+        s2s_gemm(0, 0, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
+        t[r] = omp_get_wtime() - t0;
+    }
+    free(a); free(b); free(c);
+    return 2.0 * M * N * K / median(t, 7) / 1e9;
+}
+
+/* ------------------------------------------------------------------------
+ * Training throughput: 200 steps after 20 warm-up steps */
+
+static int load_config(const char *name, s2s_config *cfg, s2s_err *err)
+{
+    char path[256];
+    snprintf(path, sizeof path, "configs/%s.yaml", name);
+    return s2s_config_load(cfg, path, err);
+}
+
+/* Multiply-adds per batch from the model's shapes and the batch's tokens. */
+static double batch_flops(const s2s_model *m, const s2s_batch *b)
+{
+    double src = 0, tgt = (double)b->ntokens;
+    for (int i = 0; i < b->B; i++) src += b->src_len[i];
+    return s2s_model_flops_per_token(m, src / tgt) * tgt;
+}
+
+static int throughput(const char *name, int threads, int warmup, int steps,
+                      double peak)
+{
+    s2s_config cfg;
+    s2s_err err;
+    if (load_config(name, &cfg, &err) < 0) goto fail;
+    cfg.train.threads = threads;
+    s2s_trainer tr;
+    if (s2s_trainer_init(&tr, &cfg, NULL, &err) < 0) goto fail;
+    size_t nb = s2s_batcher_count(&tr.batcher);
+    double tok = 0, flops = 0, t0 = 0;
+    for (int k = 0; k < warmup + steps; k++) {
+        if (k == warmup) t0 = omp_get_wtime();
+        s2s_batcher_get(&tr.batcher, 0, (size_t)k % nb, &tr.batch);
+        s2s_trainer_step(&tr, &tr.batch);
+        if (k >= warmup) {
+            tok += (double)tr.batch.ntokens;
+            flops += batch_flops(&tr.model, &tr.batch);
+        }
+    }
+    double secs = omp_get_wtime() - t0;
+    json_head("train_throughput", name, threads);
+    printf(", \"steps\": %d, \"tokens_per_s\": %.0f, \"gflops\": %.1f, "
+           "\"pct_of_gemm_peak\": %.1f, \"mflop_per_token\": %.2f, "
+           "\"peak_rss_mb\": %.0f}\n",
+           steps, tok / secs, flops / secs / 1e9, 100.0 * flops / secs / 1e9 / peak,
+           flops / tok / 1e6, (double)s2s_peak_rss_bytes() / 1048576.0);
+    fflush(stdout);
+    s2s_trainer_free(&tr);
+    return 0;
+fail:
+    fprintf(stderr, "s2s bench: %s\n", err.msg);
+    return 1;
+}
+
+/* Runs one throughput measurement in a fresh process, so its peak RSS is
+ * its own and no OpenMP state crosses a fork. */
+static int child_throughput(const char *self, const char *name, int threads,
+                            int warmup, int steps, double peak)
+{
+    char a[5][32];
+    snprintf(a[0], 32, "%d", threads);
+    snprintf(a[1], 32, "%d", warmup);
+    snprintf(a[2], 32, "%d", steps);
+    snprintf(a[3], 32, "%.3f", peak);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(self, "s2s", "bench", "--child", name, a[0], a[1], a[2], a[3], (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0) return 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Quality and decoding on config S */
+
+static int quality(const char *name, int epochs, int threads)
+{
+    s2s_config cfg;
+    s2s_err err;
+    if (load_config(name, &cfg, &err) < 0) goto fail;
+    cfg.train.threads = threads;
+    cfg.train.epochs = epochs;
+    s2s_trainer tr;
+    if (s2s_trainer_init(&tr, &cfg, NULL, &err) < 0) goto fail;
+    size_t nb = s2s_batcher_count(&tr.batcher);
+    for (int e = 0; e < epochs; e++) {
+        double t0 = omp_get_wtime(), tok = 0;
+        for (size_t k = 0; k < nb; k++) {
+            s2s_batcher_get(&tr.batcher, (uint64_t)e, k, &tr.batch);
+            s2s_trainer_step(&tr, &tr.batch);
+            tok += (double)tr.batch.ntokens;
+        }
+        double secs = omp_get_wtime() - t0;
+        double dev = s2s_trainer_loss(&tr, S2S_DEV);
+        json_head("dev_perplexity", name, threads);
+        printf(", \"epoch\": %d, \"dev_loss\": %.4f, \"dev_perplexity\": %.3f, "
+               "\"epoch_seconds\": %.1f, \"tokens_per_s\": %.0f}\n",
+               e + 1, dev, exp(dev), secs, tok / secs);
+        fflush(stdout);
+    }
+    s2s_scores sc;
+    double t0 = omp_get_wtime();
+    s2s_trainer_score(&tr, S2S_TEST, &sc, &err);
+    double secs = omp_get_wtime() - t0;
+    json_head("test_quality", name, threads);
+    printf(", \"epochs\": %d, \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
+           epochs, sc.sentences, sc.bleu, sc.chrf);
+
+    /* decoding: batch 64 over the whole test split (timed above), and batch
+     * 1 over the first 500 test sentences */
+    json_head("decode_batched", name, tr.threads);
+    printf(", \"batch\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f}\n",
+           cfg.decode.batch, sc.sentences, sc.sentences / secs);
+    const s2s_split *sp = &tr.data.split[S2S_TEST];
+    size_t n1 = sp->n < 500 ? sp->n : 500;
+    double *lat = s2s_xcalloc(n1 + 1, sizeof *lat), total = 0;
+    uint32_t out[256];
+    for (size_t k = 0; k < n1; k++) {
+        int len = (int)sp->src_len[k], cap = s2s_decode_limit(&cfg, len), olen;
+        if (cap > 256) cap = 256;
+        double a = omp_get_wtime();
+        s2s_decode_batch(&tr.model, tr.work, 1, 1, s2s_split_src(sp, k), len,
+                         &len, &cap, out, 256, &olen);
+        lat[k] = omp_get_wtime() - a;
+        total += lat[k];
+    }
+    json_head("decode_batch1", name, 1);
+    printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"median_ms\": %.3f}\n",
+           n1, n1 / total, 1e3 * median(lat, (int)n1));
+    free(lat);
+    fflush(stdout);
+
+    char path[S2S_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
+    char cmd[S2S_PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", cfg.train.run_dir);
+    if (system(cmd) == 0 &&
+        s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
+                            &tr.model, NULL, &err) == 0)
+        fprintf(stderr, "s2s bench: model saved to %s\n", path);
+    s2s_trainer_free(&tr);
+    return 0;
+fail:
+    fprintf(stderr, "s2s bench: %s\n", err.msg);
+    return 1;
+}
+
+static int data_figures(const char *name)
+{
+    s2s_config cfg;
+    s2s_err err;
+    s2s_data_spec spec;
+    s2s_dataset d;
+    if (load_config(name, &cfg, &err) < 0) goto fail;
+    s2s_config_data_spec(&cfg, &spec);
+    double t0 = omp_get_wtime();
+    if (s2s_dataset_load(&spec, NULL, NULL, &d, &err) < 0) {
+        s2s_dataset_free(&d);
+        goto fail;
+    }
+    double secs = omp_get_wtime() - t0;
+    json_head("data", name, 1);
+    printf(", \"kept\": %zu, \"train\": %zu, \"dev\": %zu, \"test\": %zu, "
+           "\"vocab_src\": %u, \"vocab_tgt\": %u, \"load_seconds\": %.3f}\n",
+           d.stats[S2S_TRAIN].kept, d.split[S2S_TRAIN].n, d.split[S2S_DEV].n,
+           d.split[S2S_TEST].n, s2s_vocab_size(d.src_vocab),
+           s2s_vocab_size(d.tgt_vocab), secs);
+    fflush(stdout);
+    s2s_dataset_free(&d);
+    return 0;
+fail:
+    fprintf(stderr, "s2s bench: %s\n", err.msg);
+    return 1;
+}
+
+static const char HELP[] =
+    "usage: s2s bench [--configs S,G,R,M] [--steps N] [--warmup N]\n"
+    "                 [--epochs N] [--no-quality]\n"
+    "\n"
+    "The reference benchmark of BENCHMARK.md, as JSON lines on stdout: GEMM\n"
+    "peak, split and vocabulary sizes, training throughput per config on 2\n"
+    "threads (and S on 1), config S trained for --epochs (3) with dev\n"
+    "perplexity per epoch, test BLEU and chrF, and greedy decoding speed.\n"
+    "Run from the repository root (it reads configs/*.yaml).\n";
+
+int s2s_bench_main(int argc, char **argv)
+{
+    s2s_git_commit(".", commit, sizeof commit);
+    if (argc == 7 && strcmp(argv[1], "--child") == 0)
+        return throughput(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
+                          atof(argv[6]));
+
+    static const struct option opts[] = {
+        {"configs", required_argument, 0, 'c'}, {"steps", required_argument, 0, 's'},
+        {"warmup", required_argument, 0, 'w'},  {"epochs", required_argument, 0, 'e'},
+        {"no-quality", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    char configs[64] = "S,G,R,M";
+    int steps = 200, warmup = 20, epochs = 3, do_quality = 1, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': snprintf(configs, sizeof configs, "%s", optarg); break;
+        case 's': steps = atoi(optarg); break;
+        case 'w': warmup = atoi(optarg); break;
+        case 'e': epochs = atoi(optarg); break;
+        case 'q': do_quality = 0; break;
+        case 'h': fputs(HELP, stdout); return 0;
+        default: fputs(HELP, stderr); return 2;
+        }
+    }
+    if (steps < 1 || warmup < 0 || epochs < 1) {
+        fputs("s2s bench: --steps and --epochs want positive numbers\n", stderr);
+        return 2;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fputs("s2s bench: cannot find its own executable\n", stderr);
+        return 1;
+    }
+    self[n] = 0;
+
+    double peak[3] = {0};
+    for (int t = 1; t <= 2; t++) {
+        double sq = gemm_gflops(1024, 1024, 1024, t);
+        double fl = gemm_gflops(64, 4096, 1024, t);
+        json_head("sgemm", "-", t);
+        printf(", \"gflops_1024x1024x1024\": %.1f, \"gflops_64x4096x1024\": %.1f}\n", sq, fl);
+        fflush(stdout);
+        peak[t] = sq > fl ? sq : fl;
+    }
+    s2s_blas_set_threads(1);
+    int rc = data_figures("S");
+    char *save = NULL;
+    for (char *name = strtok_r(configs, ",", &save); name && rc == 0;
+         name = strtok_r(NULL, ",", &save)) {
+        rc = child_throughput(self, name, 2, warmup, steps, peak[2]);
+        if (rc == 0 && strcmp(name, "S") == 0)
+            rc = child_throughput(self, name, 1, warmup, steps, peak[1]);
+    }
+    if (rc == 0 && do_quality) rc = quality("S", epochs, 2);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/* seq2seq/model.c — builds the model's shapes from a run config: loads the
+ * cell plugins, lays out every module in the flat parameter buffer, and
+ * decides how the encoder's final states reach the decoder. */
+#include "seq2seq/model.h"
+
+#include <string.h>
+
+/* Loads (once) the plugin named `name`; returns its descriptor. */
+static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
+                                       s2s_err *err)
+{
+    for (int i = 0; i < m->n_cells; i++)
+        if (strcmp(m->cells[i].path, name) == 0 ||
+            strcmp(m->cells[i].desc->name, name) == 0)
+            return m->cells[i].desc;
+    s2s_cell *c = &m->cells[m->n_cells];
+    if (s2s_cell_load(c, name, err) < 0) return NULL;
+    m->n_cells++;
+    return c->desc;
+}
+
+static int model_side(s2s_model *m, const s2s_side_config *sc, int X0,
+                      s2s_layer *out, const char *side, s2s_err *err)
+{
+    int X = X0;
+    for (int l = 0; l < sc->layers; l++) {
+        const s2s_cell_desc *d = model_cell(m, sc->cell[l], err);
+        if (!d) return s2s_fail_prefix(err, "model.%s layer %d", side, l + 1);
+        s2s_layer *L = &out[l];
+        L->cell = d;
+        L->X = X;
+        L->H = sc->hidden;
+        L->S = d->state_per_unit;
+        L->G = d->proj_per_unit;
+        L->K = (int)d->cache_per_row(X, sc->hidden);
+        L->off = s2s_params_reserve(&m->params, d->param_count(X, sc->hidden));
+        X = sc->hidden;
+    }
+    return 0;
+}
+
+/* The decoder's state can be the encoder's as it is only when every layer
+ * pairs with a layer of the same cell and size. */
+static int sides_match(const s2s_config *cfg)
+{
+    const s2s_side_config *e = &cfg->model.encoder, *d = &cfg->model.decoder;
+    if (e->layers != d->layers || e->hidden != d->hidden) return 0;
+    for (int l = 0; l < e->layers; l++)
+        if (strcmp(e->cell[l], d->cell[l]) != 0) return 0;
+    return 1;
+}
+
+int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
+                    int V_tgt, s2s_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->V_src = V_src;
+    m->V_tgt = V_tgt;
+    m->E = cfg->model.embed;
+    m->L_enc = cfg->model.encoder.layers;
+    m->L_dec = cfg->model.decoder.layers;
+
+    m->off_emb_src = s2s_params_reserve(&m->params, (size_t)V_src * m->E);
+    m->off_emb_tgt = s2s_params_reserve(&m->params, (size_t)V_tgt * m->E);
+    if (model_side(m, &cfg->model.encoder, m->E, m->enc, "encoder", err) < 0 ||
+        model_side(m, &cfg->model.decoder, m->E, m->dec, "decoder", err) < 0) {
+        s2s_model_free(m);
+        return -1;
+    }
+    m->use_bridge = !sides_match(cfg);
+    if (m->use_bridge) {
+        /* Decoder layer l reads encoder layer l, or the top one when the
+         * encoder has fewer layers. */
+        for (int l = 0; l < m->L_dec; l++) {
+            s2s_bridge *b = &m->bridge[l];
+            b->from = l < m->L_enc ? l : m->L_enc - 1;
+            b->in = m->enc[b->from].S * m->enc[b->from].H;
+            b->out = m->dec[l].S * m->dec[l].H;
+            b->off_w = s2s_params_reserve(&m->params, (size_t)b->out * b->in);
+            b->off_b = s2s_params_reserve(&m->params, (size_t)b->out);
+        }
+    }
+    int H_top = m->dec[m->L_dec - 1].H;
+    m->off_out_w = s2s_params_reserve(&m->params, (size_t)V_tgt * H_top);
+    m->off_out_b = s2s_params_reserve(&m->params, (size_t)V_tgt);
+    s2s_params_alloc(&m->params);
+    return 0;
+}
+
+static void fill_uniform(float *p, size_t n, float r, s2s_rng *rng)
+{
+    for (size_t i = 0; i < n; i++) p[i] = s2s_rng_uniform(rng, -r, r);
+}
+
+void s2s_model_init_params(s2s_model *m, float init_range, s2s_rng *rng)
+{
+    if (init_range > 0) {
+        fill_uniform(m->params.w, m->params.n, init_range, rng);
+        return;
+    }
+    /* Cells choose their own; everything else gets the benchmark's range. */
+    fill_uniform(m->params.w, m->params.n, 0.1f, rng);
+    const s2s_cell_host *host = s2s_cell_host_services();
+    for (int l = 0; l < m->L_enc; l++)
+        m->enc[l].cell->init(host, rng, m->params.w + m->enc[l].off,
+                             m->enc[l].X, m->enc[l].H);
+    for (int l = 0; l < m->L_dec; l++)
+        m->dec[l].cell->init(host, rng, m->params.w + m->dec[l].off,
+                             m->dec[l].X, m->dec[l].H);
+}
+
+void s2s_model_free(s2s_model *m)
+{
+    s2s_params_free(&m->params);
+    for (int i = 0; i < m->n_cells; i++) s2s_cell_unload(&m->cells[i]);
+    m->n_cells = 0;
+}
+
+static double layer_macs(const s2s_layer *L)
+{
+    return (double)L->G * L->H * (L->X + L->H);
+}
+
+double s2s_model_flops_per_token(const s2s_model *m, double src_per_tgt)
+{
+    double enc = 0, dec = 0;
+    for (int l = 0; l < m->L_enc; l++) enc += layer_macs(&m->enc[l]);
+    for (int l = 0; l < m->L_dec; l++) dec += layer_macs(&m->dec[l]);
+    dec += (double)m->V_tgt * m->dec[m->L_dec - 1].H;
+    /* forward 1x, backward 2x (input and weight gradients); 2 FLOP/MAC */
+    return 2.0 * 3.0 * (dec + enc * src_per_tgt);
+}

@@ -1,0 +1,68 @@
+/* seq2seq/model.h — the encoder-decoder model: embeddings, encoder and
+ * decoder stacks of cell plugins, the context handoff (direct or through a
+ * learned bridge), and the output projection. All parameters live in one
+ * flat s2s_params buffer; the structs here hold only shapes and offsets.
+ *
+ * Legend: B batch rows, T source time, U target time, E embedding,
+ * X layer input, H hidden, S state floats per unit, G projection width per
+ * unit, V vocabulary. Sequences are packed time-major: step t holds the
+ * B_t rows still running (rows sorted by length, longest first), so no
+ * padding is ever computed.
+ */
+#ifndef S2S_MODEL_H
+#define S2S_MODEL_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/loader.h"
+#include "core/params.h"
+#include "core/rng.h"
+#include "seq2seq/config.h"
+
+typedef struct s2s_layer {
+    const s2s_cell_desc *cell; /* borrowed from the model's loaded cells */
+    int X, H, S, G, K;         /* input, hidden, state/unit, proj/unit, cache/row */
+    size_t off;                /* this layer's parameters in the flat buffer */
+} s2s_layer;
+
+/* Maps an encoder layer's final state to a decoder layer's initial state
+ * when the two differ in cell, size or count: init = W . enc_state + b. */
+typedef struct s2s_bridge {
+    int from;                  /* encoder layer index */
+    int in, out;               /* S_e*H_e -> S_d*H_d */
+    size_t off_w, off_b;       /* W (out x in), b (out) */
+} s2s_bridge;
+
+typedef struct s2s_model {
+    int V_src, V_tgt, E;
+    int L_enc, L_dec;
+    s2s_layer enc[S2S_MAX_LAYERS], dec[S2S_MAX_LAYERS];
+    int use_bridge;            /* 0: encoder layer l's state is decoder layer l's */
+    s2s_bridge bridge[S2S_MAX_LAYERS];
+    size_t off_emb_src;        /* V_src x E */
+    size_t off_emb_tgt;        /* V_tgt x E */
+    size_t off_out_w;          /* V_tgt x H_top */
+    size_t off_out_b;          /* V_tgt */
+    s2s_params params;
+
+    /* Loaded plugins, one per distinct cell name (a plugin serves many
+     * layers). */
+    int n_cells;
+    s2s_cell cells[2 * S2S_MAX_LAYERS];
+} s2s_model;
+
+/* Builds the model's shapes from the config and vocabulary sizes, loads
+ * the cell plugins and allocates the parameters (zeroed). */
+int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
+                    int V_tgt, s2s_err *err);
+/* Fills the parameters: uniform(-r, r) when r > 0, else each cell's own
+ * init and uniform(-0.1, 0.1) for the rest. */
+void s2s_model_init_params(s2s_model *m, float init_range, s2s_rng *rng);
+void s2s_model_free(s2s_model *m);
+
+/* Multiply-adds of forward+backward per target token and per source
+ * token, from the shapes (for the GFLOP/s figures). */
+double s2s_model_flops_per_token(const s2s_model *m, double src_tokens_per_tgt);
+
+#endif

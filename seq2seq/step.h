@@ -1,0 +1,56 @@
+/* seq2seq/step.h — one forward (and backward) pass of the model over a
+ * set of sequence pairs: the work one thread does on its share of a batch.
+ *
+ * Each thread owns an s2s_work (activations and scratch, grown on demand
+ * and then reused, so the training loop does not allocate) and writes
+ * gradients into a buffer of its own; the trainer sums those buffers in a
+ * fixed order, so results depend only on seed, data and thread count.
+ */
+#ifndef S2S_STEP_H
+#define S2S_STEP_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "seq2seq/model.h"
+
+/* B pairs, source rows sorted by length, longest first. Row b's source is
+ * src[b*ld_src + t] for t < src_len[b]; its decoder input and gold output
+ * are tgt_in / tgt_out[b*ld_tgt + u] for u < tgt_len[b] (tgt_in starts
+ * with <sos>, tgt_out ends with <eos>). */
+typedef struct s2s_seqs {
+    int B;
+    const uint32_t *src;
+    int ld_src;
+    const int *src_len;
+    const uint32_t *tgt_in, *tgt_out;
+    int ld_tgt;
+    const int *tgt_len;
+} s2s_seqs;
+
+typedef struct s2s_work s2s_work;
+
+s2s_work *s2s_work_new(const s2s_model *m);
+void s2s_work_free(s2s_work *w);
+
+/* Forward and backward over `s`. Gradients of (scale * summed token NLL)
+ * are accumulated (+=) into grad (m->params.n floats). With tf_ratio < 1
+ * each decoder input is, with probability 1 - tf_ratio, the model's own
+ * previous arg-max instead of the gold token (draws from rng). Returns the
+ * summed NLL over the target tokens of `s`. */
+double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
+                      float *grad, float scale, float tf_ratio,
+                      s2s_rng *rng);
+
+/* Forward only (teacher forcing): summed NLL over the target tokens. */
+double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s);
+
+/* Greedy decoding of B sources (any order of lengths). Writes up to
+ * max_out[b] ids per row to out[b*ld_out ...] (without <eos>) and their
+ * count to out_len[b]. Finished rows stop costing work. */
+void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
+                     const uint32_t *src, int ld_src, const int *src_len,
+                     const int *max_out, uint32_t *out, int ld_out,
+                     int *out_len);
+
+#endif

@@ -1,0 +1,479 @@
+/* seq2seq/train.c — the training loop (see train.h). */
+#include "seq2seq/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/kernels.h"
+#include "core/optim.h"
+#include "core/progress.h"
+#include "seq2seq/decode.h"
+#include "seq2seq/metrics.h"
+#include "seq2seq/plot.h"
+
+void s2s_config_data_spec(const s2s_config *c, s2s_data_spec *s)
+{
+    s2s_data_spec_defaults(s);
+    s->train = c->data.train;
+    s->train_target = c->data.train_target[0] ? c->data.train_target : NULL;
+    s->dev = c->data.dev[0] ? c->data.dev : NULL;
+    s->dev_target = c->data.dev_target[0] ? c->data.dev_target : NULL;
+    s->test = c->data.test[0] ? c->data.test : NULL;
+    s->test_target = c->data.test_target[0] ? c->data.test_target : NULL;
+    s->src_column = c->data.src_column;
+    s->tgt_column = c->data.tgt_column;
+    s->split_every = c->data.split_every;
+    s->min_len = c->data.min_len;
+    s->max_len = c->data.max_len;
+    s->min_count = (uint64_t)c->data.min_count;
+    s->max_vocab = (size_t)c->data.max_vocab;
+    s->skip_invalid_utf8 = c->data.skip_invalid_utf8;
+    s->tok.nfkc = c->tokenizer.nfkc;
+    s->tok.lowercase = c->tokenizer.lowercase;
+    s->tok.split_punct = c->tokenizer.split_punct;
+}
+
+/* ------------------------------------------------------------------------
+ * Set-up */
+
+/* A resumed run must train the same model on the same data; the training
+ * keys (epochs, lr schedule, ...) may change. */
+static void canonical(const s2s_config *c, s2s_config *out)
+{
+    char *yaml = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&yaml, &len);
+    if (!f) s2s_xmalloc((size_t)-1); /* fails only for lack of memory */
+    s2s_config_write(c, f);
+    fclose(f);
+    s2s_err err;
+    if (s2s_config_load_string(out, yaml, len, "config", &err) < 0)
+        *out = *c; /* cannot happen: write emits what load reads */
+    free(yaml);
+}
+
+static int same_model_and_data(const s2s_config *a0, const s2s_config *b0)
+{
+    /* compare what the run files say, not unused bytes (e.g. cells of
+     * layers beyond model.layers) */
+    s2s_config ca, cb, *a = &ca, *b = &cb;
+    canonical(a0, a);
+    canonical(b0, b);
+    return memcmp(&a->data, &b->data, sizeof a->data) == 0 &&
+           memcmp(&a->tokenizer, &b->tokenizer, sizeof a->tokenizer) == 0 &&
+           memcmp(&a->model, &b->model, sizeof a->model) == 0 &&
+           a->train.seed == b->train.seed && a->train.batch == b->train.batch;
+}
+
+static int trainer_threads(s2s_trainer *tr, s2s_err *err);
+
+int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
+                     const char *resume_path, s2s_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    s2s_loaded ck;
+    memset(&ck, 0, sizeof ck);
+    int resuming = resume_path != NULL;
+    if (resuming) {
+        if (s2s_checkpoint_load(resume_path, &ck, err) < 0) return -1;
+        if (!ck.has_state) {
+            s2s_loaded_free(&ck);
+            return s2s_fail(err, "%s: no training state in this checkpoint "
+                            "(it was saved for translation only)", resume_path);
+        }
+        if (!same_model_and_data(&ck.cfg, cfg)) {
+            s2s_loaded_free(&ck);
+            return s2s_fail(err, "%s: the run file's data, tokenizer, model, "
+                            "train.seed or train.batch differ from the "
+                            "checkpoint's; resume with the same run file "
+                            "(`s2s config` prints both)", resume_path);
+        }
+    }
+
+    s2s_data_spec spec;
+    s2s_config_data_spec(cfg, &spec);
+    if (s2s_dataset_load(&spec, resuming ? ck.src : NULL,
+                         resuming ? ck.tgt : NULL, &tr->data, err) < 0) {
+        s2s_dataset_free(&tr->data);
+        if (resuming) s2s_loaded_free(&ck);
+        return -1;
+    }
+    tr->loaded = 1;
+    if (tr->data.split[S2S_TRAIN].n == 0) {
+        if (resuming) s2s_loaded_free(&ck);
+        s2s_trainer_free(tr);
+        return s2s_fail(err, "%s: no training pairs", cfg->data.train);
+    }
+
+    if (resuming) {
+        tr->model = ck.model; /* takes over the loaded model */
+        memset(&ck.model, 0, sizeof ck.model);
+        tr->st = ck.state;
+        s2s_loaded_free(&ck);
+    } else {
+        if (s2s_model_build(&tr->model, cfg,
+                            (int)s2s_vocab_size(tr->data.src_vocab),
+                            (int)s2s_vocab_size(tr->data.tgt_vocab), err) < 0) {
+            s2s_trainer_free(tr);
+            return -1;
+        }
+        s2s_rng rng;
+        s2s_rng_seed(&rng, cfg->train.seed);
+        s2s_model_init_params(&tr->model, cfg->model.init_range, &rng);
+        tr->st.lr = cfg->train.lr;
+        tr->st.best_dev_loss = INFINITY;
+    }
+    tr->loaded = 2;
+    return trainer_threads(tr, err);
+}
+
+/* Per-thread workspaces and gradient buffers, and the training batcher. */
+static int trainer_threads(s2s_trainer *tr, s2s_err *err)
+{
+    const s2s_config *cfg = &tr->cfg;
+    tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
+    if (tr->threads > 64) tr->threads = 64;
+    tr->work = s2s_xcalloc((size_t)tr->threads, sizeof *tr->work);
+    tr->grad = s2s_xcalloc((size_t)tr->threads, sizeof *tr->grad);
+    for (int t = 0; t < tr->threads; t++) {
+        tr->work[t] = s2s_work_new(&tr->model);
+        tr->grad[t] = t ? s2s_xaligned(tr->model.params.n * sizeof(float))
+                        : tr->model.params.g;
+    }
+    if (s2s_batcher_init(&tr->batcher, &tr->data.split[S2S_TRAIN],
+                         cfg->train.batch, 1, cfg->train.seed, err) < 0) {
+        s2s_trainer_free(tr);
+        return -1;
+    }
+    s2s_batch_init(&tr->batch);
+    tr->loaded = 3;
+    return 0;
+}
+
+int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
+                                int threads, s2s_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    s2s_loaded ck;
+    if (s2s_checkpoint_load(path, &ck, err) < 0) return -1;
+    tr->cfg = ck.cfg;
+    if (threads > 0) tr->cfg.train.threads = threads;
+    s2s_data_spec spec;
+    s2s_config_data_spec(&tr->cfg, &spec);
+    int rc = s2s_dataset_load(&spec, ck.src, ck.tgt, &tr->data, err);
+    tr->loaded = 1;
+    tr->model = ck.model;
+    memset(&ck.model, 0, sizeof ck.model);
+    tr->st = ck.state;
+    s2s_loaded_free(&ck);
+    tr->loaded = 2;
+    if (rc < 0) {
+        s2s_trainer_free(tr);
+        return -1;
+    }
+    return trainer_threads(tr, err);
+}
+
+void s2s_trainer_free(s2s_trainer *tr)
+{
+    if (tr->loaded >= 3) {
+        s2s_batcher_free(&tr->batcher);
+        s2s_batch_free(&tr->batch);
+    }
+    if (tr->work)
+        for (int t = 0; t < tr->threads; t++) {
+            s2s_work_free(tr->work[t]);
+            if (t) free(tr->grad[t]);
+        }
+    free(tr->work);
+    free(tr->grad);
+    if (tr->loaded >= 2) s2s_model_free(&tr->model);
+    if (tr->loaded >= 1) s2s_dataset_free(&tr->data);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* ------------------------------------------------------------------------
+ * One step */
+
+/* Rows r0..r1 of b as the step function sees them. */
+static s2s_seqs share_of(const s2s_batch *b, int r0, int r1)
+{
+    s2s_seqs s = {
+        .B = r1 - r0,
+        .src = b->src + (size_t)r0 * b->T,
+        .ld_src = b->T,
+        .src_len = b->src_len + r0,
+        .tgt_in = b->tgt_in + (size_t)r0 * b->U,
+        .tgt_out = b->tgt_out + (size_t)r0 * b->U,
+        .ld_tgt = b->U,
+        .tgt_len = b->tgt_len + r0,
+    };
+    return s;
+}
+
+/* The teacher-forcing draws of step k on thread t, independent of
+ * everything that came before (so resuming needs no RNG state). */
+static void step_rng(s2s_rng *r, uint64_t seed, long step, int t)
+{
+    s2s_rng_seed(r, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(step + 1)) ^
+                        ((uint64_t)t << 48));
+}
+
+double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
+{
+    const s2s_config *c = &tr->cfg;
+    s2s_params *p = &tr->model.params;
+    int nt = tr->threads;
+    double nll[64] = {0};
+    float scale = 1.0f / (float)b->ntokens;
+    int blas = s2s_blas_get_threads();
+    s2s_blas_set_threads(1);
+
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num();
+        int r0 = (int)((long)b->B * t / nt), r1 = (int)((long)b->B * (t + 1) / nt);
+        float *g = tr->grad[t];
+        memset(g, 0, p->n * sizeof(float));
+        s2s_seqs s = share_of(b, r0, r1);
+        s2s_rng rng;
+        step_rng(&rng, c->train.seed, tr->st.step, t);
+        double v = s2s_step_train(&tr->model, tr->work[t], &s, g, scale,
+                                  c->train.teacher_forcing, &rng);
+        if (t < 64) nll[t] = v;
+#pragma omp barrier
+        /* g[0] += g[1] + ... in thread order, each thread a fixed slice */
+        size_t i0 = p->n * (size_t)t / (size_t)nt;
+        size_t i1 = p->n * (size_t)(t + 1) / (size_t)nt;
+        for (int u = 1; u < nt; u++)
+            s2s_add(tr->grad[0] + i0, tr->grad[u] + i0, i1 - i0);
+    }
+    s2s_blas_set_threads(blas);
+
+    if (c->train.clip > 0) s2s_clip_grad_norm(p->g, p->n, c->train.clip);
+    tr->st.step++;
+    if (strcmp(c->train.optimizer, "sgd") == 0) {
+        s2s_sgd_step(p, tr->st.lr);
+    } else {
+        s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+        s2s_adam_step(p, &a, tr->st.step);
+    }
+    double sum = 0;
+    for (int t = 0; t < nt && t < 64; t++) sum += nll[t];
+    return sum / (double)b->ntokens;
+}
+
+/* ------------------------------------------------------------------------
+ * Evaluation */
+
+double s2s_trainer_loss(s2s_trainer *tr, int split)
+{
+    const s2s_split *sp = &tr->data.split[split];
+    if (sp->n == 0) return NAN;
+    s2s_batcher bt;
+    s2s_batch b;
+    if (s2s_batcher_init(&bt, sp, tr->cfg.train.batch, 0, 0, NULL) < 0) return NAN;
+    s2s_batch_init(&b);
+    double nll = 0;
+    size_t ntok = 0;
+    int nt = tr->threads;
+    int blas = s2s_blas_get_threads();
+    s2s_blas_set_threads(1);
+    for (size_t k = 0; k < s2s_batcher_count(&bt); k++) {
+        s2s_batcher_get(&bt, 0, k, &b);
+        double part[64] = {0};
+#pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num();
+            int r0 = (int)((long)b.B * t / nt), r1 = (int)((long)b.B * (t + 1) / nt);
+            s2s_seqs s = share_of(&b, r0, r1);
+            if (t < 64) part[t] = s2s_step_loss(&tr->model, tr->work[t], &s);
+        }
+        for (int t = 0; t < nt && t < 64; t++) nll += part[t];
+        ntok += b.ntokens;
+    }
+    s2s_blas_set_threads(blas);
+    s2s_batch_free(&b);
+    s2s_batcher_free(&bt);
+    return nll / (double)ntok;
+}
+
+int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
+                      s2s_err *err)
+{
+    const s2s_split *sp = &tr->data.split[split];
+    memset(out, 0, sizeof *out);
+    s2s_bleu_stats bleu;
+    s2s_chrf_stats chrf;
+    s2s_bleu_init(&bleu);
+    s2s_chrf_init(&chrf);
+    int Bmax = tr->cfg.decode.batch, maxT = 1;
+    for (size_t k = 0; k < sp->n; k++)
+        if ((int)sp->src_len[k] > maxT) maxT = (int)sp->src_len[k];
+    int ld_out = tr->cfg.decode.max_len;
+    uint32_t *src = s2s_xcalloc((size_t)Bmax * maxT, sizeof *src);
+    uint32_t *hyp = s2s_xcalloc((size_t)Bmax * ld_out + 1, sizeof *hyp);
+    int *len = s2s_xcalloc((size_t)Bmax, sizeof *len);
+    int *cap = s2s_xcalloc((size_t)Bmax, sizeof *cap);
+    int *hlen = s2s_xcalloc((size_t)Bmax, sizeof *hlen);
+    const char **htok = s2s_xcalloc((size_t)ld_out + 1, sizeof *htok);
+    for (size_t k0 = 0; k0 < sp->n; k0 += (size_t)Bmax) {
+        int B = (int)(sp->n - k0 < (size_t)Bmax ? sp->n - k0 : (size_t)Bmax);
+        for (int b = 0; b < B; b++) {
+            len[b] = (int)sp->src_len[k0 + b];
+            memcpy(src + (size_t)b * maxT, s2s_split_src(sp, k0 + b),
+                   (size_t)len[b] * sizeof *src);
+            cap[b] = s2s_decode_limit(&tr->cfg, len[b]);
+        }
+        s2s_decode_batch(&tr->model, tr->work, tr->threads, B, src, maxT, len,
+                         cap, hyp, ld_out, hlen);
+        for (int b = 0; b < B; b++) {
+            for (int i = 0; i < hlen[b]; i++)
+                htok[i] = s2s_vocab_token(tr->data.tgt_vocab,
+                                          hyp[(size_t)b * ld_out + i]);
+            const char *const *ref = s2s_split_tgt_tokens(sp, k0 + b);
+            size_t rn = sp->tgt_len[k0 + b];
+            s2s_bleu_add(&bleu, htok, (size_t)hlen[b], ref, rn);
+            s2s_chrf_add(&chrf, htok, (size_t)hlen[b], ref, rn);
+        }
+    }
+    out->bleu = s2s_bleu_score(&bleu);
+    out->chrf = s2s_chrf_score(&chrf);
+    out->sentences = sp->n;
+    s2s_chrf_free(&chrf);
+    free(src); free(hyp); free(len); free(cap); free(hlen); free(htok);
+    (void)err;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The run */
+
+static int make_dir(const char *path, s2s_err *err)
+{
+    char buf[S2S_PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return s2s_fail(err, "%s: cannot create directory: %s", buf,
+                            strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+        return s2s_fail(err, "%s: cannot create directory: %s", buf,
+                        strerror(errno));
+    return 0;
+}
+
+static int save(s2s_trainer *tr, const char *name, s2s_err *err)
+{
+    char path[S2S_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/%s", tr->cfg.train.run_dir, name);
+    return s2s_checkpoint_save(path, &tr->cfg, tr->data.src_vocab,
+                               tr->data.tgt_vocab, &tr->model, &tr->st, err);
+}
+
+static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,
+                          s2s_err *err)
+{
+    snprintf(path, size, "%s/metrics.csv", tr->cfg.train.run_dir);
+    int fresh = tr->st.step == 0;
+    FILE *f = fopen(path, fresh ? "w" : "a");
+    if (!f) {
+        s2s_fail(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fresh)
+        fprintf(f, "epoch,step,train_loss,dev_loss,dev_ppl,dev_bleu,tokens_per_s,lr\n");
+    return f;
+}
+
+int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
+{
+    const s2s_config *c = &tr->cfg;
+    if (make_dir(c->train.run_dir, err) < 0) return -1;
+    char csv[S2S_PATH_MAX + 32], svg[S2S_PATH_MAX + 32];
+    FILE *metrics = open_metrics(tr, csv, sizeof csv, err);
+    if (!metrics) return -1;
+    snprintf(svg, sizeof svg, "%s/curves.svg", c->train.run_dir);
+
+    s2s_progress prog;
+    s2s_progress_init(&prog, log, S2S_PROGRESS_AUTO, c->train.log_every);
+    size_t nb = s2s_batcher_count(&tr->batcher);
+    if (c->train.max_steps > 0) s2s_progress_set_total_steps(&prog, c->train.max_steps);
+    s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
+                     tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
+
+    int rc = 0;
+    while (tr->st.epoch < c->train.epochs &&
+           (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
+        s2s_progress_begin_epoch(&prog, tr->st.epoch + 1, c->train.epochs, (long)nb);
+        double loss_sum = 0;
+        size_t loss_n = 0, tok = 0;
+        double t0 = omp_get_wtime();
+        while (tr->st.batch < nb &&
+               (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
+            s2s_batcher_get(&tr->batcher, (uint64_t)tr->st.epoch, tr->st.batch, &tr->batch);
+            double loss = s2s_trainer_step(tr, &tr->batch);
+            if (!isfinite(loss)) {
+                s2s_progress_finish(&prog);
+                rc = s2s_fail(err, "training diverged: loss is %g at epoch %d step %ld; "
+                              "lower train.lr or set train.clip", loss,
+                              tr->st.epoch + 1, tr->st.step);
+                goto out;
+            }
+            tr->st.batch++;
+            loss_sum += loss;
+            loss_n++;
+            tok += tr->batch.ntokens;
+            s2s_progress_step(&prog, (long)tr->st.batch, loss, (long)tr->batch.ntokens);
+        }
+        double secs = omp_get_wtime() - t0;
+        s2s_progress_end_epoch(&prog);
+        int epoch_done = tr->st.batch >= nb;
+        if (epoch_done) {
+            tr->st.epoch++;
+            tr->st.batch = 0;
+        }
+        double dev = s2s_trainer_loss(tr, S2S_DEV);
+        s2s_scores sc = {0};
+        if (tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, &sc, NULL);
+        double tps = secs > 0 ? tok / secs : 0;
+        s2s_progress_log(&prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
+                         "dev BLEU %.2f, chrF %.2f, %.0f tok/s",
+                         tr->st.epoch, loss_n ? loss_sum / loss_n : NAN, dev,
+                         exp(dev), sc.bleu, sc.chrf, tps);
+        fprintf(metrics, "%d,%ld,%.6f,%.6f,%.6f,%.4f,%.1f,%.8g\n", tr->st.epoch,
+                tr->st.step, loss_n ? loss_sum / loss_n : NAN, dev, exp(dev),
+                sc.bleu, tps, tr->st.lr);
+        fflush(metrics);
+        int best = isfinite(dev) && dev < tr->st.best_dev_loss;
+        if (best) tr->st.best_dev_loss = dev;
+        if (epoch_done) tr->st.lr *= c->train.lr_decay;
+        if (save(tr, "last.ckpt", err) < 0 ||
+            (best && save(tr, "best.ckpt", err) < 0)) {
+            rc = -1;
+            goto out;
+        }
+    }
+    s2s_progress_log(&prog, "checkpoints: %s/last.ckpt, %s/best.ckpt; metrics: %s",
+                     c->train.run_dir, c->train.run_dir, csv);
+out:
+    if (fclose(metrics) != 0 && rc == 0)
+        rc = s2s_fail(err, "%s: %s", csv, strerror(errno));
+    if (rc == 0) {
+        s2s_err perr;
+        if (s2s_plot_svg(csv, svg, &perr) < 0)
+            s2s_progress_log(&prog, "warning: no curves: %s", perr.msg);
+        else
+            s2s_progress_log(&prog, "curves: %s", svg);
+    }
+    return rc;
+}

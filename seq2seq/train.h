@@ -1,0 +1,67 @@
+/* seq2seq/train.h — the training loop: teacher forcing over shuffled,
+ * length-grouped batches, each batch split across OpenMP threads with a
+ * gradient buffer per thread summed in a fixed order; clipping; Adam or
+ * SGD; dev perplexity and BLEU after each epoch; checkpoints (last and
+ * best) and a metrics CSV in the run directory.
+ */
+#ifndef S2S_TRAIN_H
+#define S2S_TRAIN_H
+
+#include <stdio.h>
+
+#include "corpora/batch.h"
+#include "corpora/dataset.h"
+#include "seq2seq/checkpoint.h"
+#include "seq2seq/config.h"
+#include "seq2seq/model.h"
+#include "seq2seq/step.h"
+
+typedef struct s2s_trainer {
+    s2s_config cfg;
+    s2s_dataset data;
+    s2s_model model;
+    int threads;
+    s2s_work **work;       /* one per thread */
+    float **grad;          /* one per thread; grad[0] is model.params.g */
+    s2s_batcher batcher;
+    s2s_batch batch;
+    s2s_train_state st;
+    int loaded;            /* what s2s_trainer_free must release */
+} s2s_trainer;
+
+/* Maps the run config's data and tokenizer sections onto a corpus spec. */
+void s2s_config_data_spec(const s2s_config *cfg, s2s_data_spec *spec);
+
+/* Loads the data, builds and initialises the model. With resume_path, the
+ * model, optimiser and position come from that checkpoint, whose data,
+ * tokenizer and model sections must equal cfg's. */
+int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
+                     const char *resume_path, s2s_err *err);
+/* For evaluation: the model, vocabularies and config of a checkpoint,
+ * and the splits of its data read with those vocabularies. threads: 0 =
+ * the checkpoint's train.threads. */
+int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
+                                int threads, s2s_err *err);
+void s2s_trainer_free(s2s_trainer *tr);
+
+/* One optimiser step on batch b: forward and backward on every thread's
+ * share, gradients summed, clipped, applied. Returns the mean NLL per
+ * target token. */
+double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b);
+
+/* Mean NLL per target token over a split (teacher forcing). */
+double s2s_trainer_loss(s2s_trainer *tr, int split);
+
+/* Greedy-decodes a split and scores it against its references. */
+typedef struct s2s_scores {
+    double bleu, chrf;
+    size_t sentences;
+} s2s_scores;
+int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
+                      s2s_err *err);
+
+/* The whole run: epochs from the current position, progress on `log`,
+ * dev evaluation, checkpoints, metrics CSV and the curves SVG. */
+int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err);
+
+#endif

@@ -1,0 +1,151 @@
+/* seq2seq/translator.c — the public API (s2s.h): a checkpoint loaded for
+ * translation, the tokenizer in front and the detokeniser behind. */
+#include "seq2seq/s2s.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seq2seq/checkpoint.h"
+#include "seq2seq/decode.h"
+#include "tokenizer/detok.h"
+#include "tokenizer/tokenizer.h"
+
+struct s2s_translator {
+    s2s_loaded ck;
+    s2s_tok_opts tok;
+    int threads;
+    s2s_work **work;
+    s2s_tokens tokens;
+    char *last_src, *last_out;
+};
+
+s2s_translator *s2s_translator_open(const char *path, int threads,
+                                    s2s_err *err)
+{
+    s2s_translator *t = s2s_xcalloc(1, sizeof *t);
+    if (s2s_checkpoint_load(path, &t->ck, err) < 0) {
+        free(t);
+        return NULL;
+    }
+    t->tok.nfkc = t->ck.cfg.tokenizer.nfkc;
+    t->tok.lowercase = t->ck.cfg.tokenizer.lowercase;
+    t->tok.split_punct = t->ck.cfg.tokenizer.split_punct;
+    t->threads = threads > 0 ? threads : omp_get_num_procs();
+    t->work = s2s_xcalloc((size_t)t->threads, sizeof *t->work);
+    for (int i = 0; i < t->threads; i++) t->work[i] = s2s_work_new(&t->ck.model);
+    s2s_tokens_init(&t->tokens);
+    return t;
+}
+
+void s2s_translator_close(s2s_translator *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->threads; i++) s2s_work_free(t->work[i]);
+    free(t->work);
+    s2s_tokens_free(&t->tokens);
+    s2s_loaded_free(&t->ck);
+    free(t->last_src);
+    free(t->last_out);
+    free(t);
+}
+
+static char *join_ids(const s2s_vocab *v, const uint32_t *ids, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) len += s2s_vocab_token_len(v, ids[i]) + 1;
+    char *s = s2s_xmalloc(len), *p = s;
+    for (int i = 0; i < n; i++) {
+        size_t k = s2s_vocab_token_len(v, ids[i]);
+        if (i) *p++ = ' ';
+        memcpy(p, s2s_vocab_token(v, ids[i]), k);
+        p += k;
+    }
+    *p = 0;
+    return s;
+}
+
+size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
+                           size_t n, char **out, s2s_err *errs)
+{
+    const s2s_config *cfg = &t->ck.cfg;
+    const s2s_vocab *sv = t->ck.src, *tv = t->ck.tgt;
+    size_t failed = 0, total = 0, m = n ? n : 1;
+    int *len = s2s_xcalloc(m, sizeof *len);
+    int *cap = s2s_xcalloc(m, sizeof *cap);
+    int *hlen = s2s_xcalloc(m, sizeof *hlen);
+    char *bad = s2s_xcalloc(m, 1);
+    size_t *off = s2s_xcalloc(m, sizeof *off);
+    uint32_t *ids = NULL;
+    int T = 1;
+
+    /* tokenize everything first: ids back to back */
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        s2s_err e;
+        if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
+            if (errs) errs[i] = e;
+            bad[i] = 1;
+            failed++;
+            continue;
+        }
+        ids = s2s_xrealloc(ids, (total + t->tokens.n + 1) * sizeof *ids);
+        s2s_vocab_encode(sv, &t->tokens, ids + total);
+        off[i] = total;
+        len[i] = (int)t->tokens.n;
+        total += t->tokens.n;
+        if (len[i] > T) T = len[i];
+        if (n == 1) {
+            free(t->last_src);
+            t->last_src = s2s_tokens_join(&t->tokens);
+        }
+    }
+    /* as a padded matrix for the decoder */
+    uint32_t *src = s2s_xcalloc(m * (size_t)T, sizeof *src);
+    int ld_out = cfg->decode.max_len > 0 ? cfg->decode.max_len : 1;
+    uint32_t *hyp = s2s_xcalloc(m * (size_t)ld_out, sizeof *hyp);
+    for (size_t i = 0; i < n; i++) {
+        if (len[i]) memcpy(src + i * T, ids + off[i], (size_t)len[i] * sizeof *src);
+        cap[i] = bad[i] ? 0 : s2s_decode_limit(cfg, len[i]);
+    }
+    if (n)
+        s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)n, src, T,
+                         len, cap, hyp, ld_out, hlen);
+
+    const char **toks = s2s_xcalloc((size_t)ld_out, sizeof *toks);
+    for (size_t i = 0; i < n; i++) {
+        if (bad[i]) continue;
+        const uint32_t *h = hyp + i * (size_t)ld_out;
+        for (int k = 0; k < hlen[i]; k++) toks[k] = s2s_vocab_token(tv, h[k]);
+        out[i] = s2s_detokenize(toks, (size_t)hlen[i], cfg->tokenizer.french_spacing);
+        if (n == 1) {
+            free(t->last_out);
+            t->last_out = join_ids(tv, h, hlen[i]);
+        }
+    }
+    free(toks); free(src); free(hyp); free(ids); free(bad);
+    free(len); free(cap); free(hlen); free(off);
+    return failed;
+}
+
+char *s2s_translate(s2s_translator *t, const char *text, s2s_err *err)
+{
+    char *out = NULL;
+    s2s_err e;
+    if (s2s_translate_batch(t, &text, 1, &out, &e) > 0) {
+        free(out);
+        if (err) *err = e;
+        return NULL;
+    }
+    return out;
+}
+
+const char *s2s_last_source_tokens(const s2s_translator *t)
+{
+    return t->last_src ? t->last_src : "";
+}
+
+const char *s2s_last_output_tokens(const s2s_translator *t)
+{
+    return t->last_out ? t->last_out : "";
+}
