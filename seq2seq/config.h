@@ -75,13 +75,21 @@ typedef struct s2s_config {
 void s2s_config_defaults(s2s_config *c);
 
 /* Reads a YAML run file over the defaults. Unknown keys, wrong types and
- * out-of-range values fail with "FILE:LINE: key 'a.b': what is wrong". */
+ * out-of-range values fail with "FILE:LINE: key 'a.b': what is wrong".
+ * On error c is unchanged. Sets source_file to path. An empty file (or
+ * only comments) gives the defaults. */
 int s2s_config_load(s2s_config *c, const char *path, s2s_err *err);
 
 /* Same, from a string (for checkpoints and tests); `name` is used in
- * messages in place of a file name. */
+ * messages in place of a file name; source_file is left "". */
 int s2s_config_load_string(s2s_config *c, const char *yaml, size_t len,
                            const char *name, s2s_err *err);
+
+/* Reads YAML over the config as it is (not over the defaults): for
+ * overrides such as "train: {epochs: 1}" on top of a loaded file. On error
+ * c is left unchanged. */
+int s2s_config_apply_string(s2s_config *c, const char *yaml, size_t len,
+                            const char *name, s2s_err *err);
 
 /* Writes the fully resolved config as YAML that s2s_config_load reads back
  * to an identical struct. */

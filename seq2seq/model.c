@@ -62,6 +62,7 @@ int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
 
     m->off_emb_src = s2s_params_reserve(&m->params, (size_t)V_src * m->E);
     m->off_emb_tgt = s2s_params_reserve(&m->params, (size_t)V_tgt * m->E);
+    m->off_dense = s2s_params_reserve(&m->params, 0);
     if (model_side(m, &cfg->model.encoder, m->E, m->enc, "encoder", err) < 0 ||
         model_side(m, &cfg->model.decoder, m->E, m->dec, "decoder", err) < 0) {
         s2s_model_free(m);

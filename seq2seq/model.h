@@ -44,6 +44,7 @@ typedef struct s2s_model {
     size_t off_emb_tgt;        /* V_tgt x E */
     size_t off_out_w;          /* V_tgt x H_top */
     size_t off_out_b;          /* V_tgt */
+    size_t off_dense;          /* everything from here on is not an embedding */
     s2s_params params;
 
     /* Loaded plugins, one per distinct cell name (a plugin serves many

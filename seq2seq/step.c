@@ -43,7 +43,8 @@ struct s2s_work {
     float *ds_a, *ds_b;    /* (Nmax x SHmax) state gradients of two layers */
     float *dxp;            /* (Nmax x GHmax) */
     float *dc_a, *dc_b;    /* (B x SHmax) gradient carried between steps */
-    float *demb;           /* (Nmax x E) */
+    float *demb_e, *demb_d; /* (Ne x E), (Nd x E) embedding-row gradients,
+                              kept until the trainer applies them */
     float *dinit[L_MAX];   /* (B x SH_d) */
     float *denc[L_MAX];    /* (B x SH_e) share order */
     float *dtmp;           /* (B x SHmax) */
@@ -98,7 +99,7 @@ void s2s_work_free(s2s_work *w)
     free(w->final_pos); free(w->ids_e); free(w->ids_d); free(w->gold_d);
     free(w->emb_e); free(w->emb_d); free(w->logits); free(w->zeros);
     free(w->ds_a); free(w->ds_b); free(w->dxp); free(w->dc_a); free(w->dc_b);
-    free(w->demb); free(w->dtmp); free(w->src_sorted); free(w->order);
+    free(w->demb_e); free(w->demb_d); free(w->dtmp); free(w->src_sorted); free(w->order);
     free(w->len_sorted); free(w->row_of); free(w->cur_ids); free(w->gxp);
     free(w->gcache);
     for (int l = 0; l < L_MAX; l++) {
@@ -153,7 +154,7 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U)
     GROWF(w->ds_a, Nmax * w->SHmax); GROWF(w->ds_b, Nmax * w->SHmax);
     GROWF(w->dxp, Nmax * w->GHmax);
     GROWF(w->dc_a, (size_t)B * w->SHmax); GROWF(w->dc_b, (size_t)B * w->SHmax);
-    GROWF(w->demb, Nmax * E);
+    GROWF(w->demb_e, Ne * E); GROWF(w->demb_d, Nd * E);
     GROWF(w->dtmp, (size_t)B * w->SHmax);
     GROWU(w->src_sorted, (size_t)B * T);
     GROWI(w->order, B); GROWI(w->len_sorted, B); GROWI(w->row_of, B);
@@ -192,11 +193,14 @@ static void embed(const float *table, int E, const uint32_t *ids, int n,
                (size_t)E * sizeof(float));
 }
 
+/* Adds the gradient rows whose ids fall in [lo, hi), in packed order. */
 static void embed_backward(float *dtable, int E, const uint32_t *ids, int n,
-                           const float *demb)
+                           const float *demb, uint32_t lo, uint32_t hi)
 {
     for (int i = 0; i < n; i++)
-        s2s_add(dtable + (size_t)ids[i] * E, demb + (size_t)i * E, (size_t)E);
+        if (ids[i] >= lo && ids[i] < hi)
+            s2s_add(dtable + (size_t)ids[i] * E, demb + (size_t)i * E,
+                    (size_t)E);
 }
 
 /* ------------------------------------------------------------------------
@@ -222,7 +226,7 @@ static void layer_forward(const s2s_layer *L, const float *P, const float *x,
  * (and from final-state injections). Writes the gradient on the initial
  * state to dinit (Bt[0] x SH) when not NULL, and accumulates the input
  * gradient into dx (N x X, stride lddx) when not NULL. */
-static void layer_backward(const s2s_layer *L, const float *P, float *G,
+static void layer_backward(const s2s_layer *L, const float *P, float *g,
                            s2s_work *w, const float *x, int ldx, int N, int T,
                            const int *Bt, const int *Pt, const float *init,
                            const float *xp, const float *st, float *cache,
@@ -230,7 +234,6 @@ static void layer_backward(const s2s_layer *L, const float *P, float *G,
                            int lddx)
 {
     const float *p = P + L->off;
-    float *g = G + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
     float *dc = w->dc_a, *dp = w->dc_b;
     for (int t = T - 1; t >= 0; t--) {
@@ -442,8 +445,11 @@ static void decoder_forward_sampled(const s2s_model *m, s2s_work *w,
 /* ------------------------------------------------------------------------
  * Backward */
 
-static void model_backward(const s2s_model *m, s2s_work *w, int B, float *G)
+/* G points at the gradient of parameter m->off_dense (the dense part:
+ * everything but the embeddings, whose row gradients stay in w). */
+static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
 {
+#define G_AT(off) (Gd + ((off) - m->off_dense))
     const float *P = m->params.w;
     int E = m->E, V = m->V_tgt;
     const s2s_layer *top = &m->dec[m->L_dec - 1];
@@ -451,8 +457,8 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *G)
 
     /* output projection: dlogits are in w->logits */
     s2s_gemm(1, 0, V, top->H, w->Nd, 1.0f, w->logits, V,
-             w->st_d[m->L_dec - 1], SHt, 1.0f, G + m->off_out_w, top->H);
-    float *db = G + m->off_out_b;
+             w->st_d[m->L_dec - 1], SHt, 1.0f, G_AT(m->off_out_w), top->H);
+    float *db = G_AT(m->off_out_b);
     for (int i = 0; i < w->Nd; i++) s2s_add(db, w->logits + (size_t)i * V, V);
     float *cur = w->ds_a, *below = w->ds_b;
     memset(cur, 0, (size_t)w->Nd * SHt * sizeof(float));
@@ -469,16 +475,15 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *G)
             dx = below;
         } else {
             lddx = E;
-            dx = w->demb;
+            dx = w->demb_d;
         }
         memset(dx, 0, (size_t)w->Nd * lddx * sizeof(float));
         const float *x = l ? w->st_d[l - 1] : w->emb_d;
-        layer_backward(L, P, G, w, x, lddx, w->Nd, w->U, w->Du, w->Qu,
+        layer_backward(L, P, G_AT(L->off), w, x, lddx, w->Nd, w->U, w->Du, w->Qu,
                        w->init_d[l], w->xp_d[l], w->st_d[l], w->cache_d[l],
                        cur, w->dinit[l], dx, lddx);
         float *tmp = cur; cur = below; below = tmp;
     }
-    embed_backward(G + m->off_emb_tgt, E, w->ids_d, w->Nd, w->demb);
 
     /* handoff: gradients on the encoder's final states, share order */
     for (int l = 0; l < m->L_enc; l++)
@@ -493,9 +498,9 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *G)
             from = br->from;
             SHe = br->in;
             s2s_gemm(1, 0, br->out, br->in, B, 1.0f, w->dinit[l], SHd,
-                     w->encfin[from], br->in, 1.0f, G + br->off_w, br->in);
+                     w->encfin[from], br->in, 1.0f, G_AT(br->off_w), br->in);
             for (int j = 0; j < B; j++)
-                s2s_add(G + br->off_b, w->dinit[l] + (size_t)j * SHd, SHd);
+                s2s_add(G_AT(br->off_b), w->dinit[l] + (size_t)j * SHd, SHd);
             s2s_gemm(0, 0, B, br->in, br->out, 1.0f, w->dinit[l], SHd,
                      P + br->off_w, br->in, 0.0f, w->dtmp, br->in);
             dfin = w->dtmp;
@@ -520,16 +525,16 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *G)
             dx = below;
         } else {
             lddx = E;
-            dx = w->demb;
+            dx = w->demb_e;
         }
         memset(dx, 0, (size_t)w->Ne * lddx * sizeof(float));
         const float *x = l ? w->st_e[l - 1] : w->emb_e;
-        layer_backward(L, P, G, w, x, lddx, w->Ne, w->T, w->Bt, w->Pt,
+        layer_backward(L, P, G_AT(L->off), w, x, lddx, w->Ne, w->T, w->Bt, w->Pt,
                        w->zeros, w->xp_e[l], w->st_e[l], w->cache_e[l], cur,
                        NULL, dx, lddx);
         float *tmp = cur; cur = below; below = tmp;
     }
-    embed_backward(G + m->off_emb_src, E, w->ids_e, w->Ne, w->demb);
+#undef G_AT
 }
 
 /* ------------------------------------------------------------------------
@@ -557,12 +562,45 @@ static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
     return softmax_xent(w->logits, w->Nd, m->V_tgt, w->gold_d, scale);
 }
 
+double s2s_step_train_dense(const s2s_model *m, s2s_work *w,
+                            const s2s_seqs *s, float *grad_dense,
+                            float scale, float tf_ratio, s2s_rng *rng)
+{
+    if (s->B == 0) {
+        w->Ne = w->Nd = 0; /* no embedding rows to apply */
+        return 0;
+    }
+    double nll = forward_loss(m, w, s, tf_ratio, rng, scale);
+    model_backward(m, w, s->B, grad_dense);
+    return nll;
+}
+
+void s2s_step_embed_grad(const s2s_model *m, const s2s_work *w, float *grad,
+                         uint32_t src_lo, uint32_t src_hi, uint32_t tgt_lo,
+                         uint32_t tgt_hi)
+{
+    embed_backward(grad + m->off_emb_src, m->E, w->ids_e, w->Ne, w->demb_e,
+                   src_lo, src_hi);
+    embed_backward(grad + m->off_emb_tgt, m->E, w->ids_d, w->Nd, w->demb_d,
+                   tgt_lo, tgt_hi);
+}
+
+void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad)
+{
+    size_t E = (size_t)m->E;
+    for (int i = 0; i < w->Ne; i++)
+        memset(grad + m->off_emb_src + w->ids_e[i] * E, 0, E * sizeof(float));
+    for (int i = 0; i < w->Nd; i++)
+        memset(grad + m->off_emb_tgt + w->ids_d[i] * E, 0, E * sizeof(float));
+}
+
 double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                       float *grad, float scale, float tf_ratio, s2s_rng *rng)
 {
-    if (s->B == 0) return 0;
-    double nll = forward_loss(m, w, s, tf_ratio, rng, scale);
-    model_backward(m, w, s->B, grad);
+    double nll = s2s_step_train_dense(m, w, s, grad + m->off_dense, scale,
+                                      tf_ratio, rng);
+    s2s_step_embed_grad(m, w, grad, 0, (uint32_t)m->V_src, 0,
+                        (uint32_t)m->V_tgt);
     return nll;
 }
 
@@ -620,8 +658,8 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         w->cur_ids[j] = S2S_SOS;
     }
     while (n > 0) {
-        embed(P + m->off_emb_tgt, E, w->cur_ids, n, w->demb);
-        const float *x = w->demb;
+        embed(P + m->off_emb_tgt, E, w->cur_ids, n, w->demb_d);
+        const float *x = w->demb_d;
         int ldx = E;
         st = w->gst[cur];
         float *const *nx = w->gst[cur ^ 1];

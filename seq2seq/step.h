@@ -42,6 +42,21 @@ double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                       float *grad, float scale, float tf_ratio,
                       s2s_rng *rng);
 
+/* The same in two halves, for threads sharing one gradient: the dense
+ * part (every parameter from m->off_dense on) is accumulated into
+ * grad_dense, while the embedding-row gradients stay in w until
+ * s2s_step_embed_grad adds those whose ids fall in the given ranges to the
+ * full gradient `grad` (so threads can split the rows between them and
+ * still add in a fixed order). s2s_step_embed_clear zeroes the rows w
+ * touched. */
+double s2s_step_train_dense(const s2s_model *m, s2s_work *w,
+                            const s2s_seqs *s, float *grad_dense,
+                            float scale, float tf_ratio, s2s_rng *rng);
+void s2s_step_embed_grad(const s2s_model *m, const s2s_work *w, float *grad,
+                         uint32_t src_lo, uint32_t src_hi, uint32_t tgt_lo,
+                         uint32_t tgt_hi);
+void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad);
+
 /* Forward only (teacher forcing): summed NLL over the target tokens. */
 double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s);
 

@@ -142,7 +142,10 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
     tr->grad = s2s_xcalloc((size_t)tr->threads, sizeof *tr->grad);
     for (int t = 0; t < tr->threads; t++) {
         tr->work[t] = s2s_work_new(&tr->model);
-        tr->grad[t] = t ? s2s_xaligned(tr->model.params.n * sizeof(float))
+        /* thread 0 works in params.g; the others keep only the dense
+         * part (embedding rows are applied from their workspaces) */
+        size_t nd = tr->model.params.n - tr->model.off_dense;
+        tr->grad[t] = t ? s2s_xcalloc(nd ? nd : 1, sizeof(float))
                         : tr->model.params.g;
     }
     if (s2s_batcher_init(&tr->batcher, &tr->data.split[S2S_TRAIN],
@@ -224,34 +227,75 @@ static void step_rng(s2s_rng *r, uint64_t seed, long step, int t)
                         ((uint64_t)t << 48));
 }
 
+/* Row where thread t's share of b starts: shares of about equal cost,
+ * counting a source token at the encoder's cost and a target token at the
+ * decoder's and the projection's. Depends on the batch alone. */
+static void split_rows(const s2s_model *m, const s2s_batch *b, int nt,
+                       int *start)
+{
+    double enc = s2s_model_flops_per_token(m, 1.0) -
+                 s2s_model_flops_per_token(m, 0.0);
+    double dec = s2s_model_flops_per_token(m, 0.0);
+    double total = 0;
+    for (int r = 0; r < b->B; r++) total += enc * b->src_len[r] + dec * b->tgt_len[r];
+    double cum = 0;
+    int r = 0;
+    start[0] = 0;
+    for (int t = 1; t < nt; t++) {
+        double goal = total * t / nt;
+        while (r < b->B) {
+            double c = enc * b->src_len[r] + dec * b->tgt_len[r];
+            if (cum + c / 2 > goal) break;
+            cum += c;
+            r++;
+        }
+        start[t] = r;
+    }
+    start[nt] = b->B;
+}
+
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 {
     const s2s_config *c = &tr->cfg;
+    const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
-    int nt = tr->threads;
+    int nt = tr->threads, start[65];
     double nll[64] = {0};
     float scale = 1.0f / (float)b->ntokens;
+    size_t nd = p->n - m->off_dense;
+    float *g0 = p->g + m->off_dense;
+    split_rows(m, b, nt, start);
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
 
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num();
-        int r0 = (int)((long)b->B * t / nt), r1 = (int)((long)b->B * (t + 1) / nt);
-        float *g = tr->grad[t];
-        memset(g, 0, p->n * sizeof(float));
-        s2s_seqs s = share_of(b, r0, r1);
+        s2s_seqs s = share_of(b, start[t], start[t + 1]);
         s2s_rng rng;
         step_rng(&rng, c->train.seed, tr->st.step, t);
-        double v = s2s_step_train(&tr->model, tr->work[t], &s, g, scale,
-                                  c->train.teacher_forcing, &rng);
-        if (t < 64) nll[t] = v;
+        nll[t] = s2s_step_train_dense(m, tr->work[t], &s, t ? tr->grad[t] : g0,
+                                      scale, c->train.teacher_forcing, &rng);
 #pragma omp barrier
-        /* g[0] += g[1] + ... in thread order, each thread a fixed slice */
-        size_t i0 = p->n * (size_t)t / (size_t)nt;
-        size_t i1 = p->n * (size_t)(t + 1) / (size_t)nt;
-        for (int u = 1; u < nt; u++)
-            s2s_add(tr->grad[0] + i0, tr->grad[u] + i0, i1 - i0);
+        /* dense part: g0 += g1 + ... in thread order over a fixed slice
+         * each, clearing the other buffers for the next step */
+        size_t i0 = nd * (size_t)t / (size_t)nt, i1 = nd * (size_t)(t + 1) / (size_t)nt;
+        for (int u = 1; u < nt; u++) {
+            float *gu = tr->grad[u];
+            for (size_t i = i0; i < i1; i++) {
+                g0[i] += gu[i];
+                gu[i] = 0;
+            }
+        }
+        /* embedding rows: each thread owns a range of rows and adds every
+         * thread's rows in it, in thread order */
+        uint32_t vs = (uint32_t)m->V_src, vt = (uint32_t)m->V_tgt;
+        for (int u = 0; u < nt; u++)
+            s2s_step_embed_grad(m, tr->work[u], p->g,
+                                (uint32_t)((uint64_t)vs * t / nt),
+                                (uint32_t)((uint64_t)vs * (t + 1) / nt),
+                                (uint32_t)((uint64_t)vt * t / nt),
+                                (uint32_t)((uint64_t)vt * (t + 1) / nt));
     }
     s2s_blas_set_threads(blas);
 
@@ -263,8 +307,13 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
         s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
         s2s_adam_step(p, &a, tr->st.step);
     }
+    /* the gradient starts at zero for the next step: the dense part and
+     * the embedding rows this step touched */
+    memset(g0, 0, nd * sizeof(float));
+    for (int t = 0; t < nt; t++) s2s_step_embed_clear(m, tr->work[t], p->g);
+
     double sum = 0;
-    for (int t = 0; t < nt && t < 64; t++) sum += nll[t];
+    for (int t = 0; t < nt; t++) sum += nll[t];
     return sum / (double)b->ntokens;
 }
 

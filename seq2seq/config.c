@@ -1,0 +1,904 @@
+/* seq2seq/config.c — the YAML run file: defaults, reading with validation
+ * of every key (seq2seq/config.h), and writing the resolved config back.
+ *
+ * Reading goes through core/yaml_doc (a tree of nodes with line numbers)
+ * and one table of keys. The model keys are special: model.cell / layers /
+ * hidden set both sides, model.encoder.* and model.decoder.* override one
+ * side, so they are collected first and resolved once the whole file is
+ * read (the order of keys in the file does not matter).
+ */
+#include "seq2seq/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/yaml_doc.h"
+
+/* ------------------------------------------------------------------------ */
+/* Defaults                                                                 */
+
+static void set_str(char *dst, size_t size, const char *src)
+{
+    /* Whole buffer zeroed: configs are compared with memcmp. */
+    memset(dst, 0, size);
+    snprintf(dst, size, "%s", src);
+}
+
+static void side_defaults(s2s_side_config *s)
+{
+    s->layers = 1;
+    s->hidden = 256;
+    set_str(s->cell[0], sizeof s->cell[0], "lstm");
+}
+
+void s2s_config_defaults(s2s_config *c)
+{
+    memset(c, 0, sizeof *c); /* padding too, so memcmp compares configs */
+
+    set_str(c->data.train, sizeof c->data.train, "corpora/default/eng-fra.tsv");
+    c->data.src_column = 2;
+    c->data.tgt_column = 1;
+    c->data.split_every = 50;
+    c->data.min_len = 1;
+    c->data.max_len = 10;
+    c->data.min_count = 2;
+    c->data.max_vocab = 0;
+    c->data.skip_invalid_utf8 = 0;
+
+    c->tokenizer.nfkc = 1;
+    c->tokenizer.lowercase = 1;
+    c->tokenizer.split_punct = 1;
+    c->tokenizer.french_spacing = 0;
+
+    c->model.embed = 256;
+    side_defaults(&c->model.encoder);
+    side_defaults(&c->model.decoder);
+    c->model.init_range = 0.1f;
+
+    c->train.batch = 64;
+    c->train.epochs = 10;
+    c->train.max_steps = 0;
+    set_str(c->train.optimizer, sizeof c->train.optimizer, "adam");
+    c->train.lr = 1e-3f;
+    c->train.beta1 = 0.9f;
+    c->train.beta2 = 0.999f;
+    c->train.eps = 1e-8f;
+    c->train.lr_decay = 1.0f;
+    c->train.clip = 5.0f;
+    c->train.teacher_forcing = 1.0f;
+    c->train.threads = 0;
+    c->train.seed = 1;
+    set_str(c->train.run_dir, sizeof c->train.run_dir, "runs/default");
+    c->train.eval_every = 0;
+    c->train.log_every = 100;
+
+    c->decode.max_len = 20;
+    c->decode.max_len_ratio = 0.0f;
+    c->decode.batch = 64;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The table of keys                                                        */
+
+typedef enum key_type {
+    K_SECTION, /* a mapping of further keys */
+    K_INT,     /* int field, ilo..ihi */
+    K_LONG,    /* long field, ilo..ihi */
+    K_U64,     /* uint64_t field, any non-negative value */
+    K_FLOAT,   /* float field, finite, flo..fhi (open ends by flags) */
+    K_BOOL,    /* int field, 0 or 1 */
+    K_STR,     /* char[size] field */
+    K_OPTIM,   /* char[size] field, adam | sgd */
+    K_LAYERS,  /* model[.side].layers: resolved after reading */
+    K_HIDDEN,  /* model[.side].hidden */
+    K_CELL,    /* model[.side].cell: a name, or a list of one per layer */
+} key_type;
+
+enum { NONEMPTY = 1 };
+enum { SIDE_BOTH = 0, SIDE_ENC = 1, SIDE_DEC = 2 };
+
+typedef struct key_spec {
+    const char *key;  /* dotted path */
+    key_type type;
+    size_t off, size; /* field in s2s_config */
+    long long ilo, ihi;
+    double flo, fhi;
+    unsigned char lo_open, hi_open, flags, side;
+} key_spec;
+
+#define FIELD(f) .off = offsetof(s2s_config, f), .size = sizeof(((s2s_config *)0)->f)
+#define SEC(k) { .key = k, .type = K_SECTION }
+#define INT(k, f, lo, hi) { .key = k, .type = K_INT, FIELD(f), .ilo = lo, .ihi = hi }
+#define LONG_(k, f, lo, hi) { .key = k, .type = K_LONG, FIELD(f), .ilo = lo, .ihi = hi }
+#define FLT(k, f, lo, lo_op, hi, hi_op) \
+    { .key = k, .type = K_FLOAT, FIELD(f), .flo = lo, .lo_open = lo_op, \
+      .fhi = hi, .hi_open = hi_op }
+#define BOOL_(k, f) { .key = k, .type = K_BOOL, FIELD(f) }
+#define STR(k, f, fl) { .key = k, .type = K_STR, FIELD(f), .flags = fl }
+#define SIDE(k, t, s, lo, hi) { .key = k, .type = t, .side = s, .ilo = lo, .ihi = hi }
+
+#define MAX_SIZE 65536 /* embed, hidden, batches, decode length */
+
+static const key_spec KEYS[] = {
+    SEC("data"),
+    STR("data.train", data.train, NONEMPTY),
+    STR("data.train_target", data.train_target, 0),
+    INT("data.src_column", data.src_column, 1, INT_MAX),
+    INT("data.tgt_column", data.tgt_column, 1, INT_MAX),
+    STR("data.dev", data.dev, 0),
+    STR("data.dev_target", data.dev_target, 0),
+    STR("data.test", data.test, 0),
+    STR("data.test_target", data.test_target, 0),
+    INT("data.split_every", data.split_every, 0, INT_MAX),
+    INT("data.min_len", data.min_len, 1, INT_MAX),
+    INT("data.max_len", data.max_len, 0, INT_MAX),
+    INT("data.min_count", data.min_count, 1, INT_MAX),
+    INT("data.max_vocab", data.max_vocab, 0, INT_MAX),
+    BOOL_("data.skip_invalid_utf8", data.skip_invalid_utf8),
+
+    SEC("tokenizer"),
+    BOOL_("tokenizer.nfkc", tokenizer.nfkc),
+    BOOL_("tokenizer.lowercase", tokenizer.lowercase),
+    BOOL_("tokenizer.split_punct", tokenizer.split_punct),
+    BOOL_("tokenizer.french_spacing", tokenizer.french_spacing),
+
+    SEC("model"),
+    INT("model.embed", model.embed, 1, MAX_SIZE),
+    FLT("model.init_range", model.init_range, 0, 1, HUGE_VAL, 0),
+    SIDE("model.cell", K_CELL, SIDE_BOTH, 0, 0),
+    SIDE("model.layers", K_LAYERS, SIDE_BOTH, 1, S2S_MAX_LAYERS),
+    SIDE("model.hidden", K_HIDDEN, SIDE_BOTH, 1, MAX_SIZE),
+    SEC("model.encoder"),
+    SIDE("model.encoder.cell", K_CELL, SIDE_ENC, 0, 0),
+    SIDE("model.encoder.layers", K_LAYERS, SIDE_ENC, 1, S2S_MAX_LAYERS),
+    SIDE("model.encoder.hidden", K_HIDDEN, SIDE_ENC, 1, MAX_SIZE),
+    SEC("model.decoder"),
+    SIDE("model.decoder.cell", K_CELL, SIDE_DEC, 0, 0),
+    SIDE("model.decoder.layers", K_LAYERS, SIDE_DEC, 1, S2S_MAX_LAYERS),
+    SIDE("model.decoder.hidden", K_HIDDEN, SIDE_DEC, 1, MAX_SIZE),
+
+    SEC("train"),
+    INT("train.batch", train.batch, 1, MAX_SIZE),
+    INT("train.epochs", train.epochs, 1, INT_MAX),
+    LONG_("train.max_steps", train.max_steps, 0, LONG_MAX),
+    { .key = "train.optimizer", .type = K_OPTIM, FIELD(train.optimizer) },
+    FLT("train.lr", train.lr, 0, 1, HUGE_VAL, 0),
+    FLT("train.beta1", train.beta1, 0, 0, 1, 1),
+    FLT("train.beta2", train.beta2, 0, 0, 1, 1),
+    FLT("train.eps", train.eps, 0, 1, HUGE_VAL, 0),
+    FLT("train.lr_decay", train.lr_decay, 0, 1, 1, 0),
+    FLT("train.clip", train.clip, 0, 0, HUGE_VAL, 0),
+    FLT("train.teacher_forcing", train.teacher_forcing, 0, 0, 1, 0),
+    INT("train.threads", train.threads, 0, 1024),
+    { .key = "train.seed", .type = K_U64, FIELD(train.seed) },
+    STR("train.run_dir", train.run_dir, NONEMPTY),
+    INT("train.eval_every", train.eval_every, 0, INT_MAX),
+    INT("train.log_every", train.log_every, 1, INT_MAX),
+
+    SEC("decode"),
+    INT("decode.max_len", decode.max_len, 1, MAX_SIZE),
+    FLT("decode.max_len_ratio", decode.max_len_ratio, 0, 0, HUGE_VAL, 0),
+    INT("decode.batch", decode.batch, 1, MAX_SIZE),
+};
+#define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+static int find_key(const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(KEYS[i].key, key) == 0) return (int)i;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading context and messages                                             */
+
+/* What the file says about one side (or both) of the model; resolved into
+ * the config after the whole file is read. */
+typedef struct side_pending {
+    int layers, hidden;
+    int has_layers, has_hidden;
+    const s2s_yaml_node *cell; /* validated scalar or sequence, or NULL */
+    int cell_line;             /* line of its key */
+} side_pending;
+
+typedef struct ctx {
+    const char *name;
+    s2s_err *err;
+    s2s_config *c;
+    int line[NKEYS]; /* line of each key in the file, 0 = not given */
+    side_pending side[3];
+} ctx;
+
+/* Fails with "NAME:LINE: what" (or "NAME: what" when line is 0). */
+static int fail_at(ctx *x, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(ctx *x, int line, const char *fmt, ...)
+{
+    char what[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (line > 0) return s2s_fail(x->err, "%s:%d: %s", x->name, line, what);
+    return s2s_fail(x->err, "%s: %s", x->name, what);
+}
+
+/* Copies at most 60 bytes of s, control bytes as '?', for a message. */
+static const char *clip(char *buf, size_t size, const char *s, size_t len)
+{
+    size_t max = size - 4 < 60 ? size - 4 : 60, j = 0;
+    for (size_t i = 0; i < len && j < max; i++)
+        buf[j++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (len > max) { memcpy(buf + j, "...", 3); j += 3; }
+    buf[j] = '\0';
+    return buf;
+}
+
+/* How a value looks in a message: 'abc', a quoted string 'abc', nothing,
+ * a mapping. */
+static const char *show(char *buf, size_t size, const s2s_yaml_node *v)
+{
+    char t[80];
+    if (v->kind != S2S_YAML_SCALAR) return s2s_yaml_kind_name(v->kind);
+    if (s2s_yaml_is_null(v)) return "nothing";
+    clip(t, sizeof t, v->str, v->len);
+    snprintf(buf, size, v->quoted ? "a quoted string '%s'" : "'%s'", t);
+    return buf;
+}
+
+static void range_text(const key_spec *k, char *buf, size_t size)
+{
+    if (k->type == K_FLOAT) {
+        if (isinf(k->fhi))
+            snprintf(buf, size, "%s %g", k->lo_open ? ">" : ">=", k->flo);
+        else
+            snprintf(buf, size, "in %c%g, %g%c", k->lo_open ? '(' : '[',
+                     k->flo, k->fhi, k->hi_open ? ')' : ']');
+    } else if (k->ihi == INT_MAX || k->ihi == LONG_MAX) {
+        snprintf(buf, size, ">= %lld", k->ilo);
+    } else {
+        snprintf(buf, size, "between %lld and %lld", k->ilo, k->ihi);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unknown keys: a suggestion                                               */
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63) return SIZE_MAX;
+    size_t row[64];
+    for (size_t j = 0; j <= m; j++) row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t sub = diag + (tolower((unsigned char)a[i - 1]) !=
+                                 tolower((unsigned char)b[j - 1]));
+            size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+static const char *leaf_of(const char *key)
+{
+    const char *dot = strrchr(key, '.');
+    return dot ? dot + 1 : key;
+}
+
+/* The known key nearest to `leaf` under `prefix` ("" at the top); else a
+ * key elsewhere with exactly that last name (train.embed -> model.embed). */
+static const char *suggest(const char *prefix, const char *leaf)
+{
+    size_t plen = strlen(prefix), n = strlen(leaf);
+    size_t limit = n <= 3 ? 1 : n <= 6 ? 2 : 3, best = SIZE_MAX;
+    const char *hit = NULL;
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *k = KEYS[i].key;
+        if (plen ? strncmp(k, prefix, plen) != 0 || k[plen] != '.' : 0) continue;
+        const char *rest = plen ? k + plen + 1 : k;
+        if (strchr(rest, '.')) continue; /* deeper, not a sibling */
+        size_t d = edit_distance(leaf, rest);
+        if (d <= limit && d < best) { best = d; hit = k; }
+    }
+    if (hit) return hit;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(leaf_of(KEYS[i].key), leaf) == 0) return KEYS[i].key;
+    return NULL;
+}
+
+static int unknown_key(ctx *x, const s2s_yaml_node *key, const char *prefix,
+                       const char *full)
+{
+    char shown[80];
+    clip(shown, sizeof shown, full, strlen(full));
+    if (strlen(key->str) != key->len)
+        return fail_at(x, key->line, "unknown key '%s'", shown);
+    if (find_key(key->str) >= 0 && strchr(key->str, '.'))
+        return fail_at(x, key->line,
+                       "unknown key '%s' (keys are nested: write each part "
+                       "of '%s' on its own line, indented below the one before)",
+                       shown, key->str);
+    const char *s = suggest(prefix, key->str);
+    if (s) return fail_at(x, key->line, "unknown key '%s' (did you mean '%s'?)",
+                          shown, s);
+    return fail_at(x, key->line, "unknown key '%s'", shown);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scalars                                                                  */
+
+/* Integers: optional sign, decimal digits, nothing else. */
+static int parse_int(const s2s_yaml_node *v, long long *out, int *range_err)
+{
+    *range_err = 0;
+    if (v->kind != S2S_YAML_SCALAR || v->quoted || v->len == 0) return -1;
+    const char *s = v->str;
+    size_t i = (s[0] == '+' || s[0] == '-');
+    if (i == v->len) return -1;
+    for (; i < v->len; i++)
+        if (!isdigit((unsigned char)s[i])) return -1;
+    char *end;
+    errno = 0;
+    long long r = strtoll(s, &end, 10);
+    if (end != s + v->len) return -1;
+    if (errno == ERANGE) *range_err = 1;
+    *out = r;
+    return 0;
+}
+
+/* Floats: what strtod reads, spelled with digits, sign, '.', 'e' only (no
+ * inf, nan or hex); finite as a float. */
+static int parse_float(const s2s_yaml_node *v, float *out, int *range_err)
+{
+    *range_err = 0;
+    if (v->kind != S2S_YAML_SCALAR || v->quoted || v->len == 0) return -1;
+    const char *s = v->str;
+    int digits = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (isdigit((unsigned char)s[i])) digits = 1;
+        else if (!strchr("+-.eE", s[i])) return -1;
+    }
+    if (!digits) return -1;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end != s + v->len) return -1;
+    /* at or past the midpoint between FLT_MAX and 2^128 rounds to inf */
+    if (!isfinite(d) || fabs(d) >= 0x1.ffffffp127) {
+        *range_err = 1;
+        return 0;
+    }
+    *out = (float)d;
+    return 0;
+}
+
+static int parse_bool(const s2s_yaml_node *v, int *out)
+{
+    if (v->kind != S2S_YAML_SCALAR || v->quoted) return -1;
+    const char *t[] = { "true", "yes" }, *f[] = { "false", "no" };
+    for (int i = 0; i < 2; i++) {
+        if (strcasecmp(v->str, t[i]) == 0) { *out = 1; return 0; }
+        if (strcasecmp(v->str, f[i]) == 0) { *out = 0; return 0; }
+    }
+    return -1;
+}
+
+/* A string value: any scalar (null is ""), no NUL byte, fits `size`.
+ * `what` names it in messages ("key 'data.train'"), at `line`. */
+static int get_string(ctx *x, const char *what, const s2s_yaml_node *v,
+                      int line, size_t size, int nonempty, const char **out)
+{
+    char b[100];
+    if (v->kind != S2S_YAML_SCALAR)
+        return fail_at(x, line, "%s must be a string, got %s", what,
+                       show(b, sizeof b, v));
+    const char *s = s2s_yaml_is_null(v) ? "" : v->str;
+    size_t len = strlen(s);
+    if (*s && len != v->len)
+        return fail_at(x, line, "%s contains a NUL byte", what);
+    if (nonempty && len == 0)
+        return fail_at(x, line, "%s must not be empty", what);
+    if (len >= size)
+        return fail_at(x, line, "%s is too long (%zu bytes, at most %zu)",
+                       what, len, size - 1);
+    *out = s;
+    return 0;
+}
+
+/* A cell: a non-empty name or path; `item` is 1-based in a list (errors
+ * then name the item's line), 0 for a single name. Plugins are not loaded
+ * here (the loader does that). */
+static int check_cell(ctx *x, const char *key, const s2s_yaml_node *v,
+                      size_t item, int line)
+{
+    char b[100], what[160];
+    if (item) snprintf(what, sizeof what, "item %zu of key '%s'", item, key);
+    else snprintf(what, sizeof what, "key '%s'", key);
+    if (v->kind != S2S_YAML_SCALAR || s2s_yaml_is_null(v))
+        return fail_at(x, line, "%s must name a cell (lstm, gru, elman, or "
+                       "a path to a .so), got %s", what, show(b, sizeof b, v));
+    const char *s;
+    return get_string(x, what, v, line, S2S_PATH_MAX, 1, &s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Applying one key                                                         */
+
+/* Errors name `line`, the line of the key. */
+static int apply_leaf(ctx *x, int idx, const s2s_yaml_node *v, int line)
+{
+    const key_spec *k = &KEYS[idx];
+    char *field = (char *)x->c + k->off;
+    side_pending *sp = &x->side[k->side];
+    char b[100], r[64];
+    long long iv;
+    int rerr;
+    switch (k->type) {
+    case K_INT:
+    case K_LONG:
+    case K_LAYERS:
+    case K_HIDDEN:
+        if (parse_int(v, &iv, &rerr))
+            return fail_at(x, line, "key '%s' must be an integer, got %s",
+                           k->key, show(b, sizeof b, v));
+        if (rerr || iv < k->ilo || iv > k->ihi) {
+            range_text(k, r, sizeof r);
+            return fail_at(x, line, "key '%s' must be %s, got %s", k->key, r,
+                           show(b, sizeof b, v));
+        }
+        if (k->type == K_INT) memcpy(field, &(int){ (int)iv }, sizeof(int));
+        else if (k->type == K_LONG) memcpy(field, &(long){ (long)iv }, sizeof(long));
+        else if (k->type == K_LAYERS) { sp->layers = (int)iv; sp->has_layers = 1; }
+        else { sp->hidden = (int)iv; sp->has_hidden = 1; }
+        return 0;
+    case K_U64: {
+        const char *s = v->str;
+        int ok = v->kind == S2S_YAML_SCALAR && !v->quoted && v->len > 0;
+        for (size_t i = ok && s[0] == '+'; ok && i < v->len; i++)
+            ok = isdigit((unsigned char)s[i]);
+        if (!ok || (s[0] == '+' && v->len == 1))
+            return fail_at(x, line, "key '%s' must be a non-negative integer, "
+                           "got %s", k->key, show(b, sizeof b, v));
+        errno = 0;
+        uint64_t u = strtoull(s, NULL, 10);
+        if (errno == ERANGE)
+            return fail_at(x, line, "key '%s' must be at most %" PRIu64
+                           ", got %s", k->key, UINT64_MAX, show(b, sizeof b, v));
+        memcpy(field, &u, sizeof u);
+        return 0;
+    }
+    case K_FLOAT: {
+        float f;
+        if (parse_float(v, &f, &rerr))
+            return fail_at(x, line, "key '%s' must be a number, got %s",
+                           k->key, show(b, sizeof b, v));
+        if (rerr)
+            return fail_at(x, line, "key '%s' must be a finite float "
+                           "(magnitude at most %.9g), got %s", k->key, FLT_MAX,
+                           show(b, sizeof b, v));
+        double d = f;
+        if (d < k->flo || (k->lo_open && d == k->flo) || d > k->fhi ||
+            (k->hi_open && d == k->fhi)) {
+            range_text(k, r, sizeof r);
+            return fail_at(x, line, "key '%s' must be %s, got %s", k->key, r,
+                           show(b, sizeof b, v));
+        }
+        memcpy(field, &f, sizeof f);
+        return 0;
+    }
+    case K_BOOL: {
+        int bv;
+        if (parse_bool(v, &bv))
+            return fail_at(x, line, "key '%s' must be true or false (or yes "
+                           "or no), got %s", k->key, show(b, sizeof b, v));
+        memcpy(field, &bv, sizeof bv);
+        return 0;
+    }
+    case K_STR: {
+        const char *s;
+        snprintf(r, sizeof r, "key '%s'", k->key);
+        if (get_string(x, r, v, line, k->size, k->flags & NONEMPTY, &s)) return -1;
+        set_str(field, k->size, s);
+        return 0;
+    }
+    case K_OPTIM:
+        if (v->kind != S2S_YAML_SCALAR || strlen(v->str) != v->len ||
+            (strcmp(v->str, "adam") != 0 && strcmp(v->str, "sgd") != 0))
+            return fail_at(x, line, "key '%s' must be adam or sgd, got %s",
+                           k->key, show(b, sizeof b, v));
+        set_str(field, k->size, v->str);
+        return 0;
+    case K_CELL:
+        if (v->kind == S2S_YAML_SEQ) {
+            if (v->n == 0)
+                return fail_at(x, line, "key '%s' must name at least one "
+                               "cell", k->key);
+            if (v->n > S2S_MAX_LAYERS)
+                return fail_at(x, line, "key '%s' lists %zu cells, at most "
+                               "%d (one per layer)", k->key, v->n, S2S_MAX_LAYERS);
+            for (size_t i = 0; i < v->n; i++)
+                if (check_cell(x, k->key, v->items[i], i + 1, v->items[i]->line))
+                    return -1;
+        } else if (v->kind == S2S_YAML_SCALAR) {
+            if (check_cell(x, k->key, v, 0, line)) return -1;
+        } else {
+            return fail_at(x, line, "key '%s' must be a cell name or a list "
+                           "of one per layer, got a mapping", k->key);
+        }
+        sp->cell = v;
+        sp->cell_line = line;
+        return 0;
+    case K_SECTION:
+        break;
+    }
+    return 0;
+}
+
+/* Walks mapping `map` whose keys sit under `prefix` ("" at the top). */
+static int walk(ctx *x, const s2s_yaml_node *map, const char *prefix)
+{
+    char b[100];
+    for (size_t i = 0; i < map->n; i++) {
+        const s2s_yaml_node *key = map->keys[i], *v = map->items[i];
+        char full[160];
+        int n = snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "",
+                         key->str);
+        /* a dot inside a key would alias the nested form: refuse it */
+        int idx = n < (int)sizeof full && strlen(key->str) == key->len &&
+                          !strchr(key->str, '.')
+                      ? find_key(full) : -1;
+        if (idx < 0) return unknown_key(x, key, prefix, full);
+        x->line[idx] = key->line;
+        if (KEYS[idx].type != K_SECTION) {
+            if (apply_leaf(x, idx, v, key->line)) return -1;
+            continue;
+        }
+        if (s2s_yaml_is_null(v)) continue; /* an empty section */
+        if (v->kind != S2S_YAML_MAP)
+            return fail_at(x, key->line, "key '%s' must be a mapping (keys "
+                           "indented below it), got %s", full,
+                           show(b, sizeof b, v));
+        if (walk(x, v, full)) return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Resolving the model sides and checking keys against each other          */
+
+static int line_of(const ctx *x, const char *key)
+{
+    int i = find_key(key);
+    return i < 0 ? 0 : x->line[i];
+}
+
+/* The line of the first of two keys the file gives (0 if neither). */
+static int line_of2(const ctx *x, const char *a, const char *b)
+{
+    int l = line_of(x, a);
+    return l ? l : line_of(x, b);
+}
+
+static int resolve_side(ctx *x, int side)
+{
+    const char *sname = side == SIDE_ENC ? "encoder" : "decoder";
+    s2s_side_config *sc = side == SIDE_ENC ? &x->c->model.encoder
+                                           : &x->c->model.decoder;
+    const side_pending *ps = &x->side[side], *pm = &x->side[SIDE_BOTH];
+    char lkey[64], ckey[64];
+
+    int layers = sc->layers;
+    snprintf(lkey, sizeof lkey, "model.%s.layers", sname);
+    if (ps->has_layers) layers = ps->layers;
+    else if (pm->has_layers) { layers = pm->layers; snprintf(lkey, sizeof lkey, "model.layers"); }
+    if (ps->has_hidden) sc->hidden = ps->hidden;
+    else if (pm->has_hidden) sc->hidden = pm->hidden;
+
+    const s2s_yaml_node *cell = ps->cell;
+    int cell_line = ps->cell_line;
+    snprintf(ckey, sizeof ckey, "model.%s.cell", sname);
+    if (!cell && pm->cell) {
+        cell = pm->cell;
+        cell_line = pm->cell_line;
+        snprintf(ckey, sizeof ckey, "model.cell");
+    }
+
+    if (cell && cell->kind == S2S_YAML_SEQ) {
+        if ((int)cell->n != layers)
+            return fail_at(x, cell_line, "key '%s' lists %zu cells but %s is "
+                           "%d%s: give one cell per layer, or one name for all",
+                           ckey, cell->n, lkey, layers,
+                           line_of(x, lkey) ? "" : " (the default)");
+        for (int l = 0; l < layers; l++)
+            set_str(sc->cell[l], sizeof sc->cell[l], cell->items[l]->str);
+    } else if (cell) {
+        for (int l = 0; l < layers; l++)
+            set_str(sc->cell[l], sizeof sc->cell[l], cell->str);
+    } else if (layers != sc->layers) {
+        /* The cells come from before this file: one name for all layers
+         * extends to the new count, a per-layer list does not. */
+        for (int l = 1; l < sc->layers; l++)
+            if (strcmp(sc->cell[l], sc->cell[0]) != 0)
+                return fail_at(x, line_of(x, lkey), "key '%s' sets %d layers but "
+                               "model.%s.cell lists %d cells; give %s too", lkey,
+                               layers, sname, sc->layers, ckey);
+        for (int l = 1; l < layers; l++)
+            set_str(sc->cell[l], sizeof sc->cell[l], sc->cell[0]);
+    }
+    sc->layers = layers;
+    for (int l = layers; l < S2S_MAX_LAYERS; l++)
+        memset(sc->cell[l], 0, sizeof sc->cell[l]);
+    return 0;
+}
+
+static int cross_checks(ctx *x)
+{
+    const s2s_config *c = x->c;
+    if (c->data.max_len > 0 && c->data.min_len > c->data.max_len)
+        return fail_at(x, line_of2(x, "data.min_len", "data.max_len"),
+                       "key 'data.min_len' (%d) must be <= data.max_len (%d)",
+                       c->data.min_len, c->data.max_len);
+    if (c->data.src_column == c->data.tgt_column)
+        return fail_at(x, line_of2(x, "data.src_column", "data.tgt_column"),
+                       "keys 'data.src_column' and 'data.tgt_column' must differ "
+                       "(both %d)", c->data.src_column);
+    if (c->data.max_vocab > 0 && c->data.max_vocab < 5)
+        return fail_at(x, line_of(x, "data.max_vocab"), "key 'data.max_vocab' "
+                       "must be 0 (no cap) or >= 5 (the 4 specials count), got %d",
+                       c->data.max_vocab);
+    int sl = line_of(x, "data.split_every");
+    if (c->data.split_every == 1 || c->data.split_every == 2)
+        return fail_at(x, sl, "key 'data.split_every' must be 0 (dev and test "
+                       "from files) or >= 3, got %d", c->data.split_every);
+    if (c->data.split_every == 0 && (!c->data.dev[0] || !c->data.test[0]))
+        return fail_at(x, sl ? sl : line_of2(x, "data.dev", "data.test"),
+                       "key 'data.split_every' is 0 (no split) but data.%s is "
+                       "not given; give data.dev and data.test files, or "
+                       "split_every >= 3", c->data.dev[0] ? "test" : "dev");
+    /* Aligned files (train_target given): every split given as files needs
+     * its target side; TSV: no target files. */
+    const char *side[2] = { "dev", "test" };
+    const char *src[2] = { c->data.dev, c->data.test };
+    const char *tgt[2] = { c->data.dev_target, c->data.test_target };
+    for (int i = 0; i < 2; i++) {
+        char ks[32], kt[32];
+        snprintf(ks, sizeof ks, "data.%s", side[i]);
+        snprintf(kt, sizeof kt, "data.%s_target", side[i]);
+        if (tgt[i][0] && !src[i][0])
+            return fail_at(x, line_of(x, kt), "key '%s' is given without %s",
+                           kt, ks);
+        if (tgt[i][0] && !c->data.train_target[0])
+            return fail_at(x, line_of2(x, kt, "data.train_target"),
+                           "key '%s' is given but data.train_target is not "
+                           "(TSV files hold both sides: drop %s, or give "
+                           "data.train_target)", kt, kt);
+        if (src[i][0] && !tgt[i][0] && c->data.train_target[0])
+            return fail_at(x, line_of2(x, ks, "data.train_target"),
+                           "key '%s' needs %s too, as data.train_target is "
+                           "given (aligned files)", ks, kt);
+    }
+    return 0;
+}
+
+/* Applies the document `root` (NULL = empty) over x->c. */
+static int apply_doc(ctx *x, const s2s_yaml_node *root)
+{
+    if (root) {
+        if (root->kind != S2S_YAML_MAP) {
+            char b[100];
+            return fail_at(x, root->line, "a run file must be a mapping of "
+                           "sections (data, tokenizer, model, train, decode), "
+                           "got %s", show(b, sizeof b, root));
+        }
+        if (walk(x, root, "")) return -1;
+    }
+    if (resolve_side(x, SIDE_ENC) || resolve_side(x, SIDE_DEC)) return -1;
+    return cross_checks(x);
+}
+
+/* Parses text (or the file at path when text is NULL) over a copy of *c,
+ * which is replaced only on success. */
+static int apply(s2s_config *c, const char *path, const char *text, size_t len,
+                 const char *name, s2s_err *err)
+{
+    s2s_yaml_doc doc;
+    int rc = text ? s2s_yaml_parse_string(&doc, text, len, name, err)
+                  : s2s_yaml_parse_file(&doc, path, err);
+    if (rc) return -1;
+    ctx *x = s2s_xcalloc(1, sizeof *x);
+    x->name = text ? name : path;
+    x->err = err;
+    x->c = s2s_xmalloc(sizeof *c);
+    memcpy(x->c, c, sizeof *c);
+    rc = apply_doc(x, doc.root);
+    if (rc == 0) memcpy(c, x->c, sizeof *c);
+    free(x->c);
+    free(x);
+    s2s_yaml_free(&doc);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* API                                                                      */
+
+int s2s_config_load(s2s_config *c, const char *path, s2s_err *err)
+{
+    if (strlen(path) >= S2S_PATH_MAX)
+        return s2s_fail(err, "%.200s...: path too long (at most %d bytes)",
+                        path, S2S_PATH_MAX - 1);
+    s2s_config *t = s2s_xmalloc(sizeof *t);
+    s2s_config_defaults(t);
+    int rc = apply(t, path, NULL, 0, NULL, err);
+    if (rc == 0) {
+        set_str(t->source_file, sizeof t->source_file, path);
+        memcpy(c, t, sizeof *c);
+    }
+    free(t);
+    return rc;
+}
+
+int s2s_config_load_string(s2s_config *c, const char *yaml, size_t len,
+                           const char *name, s2s_err *err)
+{
+    s2s_config *t = s2s_xmalloc(sizeof *t);
+    s2s_config_defaults(t);
+    int rc = apply(t, NULL, yaml ? yaml : "", yaml ? len : 0,
+                   name ? name : "<string>", err);
+    if (rc == 0) memcpy(c, t, sizeof *c);
+    free(t);
+    return rc;
+}
+
+int s2s_config_apply_string(s2s_config *c, const char *yaml, size_t len,
+                            const char *name, s2s_err *err)
+{
+    return apply(c, NULL, yaml ? yaml : "", yaml ? len : 0,
+                 name ? name : "<string>", err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+
+/* Decodes one UTF-8 code point at s (n bytes left); returns its length, or
+ * 0 when the bytes are not valid UTF-8. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (s[0] < 0x80) { *cp = s[0]; return 1; }
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (len == 0 || len > n || s[0] > 0xf4) return 0;
+    uint32_t v = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    *cp = v;
+    return len;
+}
+
+/* Writes s as a double-quoted YAML scalar. Code points YAML does not allow
+ * raw are escaped so the file reads back to the same bytes; invalid UTF-8
+ * (which a run file cannot hold) is written as \xNN. */
+static void write_str(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    fputc('"', f);
+    while (n > 0) {
+        uint32_t cp;
+        size_t len = utf8_next(p, n, &cp);
+        if (len == 0) {
+            fprintf(f, "\\x%02X", p[0]);
+            p++, n--;
+            continue;
+        }
+        if (cp == '"' || cp == '\\') fprintf(f, "\\%c", (int)cp);
+        else if (cp == '\n') fputs("\\n", f);
+        else if (cp == '\t') fputs("\\t", f);
+        else if (cp == '\r') fputs("\\r", f);
+        else if ((cp >= 0x20 && cp <= 0x7e) || (cp >= 0xa0 && cp <= 0xd7ff) ||
+                 (cp >= 0xe000 && cp <= 0xfffd && cp != 0xfeff) || cp >= 0x10000)
+            fwrite(p, 1, len, f);
+        else if (cp <= 0xff) fprintf(f, "\\x%02X", (unsigned)cp);
+        else fprintf(f, "\\u%04X", (unsigned)cp);
+        p += len, n -= len;
+    }
+    fputc('"', f);
+}
+
+static void write_key_str(FILE *f, const char *indent, const char *key,
+                          const char *s)
+{
+    fprintf(f, "%s%s: ", indent, key);
+    write_str(f, s);
+    fputc('\n', f);
+}
+
+static const char *yes_no(int b) { return b ? "true" : "false"; }
+
+static void write_side(FILE *f, const char *name, const s2s_side_config *s)
+{
+    int uniform = 1;
+    for (int l = 1; l < s->layers; l++)
+        uniform &= strcmp(s->cell[l], s->cell[0]) == 0;
+    fprintf(f, "  %s:\n    cell: ", name);
+    if (uniform) {
+        write_str(f, s->cell[0]);
+    } else {
+        fputc('[', f);
+        for (int l = 0; l < s->layers && l < S2S_MAX_LAYERS; l++) {
+            if (l) fputs(", ", f);
+            write_str(f, s->cell[l]);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "\n    layers: %d\n    hidden: %d\n", s->layers, s->hidden);
+}
+
+int s2s_config_write(const s2s_config *c, FILE *f)
+{
+    const char *i = "  ";
+    fputs("# s2s run file, fully resolved: every key with its value.\n"
+          "# Paths are relative to the directory s2s runs in.\n", f);
+    if (c->source_file[0]) {
+        fputs("# Read from ", f);
+        write_str(f, c->source_file);
+        fputc('\n', f);
+    }
+    fputs("data:\n", f);
+    write_key_str(f, i, "train", c->data.train);
+    write_key_str(f, i, "train_target", c->data.train_target);
+    fprintf(f, "  src_column: %d\n  tgt_column: %d\n", c->data.src_column,
+            c->data.tgt_column);
+    write_key_str(f, i, "dev", c->data.dev);
+    write_key_str(f, i, "dev_target", c->data.dev_target);
+    write_key_str(f, i, "test", c->data.test);
+    write_key_str(f, i, "test_target", c->data.test_target);
+    fprintf(f, "  split_every: %d\n  min_len: %d\n  max_len: %d\n"
+            "  min_count: %d\n  max_vocab: %d\n  skip_invalid_utf8: %s\n",
+            c->data.split_every, c->data.min_len, c->data.max_len,
+            c->data.min_count, c->data.max_vocab,
+            yes_no(c->data.skip_invalid_utf8));
+
+    fprintf(f, "tokenizer:\n  nfkc: %s\n  lowercase: %s\n  split_punct: %s\n"
+            "  french_spacing: %s\n", yes_no(c->tokenizer.nfkc),
+            yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
+            yes_no(c->tokenizer.french_spacing));
+
+    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g\n", c->model.embed,
+            c->model.init_range);
+    write_side(f, "encoder", &c->model.encoder);
+    write_side(f, "decoder", &c->model.decoder);
+
+    fprintf(f, "train:\n  batch: %d\n  epochs: %d\n  max_steps: %ld\n",
+            c->train.batch, c->train.epochs, c->train.max_steps);
+    fprintf(f, "  optimizer: %s\n", c->train.optimizer);
+    fprintf(f, "  lr: %.9g\n  beta1: %.9g\n  beta2: %.9g\n  eps: %.9g\n"
+            "  lr_decay: %.9g\n  clip: %.9g\n  teacher_forcing: %.9g\n",
+            c->train.lr, c->train.beta1, c->train.beta2, c->train.eps,
+            c->train.lr_decay, c->train.clip, c->train.teacher_forcing);
+    fprintf(f, "  threads: %d\n  seed: %" PRIu64 "\n", c->train.threads,
+            c->train.seed);
+    write_key_str(f, i, "run_dir", c->train.run_dir);
+    fprintf(f, "  eval_every: %d\n  log_every: %d\n", c->train.eval_every,
+            c->train.log_every);
+
+    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n",
+            c->decode.max_len, c->decode.max_len_ratio, c->decode.batch);
+    return ferror(f) ? -1 : 0;
+}
