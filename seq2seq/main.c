@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,9 @@ static const char HELP[] =
 
 int main(int argc, char **argv)
 {
+    /* a closed pipe (`s2s translate ... | head`) is a write error to report,
+     * not a signal that kills silently */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         fputs(HELP, stderr);
         return 2;

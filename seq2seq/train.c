@@ -137,7 +137,8 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
 {
     const s2s_config *cfg = &tr->cfg;
     tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
-    if (tr->threads > 64) tr->threads = 64;
+    tr->nll = s2s_xcalloc((size_t)tr->threads, sizeof *tr->nll);
+    tr->start = s2s_xcalloc((size_t)tr->threads + 1, sizeof *tr->start);
     tr->work = s2s_xcalloc((size_t)tr->threads, sizeof *tr->work);
     tr->grad = s2s_xcalloc((size_t)tr->threads, sizeof *tr->grad);
     for (int t = 0; t < tr->threads; t++) {
@@ -195,6 +196,8 @@ void s2s_trainer_free(s2s_trainer *tr)
         }
     free(tr->work);
     free(tr->grad);
+    free(tr->nll);
+    free(tr->start);
     if (tr->loaded >= 2) s2s_model_free(&tr->model);
     if (tr->loaded >= 1) s2s_dataset_free(&tr->data);
     memset(tr, 0, sizeof *tr);
@@ -259,8 +262,8 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     const s2s_config *c = &tr->cfg;
     const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
-    int nt = tr->threads, start[65];
-    double nll[64] = {0};
+    int nt = tr->threads, *start = tr->start;
+    double *nll = tr->nll;
     float scale = 1.0f / (float)b->ntokens;
     size_t nd = p->n - m->off_dense;
     float *g0 = p->g + m->off_dense;
@@ -335,15 +338,14 @@ double s2s_trainer_loss(s2s_trainer *tr, int split)
     s2s_blas_set_threads(1);
     for (size_t k = 0; k < s2s_batcher_count(&bt); k++) {
         s2s_batcher_get(&bt, 0, k, &b);
-        double part[64] = {0};
+        split_rows(&tr->model, &b, nt, tr->start);
 #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num();
-            int r0 = (int)((long)b.B * t / nt), r1 = (int)((long)b.B * (t + 1) / nt);
-            s2s_seqs s = share_of(&b, r0, r1);
-            if (t < 64) part[t] = s2s_step_loss(&tr->model, tr->work[t], &s);
+            s2s_seqs s = share_of(&b, tr->start[t], tr->start[t + 1]);
+            tr->nll[t] = s2s_step_loss(&tr->model, tr->work[t], &s);
         }
-        for (int t = 0; t < nt && t < 64; t++) nll += part[t];
+        for (int t = 0; t < nt; t++) nll += tr->nll[t];
         ntok += b.ntokens;
     }
     s2s_blas_set_threads(blas);
@@ -444,6 +446,33 @@ static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,
     return f;
 }
 
+/* Dev loss, perplexity and (with_bleu) BLEU into the log and one metrics
+ * row; a new lowest dev loss saves best.ckpt. */
+static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
+                    int epoch, double train_loss, double tps, int with_bleu,
+                    s2s_err *err)
+{
+    double dev = s2s_trainer_loss(tr, S2S_DEV);
+    s2s_scores sc = {0};
+    if (with_bleu && tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, &sc, NULL);
+    if (with_bleu)
+        s2s_progress_log(prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
+                         "dev BLEU %.2f, chrF %.2f, %.0f tok/s", epoch, train_loss,
+                         dev, exp(dev), sc.bleu, sc.chrf, tps);
+    else
+        s2s_progress_log(prog, "step %ld: dev loss %.4f, dev ppl %.3f", tr->st.step,
+                         dev, exp(dev));
+    fprintf(metrics, "%d,%ld,%.6f,%.6f,%.6f,", epoch, tr->st.step, train_loss, dev, exp(dev));
+    if (with_bleu) fprintf(metrics, "%.4f", sc.bleu);
+    fprintf(metrics, ",%.1f,%.8g\n", tps, tr->st.lr);
+    fflush(metrics);
+    if (isfinite(dev) && dev < tr->st.best_dev_loss) {
+        tr->st.best_dev_loss = dev;
+        return save(tr, "best.ckpt", err);
+    }
+    return 0;
+}
+
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 {
     const s2s_config *c = &tr->cfg;
@@ -456,16 +485,20 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     s2s_progress prog;
     s2s_progress_init(&prog, log, S2S_PROGRESS_AUTO, c->train.log_every);
     size_t nb = s2s_batcher_count(&tr->batcher);
-    if (c->train.max_steps > 0) s2s_progress_set_total_steps(&prog, c->train.max_steps);
+    if (c->train.max_steps > 0) {
+        s2s_progress_set_total_steps(&prog, c->train.max_steps);
+        s2s_progress_set_steps_done(&prog, tr->st.step);
+    }
     s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
                      tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
 
     int rc = 0;
     while (tr->st.epoch < c->train.epochs &&
            (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
-        s2s_progress_begin_epoch(&prog, tr->st.epoch + 1, c->train.epochs, (long)nb);
-        double loss_sum = 0;
-        size_t loss_n = 0, tok = 0;
+        int epoch = tr->st.epoch + 1; /* 1-based, for people */
+        s2s_progress_begin_epoch(&prog, epoch, c->train.epochs, (long)nb);
+        double loss_sum = 0, win_sum = 0;
+        size_t loss_n = 0, win_n = 0, tok = 0;
         double t0 = omp_get_wtime();
         while (tr->st.batch < nb &&
                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
@@ -474,40 +507,42 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             if (!isfinite(loss)) {
                 s2s_progress_finish(&prog);
                 rc = s2s_fail(err, "training diverged: loss is %g at epoch %d step %ld; "
-                              "lower train.lr or set train.clip", loss,
-                              tr->st.epoch + 1, tr->st.step);
+                              "lower train.lr or set train.clip", loss, epoch,
+                              tr->st.step);
                 goto out;
             }
             tr->st.batch++;
             loss_sum += loss;
             loss_n++;
+            win_sum += loss;
+            win_n++;
             tok += tr->batch.ntokens;
             s2s_progress_step(&prog, (long)tr->st.batch, loss, (long)tr->batch.ntokens);
+            double tps = tok / (omp_get_wtime() - t0);
+            if (tr->st.step % c->train.log_every == 0) {
+                /* a train-loss point for the curves; dev columns empty */
+                fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g\n", epoch, tr->st.step,
+                        win_sum / win_n, tps, tr->st.lr);
+                win_sum = 0;
+                win_n = 0;
+            }
+            if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
+                tr->st.batch < nb &&
+                evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0, err) < 0) {
+                rc = -1;
+                goto out;
+            }
         }
         double secs = omp_get_wtime() - t0;
         s2s_progress_end_epoch(&prog);
-        int epoch_done = tr->st.batch >= nb;
-        if (epoch_done) {
+        if (tr->st.batch >= nb) {
             tr->st.epoch++;
             tr->st.batch = 0;
         }
-        double dev = s2s_trainer_loss(tr, S2S_DEV);
-        s2s_scores sc = {0};
-        if (tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, &sc, NULL);
-        double tps = secs > 0 ? tok / secs : 0;
-        s2s_progress_log(&prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
-                         "dev BLEU %.2f, chrF %.2f, %.0f tok/s",
-                         tr->st.epoch, loss_n ? loss_sum / loss_n : NAN, dev,
-                         exp(dev), sc.bleu, sc.chrf, tps);
-        fprintf(metrics, "%d,%ld,%.6f,%.6f,%.6f,%.4f,%.1f,%.8g\n", tr->st.epoch,
-                tr->st.step, loss_n ? loss_sum / loss_n : NAN, dev, exp(dev),
-                sc.bleu, tps, tr->st.lr);
-        fflush(metrics);
-        int best = isfinite(dev) && dev < tr->st.best_dev_loss;
-        if (best) tr->st.best_dev_loss = dev;
-        if (epoch_done) tr->st.lr *= c->train.lr_decay;
-        if (save(tr, "last.ckpt", err) < 0 ||
-            (best && save(tr, "best.ckpt", err) < 0)) {
+        if (tr->st.batch == 0) tr->st.lr *= c->train.lr_decay;
+        if (evaluate(tr, &prog, metrics, epoch, loss_n ? loss_sum / loss_n : NAN,
+                     secs > 0 ? tok / secs : 0, 1, err) < 0 ||
+            save(tr, "last.ckpt", err) < 0) {
             rc = -1;
             goto out;
         }

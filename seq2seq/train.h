@@ -23,6 +23,8 @@ typedef struct s2s_trainer {
     int threads;
     s2s_work **work;       /* one per thread */
     float **grad;          /* one per thread; grad[0] is model.params.g */
+    double *nll;           /* per thread: the loss of its share */
+    int *start;            /* (threads + 1) first row of each share */
     s2s_batcher batcher;
     s2s_batch batch;
     s2s_train_state st;
