@@ -10,7 +10,9 @@ export S2S_CELL_PATH="$BUILD/cells"
 
 echo
 echo "== translating a few sentences (French -> English) with runs/default/best.ckpt"
-cat <<'SENTENCES' | tee /dev/stderr | "$S2S" translate -m runs/default/best.ckpt
+examples=$(mktemp)
+trap 'rm -f "$examples" "$examples.out"' EXIT
+cat > "$examples" <<'SENTENCES'
 Je suis fatigué.
 Il fait froid.
 Où est la gare ?
@@ -18,6 +20,8 @@ Nous sommes en retard.
 Elle aime les chats.
 J'ai faim !
 SENTENCES
+"$S2S" translate -m runs/default/best.ckpt "$examples" > "$examples.out"
+paste "$examples" "$examples.out" | sed 's/\t/   ->   /'
 echo
 echo "Try it yourself:   $S2S repl -m runs/default/best.ckpt"
 echo "Score it:          $S2S eval -m runs/default/best.ckpt"

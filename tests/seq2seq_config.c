@@ -988,6 +988,6 @@ Test(configs_dir, default_config_is_the_small_model)
     cr_assert_eq(cfg.model.embed, 128);
     assert_model("lstm", 1, 256);
     cr_assert_eq(cfg.train.batch, 64);
-    cr_assert(cfg.train.epochs >= 4 && cfg.train.epochs <= 6);
+    cr_assert(cfg.train.epochs >= 4 && cfg.train.epochs <= 15); /* minutes, not hours */
     cr_assert_str_eq(cfg.train.run_dir, "runs/default");
 }

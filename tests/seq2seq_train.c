@@ -213,3 +213,13 @@ Test(train, translator_api, .timeout = 120)
     s2s_translator_close(t);
     remove_dir();
 }
+
+/* A cell built outside s2s (tests/cells/mgu.c, against cells/cell.h
+ * alone), named by its path in the config, trains like a built-in one. */
+Test(train, third_party_cell_learns, .timeout = 120)
+{
+    const char *b = getenv("S2S_BUILD");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tests/cells/mgu.so", b ? b : "build");
+    learns(path);
+}
