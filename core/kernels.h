@@ -19,17 +19,24 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 void s2s_blas_set_threads(int n);
 int s2s_blas_get_threads(void);
 
-/* In place, over n floats. */
+/* In place, over n floats. Over [-20, 20] both are within 3e-7 absolute
+ * of the double-precision functions (tanh keeps its relative accuracy near
+ * 0); +-inf give the exact limits, NaN gives NaN. Large n runs in parallel
+ * unless already inside a parallel region. */
 void s2s_sigmoid(float *x, size_t n);
 void s2s_tanh(float *x, size_t n);
-/* exp over n floats, out may equal in. */
+/* exp over n floats, out may equal in. About 1 ulp (0.95 measured) where
+ * the result is a normal float; overflow gives +inf, underflow reaches 0
+ * through the subnormals. */
 void s2s_exp(const float *in, float *out, size_t n);
 
 /* Derivatives from the activation's output y: dy/dx. */
 static inline float s2s_dsigmoid_y(float y) { return y * (1.0f - y); }
 static inline float s2s_dtanh_y(float y) { return 1.0f - y * y; }
 
-/* Row-wise over a (rows x cols) matrix with row stride ld, in place. */
+/* Row-wise over a (rows x cols) matrix with row stride ld, in place.
+ * Max-subtracted; -inf entries get probability 0; a row that is all -inf
+ * (or holds +inf or NaN) becomes NaN, as in PyTorch. */
 void s2s_softmax_rows(float *x, int rows, int cols, int ld);
 void s2s_log_softmax_rows(float *x, int rows, int cols, int ld);
 

@@ -23,7 +23,9 @@ double s2s_grad_norm(const float *g, size_t n);
 
 /* Scales g so its global L2 norm is at most max_norm (as PyTorch's
  * clip_grad_norm_: factor max_norm / (norm + 1e-6) when norm > max_norm).
- * Returns the norm before clipping. */
+ * Returns the norm before clipping. A non-finite norm (NaN or inf in g)
+ * leaves g untouched, so the caller can see it and skip the step. The norm
+ * is the same bits for any thread count. */
 double s2s_clip_grad_norm(float *g, size_t n, double max_norm);
 
 #endif

@@ -1,0 +1,285 @@
+/* tests/core_loader.c — loading cell plugins by name along the search path
+ * and by explicit path, the host services table, and every way a load can
+ * fail: each a single line naming the file and what to do.
+ *
+ * The bad plugins are the sources in tests/cells/, built to
+ * $S2S_BUILD/tests/cells/.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/kernels.h"
+#include "core/loader.h"
+#include "core/rng.h"
+
+static const char *build_dir(void)
+{
+    const char *b = getenv("S2S_BUILD");
+    if (!b || !*b)
+        cr_skip_test("S2S_BUILD is not set (run through make test-core)");
+    return b;
+}
+
+/* $S2S_BUILD/SUB */
+static const char *bpath(const char *sub)
+{
+    static char buf[8][4096];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 4096, "%s/%s", build_dir(), sub);
+    return p;
+}
+
+static void use_cell_path(const char *value)
+{
+    cr_assert_eq(setenv("S2S_CELL_PATH", value, 1), 0);
+}
+
+/* The failure contract: -1, one line, the file named, the cell untouched. */
+static void expect_fail(const char *name_or_path, const char *file,
+                        const char *const *needles)
+{
+    s2s_cell c;
+    s2s_err e;
+    memset(&e, 0, sizeof e);
+    cr_assert_eq(s2s_cell_load(&c, name_or_path, &e), -1, "loading %s",
+                 name_or_path);
+    cr_assert_null(c.desc);
+    cr_assert_null(c.handle);
+    cr_assert_null(strchr(e.msg, '\n'), "one line: %s", e.msg);
+    if (file)
+        cr_assert_not_null(strstr(e.msg, file), "names %s: %s", file, e.msg);
+    for (; needles && *needles; needles++)
+        cr_assert_not_null(strstr(e.msg, *needles), "says '%s': %s",
+                           *needles, e.msg);
+    cr_log_info("%s", e.msg);
+}
+
+/* ------------------------------------------------------------- success */
+
+Test(loader, builtins_by_name)
+{
+    use_cell_path(bpath("cells"));
+    const struct { const char *name; int S, G; } want[] = {
+        { "lstm", 2, 4 }, { "gru", 1, 3 }, { "elman", 1, 1 }
+    };
+    for (int i = 0; i < 3; i++) {
+        s2s_cell c;
+        s2s_err e;
+        cr_assert_eq(s2s_cell_load(&c, want[i].name, &e), 0, "%s", e.msg);
+        cr_assert_str_eq(c.desc->name, want[i].name);
+        cr_assert_eq(c.desc->abi_version, S2S_CELL_ABI_VERSION);
+        cr_assert_eq(c.desc->state_per_unit, want[i].S);
+        cr_assert_eq(c.desc->proj_per_unit, want[i].G);
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s.so", bpath("cells"), want[i].name);
+        cr_assert_str_eq(c.path, p);
+        s2s_cell_unload(&c);
+        cr_assert_null(c.desc);
+        cr_assert_null(c.handle);
+    }
+}
+
+/* Empty entries are skipped, missing directories passed over, the first
+ * directory holding NAME.so wins. */
+Test(loader, search_order_and_empty_entries)
+{
+    char v[8192];
+    snprintf(v, sizeof v, "::/nonexistent/dir:%s::%s:", bpath("tests/cells"),
+             bpath("cells"));
+    use_cell_path(v);
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load(&c, "mgu", &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.desc->name, "mgu");
+    s2s_cell_unload(&c);
+    cr_assert_eq(s2s_cell_load(&c, "gru", &e), 0, "%s", e.msg);
+    s2s_cell_unload(&c);
+
+    /* the same plugin loaded twice (encoder and decoder) */
+    s2s_cell a, b;
+    cr_assert_eq(s2s_cell_load(&a, "lstm", &e), 0);
+    cr_assert_eq(s2s_cell_load(&b, "lstm", &e), 0);
+    cr_assert_eq(a.desc, b.desc);
+    s2s_cell_unload(&a);
+    cr_assert_str_eq(b.desc->name, "lstm");
+    s2s_cell_unload(&b);
+}
+
+Test(loader, search_path_string)
+{
+    use_cell_path("/a::/b:");
+    char buf[8192];
+    const char *s = s2s_cell_search_path(buf, sizeof buf);
+    cr_assert_eq(s, buf);
+    char want[8192];
+    snprintf(want, sizeof want, "/a:/b:%s:%s", S2S_CELL_DIR_INSTALL,
+             S2S_CELL_DIR_BUILD);
+    cr_assert_str_eq(buf, want);
+    unsetenv("S2S_CELL_PATH");
+    snprintf(want, sizeof want, "%s:%s", S2S_CELL_DIR_INSTALL,
+             S2S_CELL_DIR_BUILD);
+    cr_assert_str_eq(s2s_cell_search_path(buf, sizeof buf), want);
+    /* a small buffer is cut, never overrun */
+    char small[8];
+    memset(small, 'z', sizeof small);
+    s2s_cell_search_path(small, 5);
+    cr_assert_eq(strlen(small), 4u);
+    cr_assert_eq(small[5], 'z');
+    small[0] = 'q';
+    s2s_cell_search_path(small, 0);
+    cr_assert_eq(small[0], 'q', "size 0: nothing written");
+}
+
+Test(loader, explicit_path)
+{
+    unsetenv("S2S_CELL_PATH");
+    s2s_cell c;
+    s2s_err e;
+    const char *p = bpath("tests/cells/mgu.so");
+    cr_assert_eq(s2s_cell_load(&c, p, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.desc->name, "mgu");
+    cr_assert_str_eq(c.path, p);
+    s2s_cell_unload(&c);
+}
+
+/* "mgu.so" without a directory is the file in the working directory, not a
+ * library-path search. */
+Test(loader, bare_so_name_is_relative_path)
+{
+    char dir[] = "/tmp/s2s_loader_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char link[4200];
+    snprintf(link, sizeof link, "%s/mgu.so", dir);
+    cr_assert_eq(symlink(bpath("tests/cells/mgu.so"), link), 0);
+    cr_assert_eq(chdir(dir), 0);
+    s2s_cell c;
+    s2s_err e;
+    int rc = s2s_cell_load(&c, "mgu.so", &e);
+    unlink(link);
+    rmdir(dir);
+    cr_assert_eq(rc, 0, "%s", e.msg);
+    cr_assert_str_eq(c.path, "./mgu.so");
+    s2s_cell_unload(&c);
+}
+
+Test(loader, host_services)
+{
+    const s2s_cell_host *h = s2s_cell_host_services();
+    cr_assert_eq(h, s2s_cell_host_services(), "one static table");
+    cr_assert_eq(h->abi_version, S2S_CELL_ABI_VERSION);
+    cr_assert_eq(h->size, sizeof(s2s_cell_host));
+    cr_assert_eq((void *)h->gemm, (void *)s2s_gemm);
+    cr_assert_eq((void *)h->sigmoid, (void *)s2s_sigmoid);
+    cr_assert_eq((void *)h->tanh, (void *)s2s_tanh);
+    s2s_rng a, b;
+    s2s_rng_seed(&a, 9);
+    s2s_rng_seed(&b, 9);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(h->uniform(&a, -0.5f, 0.25f),
+                     s2s_rng_uniform(&b, -0.5f, 0.25f));
+}
+
+/* -------------------------------------------------------------- errors */
+
+Test(loader_errors, name_not_found)
+{
+    use_cell_path("/nonexistent/one:/nonexistent/two");
+    const char *n[] = { "cell 'nosuchcell' not found", "nosuchcell.so",
+                        "/nonexistent/one:/nonexistent/two",
+                        S2S_CELL_DIR_BUILD, "S2S_CELL_PATH",
+                        "path to the .so", NULL };
+    expect_fail("nosuchcell", NULL, n);
+}
+
+Test(loader_errors, path_missing)
+{
+    const char *n[] = { "no such cell plugin file", NULL };
+    expect_fail("/nonexistent/x/mycell.so", "/nonexistent/x/mycell.so", n);
+}
+
+Test(loader_errors, empty_name)
+{
+    const char *n[] = { "empty cell name", NULL };
+    expect_fail("", NULL, n);
+    s2s_cell c;
+    cr_assert_eq(s2s_cell_load(&c, NULL, NULL), -1);
+}
+
+Test(loader_errors, not_a_shared_object)
+{
+    char path[] = "/tmp/s2s_fake_XXXXXX.so";
+    int fd = mkstemps(path, 3);
+    cr_assert_geq(fd, 0);
+    /* longer than an ELF header, so dlopen reads and rejects it */
+    const char text[] =
+        "# run.yaml\nmodel:\n  encoder: { cell: lstm, layers: 1 }\n"
+        "  decoder: { cell: lstm, layers: 1 }\ntrain: { batch: 64 }\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    const char *n[] = { "cannot load as a cell plugin", "shared object",
+                        "cells/cell.h", NULL };
+    expect_fail(path, path, n);
+    unlink(path);
+}
+
+Test(loader_errors, no_entry_symbol)
+{
+    const char *p = bpath("tests/cells/no_entry.so");
+    const char *n[] = { "no symbol s2s_cell_entry in ",
+                        "is it an s2s cell plugin built against "
+                        "cells/cell.h?",
+                        NULL };
+    expect_fail(p, p, n);
+}
+
+Test(loader_errors, abi_mismatch)
+{
+    const char *p = bpath("tests/cells/bad_abi.so");
+    char theirs[64], ours[64];
+    snprintf(theirs, sizeof theirs, "version %u", S2S_CELL_ABI_VERSION + 41);
+    snprintf(ours, sizeof ours, "version %u", S2S_CELL_ABI_VERSION);
+    const char *n[] = { theirs, ours,
+                        "rebuild it against this s2s's cells/cell.h", NULL };
+    expect_fail(p, p, n);
+}
+
+Test(loader_errors, descriptor_too_small)
+{
+    const char *p = bpath("tests/cells/bad_size.so");
+    const char *n[] = { "descriptor is", "rebuild it against", NULL };
+    expect_fail(p, p, n);
+}
+
+/* By path: the name asked for is the file's base name. By name: the name. */
+Test(loader_errors, name_mismatch)
+{
+    const char *p = bpath("tests/cells/bad_name.so");
+    const char *n[] = { "asked for cell 'bad_name'", "says it is 'impostor'",
+                        NULL };
+    expect_fail(p, p, n);
+    use_cell_path(bpath("tests/cells"));
+    expect_fail("bad_name", p, n);
+}
+
+Test(loader_errors, inconsistent_shapes)
+{
+    const char *p = bpath("tests/cells/bad_shape.so");
+    const struct { const char *which, *says; } cases[] = {
+        { "state0", "S) must be 1..4" },
+        { "state5", "S) must be 1..4" },
+        { "proj0", "G) must be at least 1" },
+        { "nullfn", "every function pointer must be set" },
+        { "count0", "param_count(8, 8) is 0" },
+        { "nodesc", "returned no descriptor" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(setenv("S2S_TEST_BAD_SHAPE", cases[i].which, 1), 0);
+        const char *n[] = { cases[i].says, NULL };
+        expect_fail(p, p, n);
+    }
+    unsetenv("S2S_TEST_BAD_SHAPE");
+}
