@@ -138,6 +138,7 @@ int s2s_batcher_init(s2s_batcher *bt, const s2s_split *split, int B,
     bt->B = B;
     bt->shuffle = shuffle;
     bt->seed = seed;
+    bt->group = 100;
     bt->n_batches = (split->n + (size_t)B - 1) / (size_t)B;
     bt->epoch = -1;
     size_t n = split->n;
@@ -183,21 +184,23 @@ static void epoch_order(s2s_batcher *bt, uint64_t epoch)
         perm[i] = (uint32_t)i;
     s2s_rng_shuffle_u32(&rng, perm, n);
 
-    /* Chunks of 100*B pairs sorted by length: batches of similar lengths,
-     * while the chunk boundaries keep the epoch random. */
-    size_t chunk = 100 * B;
-    rowkey *keys = s2s_xmalloc((chunk < n ? chunk : n + 1) * sizeof *keys);
-    for (size_t c0 = 0; c0 < n; c0 += chunk) {
-        size_t m = n - c0 < chunk ? n - c0 : chunk;
-        for (size_t i = 0; i < m; i++) {
-            uint32_t k = perm[c0 + i];
-            keys[i] = (rowkey){sp->src_len[k], sp->tgt_len[k], k};
+    /* Chunks of group*B pairs sorted by length: batches of similar
+     * lengths, while the chunk boundaries keep the epoch random. */
+    if (bt->group > 1) {
+        size_t chunk = (size_t)bt->group * B;
+        rowkey *keys = s2s_xmalloc((chunk < n ? chunk : n + 1) * sizeof *keys);
+        for (size_t c0 = 0; c0 < n; c0 += chunk) {
+            size_t m = n - c0 < chunk ? n - c0 : chunk;
+            for (size_t i = 0; i < m; i++) {
+                uint32_t k = perm[c0 + i];
+                keys[i] = (rowkey){sp->src_len[k], sp->tgt_len[k], k};
+            }
+            qsort(keys, m, sizeof *keys, by_len_desc);
+            for (size_t i = 0; i < m; i++)
+                perm[c0 + i] = keys[i].idx;
         }
-        qsort(keys, m, sizeof *keys, by_len_desc);
-        for (size_t i = 0; i < m; i++)
-            perm[c0 + i] = keys[i].idx;
+        free(keys);
     }
-    free(keys);
 
     /* Batch b of the sorted order is perm[b*B ..]; shuffle which comes
      * when. */

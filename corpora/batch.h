@@ -51,6 +51,9 @@ typedef struct s2s_batcher {
     int B;
     int shuffle;
     uint64_t seed;
+    int group;              /* chunks of group*B pairs sorted by length
+                               (default 100); 0 or 1: plain random batches.
+                               Set before the first s2s_batcher_get. */
     size_t n_batches;
     /* order of the epoch last asked for, private */
     long long epoch;        /* -1: none yet */

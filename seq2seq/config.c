@@ -79,6 +79,7 @@ void s2s_config_defaults(s2s_config *c)
     set_str(c->train.run_dir, sizeof c->train.run_dir, "runs/default");
     c->train.eval_every = 0;
     c->train.log_every = 100;
+    c->train.length_grouping = 0;
 
     c->decode.max_len = 20;
     c->decode.max_len_ratio = 0.0f;
@@ -182,6 +183,7 @@ static const key_spec KEYS[] = {
     STR("train.run_dir", train.run_dir, NONEMPTY),
     INT("train.eval_every", train.eval_every, 0, INT_MAX),
     INT("train.log_every", train.log_every, 1, INT_MAX),
+    INT("train.length_grouping", train.length_grouping, 0, 100000),
 
     SEC("decode"),
     INT("decode.max_len", decode.max_len, 1, MAX_SIZE),
@@ -897,6 +899,7 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     write_key_str(f, i, "run_dir", c->train.run_dir);
     fprintf(f, "  eval_every: %d\n  log_every: %d\n", c->train.eval_every,
             c->train.log_every);
+    fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
 
     fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n",
             c->decode.max_len, c->decode.max_len_ratio, c->decode.batch);

@@ -62,6 +62,8 @@ typedef struct s2s_config {
         char run_dir[S2S_PATH_MAX]; /* train.run_dir: checkpoints, metrics (runs/default) */
         int eval_every;             /* train.eval_every: steps, 0 = each epoch only */
         int log_every;              /* train.log_every: steps between log lines (100) */
+        int length_grouping;        /* train.length_grouping: sort chunks of this many
+                                       batches by length; 0 or 1 = random batches (0) */
     } train;
 
     struct {

@@ -154,6 +154,7 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
         s2s_trainer_free(tr);
         return -1;
     }
+    tr->batcher.group = cfg->train.length_grouping;
     s2s_batch_init(&tr->batch);
     tr->loaded = 3;
     return 0;
