@@ -33,6 +33,19 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 {
     if (m <= 0 || n <= 0)
         return;
+    if (m == 1 && k > 0) {
+        /* One row (greedy decoding at batch 1, the last rows of a step):
+         * c^T = op(B)^T a^T as a GEMV, which reads B once, where GEMM
+         * would first copy all of B into packed panels. */
+        int incx = trans_a ? lda : 1;
+        if (trans_b) /* B is n x k */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, a,
+                        incx, beta, c, 1);
+        else         /* B is k x n */
+            cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, a,
+                        incx, beta, c, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
                 b, ldb, beta, c, ldc);

@@ -141,11 +141,49 @@ static int child_throughput(const char *self, const char *name, int threads,
 /* ------------------------------------------------------------------------
  * Quality and decoding on config S */
 
-static int quality(const char *name, int epochs, int threads)
+/* Test BLEU and chrF with batched decoding (batch decode.batch over the
+ * whole test split, timed), then batch 1 over the first 500 test
+ * sentences. */
+static void decode_figures(s2s_trainer *tr, const char *name)
+{
+    const s2s_config *cfg = &tr->cfg;
+    s2s_scores sc;
+    s2s_err err;
+    double t0 = omp_get_wtime();
+    s2s_trainer_score(tr, S2S_TEST, &sc, &err);
+    double secs = omp_get_wtime() - t0;
+    json_head("test_quality", name, tr->threads);
+    printf(", \"epochs\": %d, \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
+           tr->st.epoch, sc.sentences, sc.bleu, sc.chrf);
+    json_head("decode_batched", name, tr->threads);
+    printf(", \"batch\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f}\n",
+           cfg->decode.batch, sc.sentences, sc.sentences / secs);
+    const s2s_split *sp = &tr->data.split[S2S_TEST];
+    size_t n1 = sp->n < 500 ? sp->n : 500;
+    double *lat = s2s_xcalloc(n1 + 1, sizeof *lat), total = 0;
+    uint32_t out[256];
+    for (size_t k = 0; k < n1; k++) {
+        int len = (int)sp->src_len[k], cap = s2s_decode_limit(cfg, len), olen;
+        if (cap > 256) cap = 256;
+        double a = omp_get_wtime();
+        s2s_decode_batch(&tr->model, tr->work, tr->threads, 1, s2s_split_src(sp, k),
+                         len, &len, &cap, out, 256, &olen);
+        lat[k] = omp_get_wtime() - a;
+        total += lat[k];
+    }
+    json_head("decode_batch1", name, tr->threads);
+    printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"median_ms\": %.3f}\n",
+           n1, n1 / total, 1e3 * median(lat, (int)n1));
+    free(lat);
+    fflush(stdout);
+}
+
+static int quality(const char *name, int epochs, int threads, long seed)
 {
     s2s_config cfg;
     s2s_err err;
     if (load_config(name, &cfg, &err) < 0) goto fail;
+    if (seed >= 0) cfg.train.seed = (uint64_t)seed;
     cfg.train.threads = threads;
     cfg.train.epochs = epochs;
     s2s_trainer tr;
@@ -159,6 +197,7 @@ static int quality(const char *name, int epochs, int threads)
             tok += (double)tr.batch.ntokens;
         }
         double secs = omp_get_wtime() - t0;
+        tr.st.epoch = e + 1;
         double dev = s2s_trainer_loss(&tr, S2S_DEV);
         json_head("dev_perplexity", name, threads);
         printf(", \"epoch\": %d, \"dev_loss\": %.4f, \"dev_perplexity\": %.3f, "
@@ -166,45 +205,14 @@ static int quality(const char *name, int epochs, int threads)
                e + 1, dev, exp(dev), secs, tok / secs);
         fflush(stdout);
     }
-    s2s_scores sc;
-    double t0 = omp_get_wtime();
-    s2s_trainer_score(&tr, S2S_TEST, &sc, &err);
-    double secs = omp_get_wtime() - t0;
-    json_head("test_quality", name, threads);
-    printf(", \"epochs\": %d, \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
-           epochs, sc.sentences, sc.bleu, sc.chrf);
-
-    /* decoding: batch 64 over the whole test split (timed above), and batch
-     * 1 over the first 500 test sentences */
-    json_head("decode_batched", name, tr.threads);
-    printf(", \"batch\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f}\n",
-           cfg.decode.batch, sc.sentences, sc.sentences / secs);
-    const s2s_split *sp = &tr.data.split[S2S_TEST];
-    size_t n1 = sp->n < 500 ? sp->n : 500;
-    double *lat = s2s_xcalloc(n1 + 1, sizeof *lat), total = 0;
-    uint32_t out[256];
-    for (size_t k = 0; k < n1; k++) {
-        int len = (int)sp->src_len[k], cap = s2s_decode_limit(&cfg, len), olen;
-        if (cap > 256) cap = 256;
-        double a = omp_get_wtime();
-        s2s_decode_batch(&tr.model, tr.work, 1, 1, s2s_split_src(sp, k), len,
-                         &len, &cap, out, 256, &olen);
-        lat[k] = omp_get_wtime() - a;
-        total += lat[k];
-    }
-    json_head("decode_batch1", name, 1);
-    printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"median_ms\": %.3f}\n",
-           n1, n1 / total, 1e3 * median(lat, (int)n1));
-    free(lat);
-    fflush(stdout);
-
+    decode_figures(&tr, name);
     char path[S2S_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
     char cmd[S2S_PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", cfg.train.run_dir);
     if (system(cmd) == 0 &&
         s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
-                            &tr.model, NULL, &err) == 0)
+                            &tr.model, &tr.st, &err) == 0)
         fprintf(stderr, "s2s bench: model saved to %s\n", path);
     s2s_trainer_free(&tr);
     return 0;
@@ -243,13 +251,17 @@ fail:
 
 static const char HELP[] =
     "usage: s2s bench [--configs S,G,R,M] [--steps N] [--warmup N]\n"
-    "                 [--epochs N] [--no-quality]\n"
+    "                 [--epochs N] [--no-quality] [--seed N]\n"
+    "       s2s bench --decode CHECKPOINT\n"
     "\n"
     "The reference benchmark of BENCHMARK.md, as JSON lines on stdout: GEMM\n"
     "peak, split and vocabulary sizes, training throughput per config on 2\n"
     "threads (and S on 1), config S trained for --epochs (3) with dev\n"
     "perplexity per epoch, test BLEU and chrF, and greedy decoding speed.\n"
-    "Run from the repository root (it reads configs/*.yaml).\n";
+    "--seed overrides train.seed of the quality run. --decode measures the\n"
+    "decoding figures of a saved model (the quality run saves one to\n"
+    "runs/S/bench.ckpt). Run from the repository root (it reads\n"
+    "configs/*.yaml).\n";
 
 int s2s_bench_main(int argc, char **argv)
 {
@@ -257,14 +269,28 @@ int s2s_bench_main(int argc, char **argv)
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return throughput(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                           atof(argv[6]));
+    if (argc == 3 && strcmp(argv[1], "--decode") == 0) {
+        /* decoding figures of a saved model, e.g. runs/S/bench.ckpt */
+        s2s_trainer tr;
+        s2s_err err;
+        if (s2s_trainer_open_checkpoint(&tr, argv[2], 2, &err) < 0) {
+            fprintf(stderr, "s2s bench: %s\n", err.msg);
+            return 1;
+        }
+        decode_figures(&tr, argv[2]);
+        s2s_trainer_free(&tr);
+        return 0;
+    }
 
     static const struct option opts[] = {
         {"configs", required_argument, 0, 'c'}, {"steps", required_argument, 0, 's'},
         {"warmup", required_argument, 0, 'w'},  {"epochs", required_argument, 0, 'e'},
         {"no-quality", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
+        {"seed", required_argument, 0, 'S'},
         {0, 0, 0, 0}};
     char configs[64] = "S,G,R,M";
     int steps = 200, warmup = 20, epochs = 3, do_quality = 1, c;
+    long seed = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': snprintf(configs, sizeof configs, "%s", optarg); break;
@@ -272,6 +298,7 @@ int s2s_bench_main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 'e': epochs = atoi(optarg); break;
         case 'q': do_quality = 0; break;
+        case 'S': seed = atol(optarg); break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -306,6 +333,6 @@ int s2s_bench_main(int argc, char **argv)
         if (rc == 0 && strcmp(name, "S") == 0)
             rc = child_throughput(self, name, 1, warmup, steps, peak[1]);
     }
-    if (rc == 0 && do_quality) rc = quality("S", epochs, 2);
+    if (rc == 0 && do_quality) rc = quality("S", epochs, 2, seed);
     return rc;
 }

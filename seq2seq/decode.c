@@ -21,13 +21,15 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
                       const int *src_len, const int *max_out, uint32_t *out,
                       int ld_out, int *out_len)
 {
-    if (threads > B) threads = B;
-    if (threads <= 1) {
+    int blas = s2s_blas_get_threads();
+    if (B < 2 * threads) {
+        /* too few rows to share out: one decoder, the BLAS threaded */
+        s2s_blas_set_threads(threads);
         s2s_step_greedy(m, work[0], B, src, ld_src, src_len, max_out, out,
                         ld_out, out_len);
+        s2s_blas_set_threads(blas);
         return;
     }
-    int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
 #pragma omp parallel num_threads(threads)
     {

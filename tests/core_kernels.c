@@ -311,9 +311,10 @@ Test(kernels, softmax_many_rows_parallel)
 
 /* --------------------------------------------------------------- GEMM */
 
-Test(kernels, gemm_all_transposes)
+/* m = 1 takes the GEMV path: check it the same way. */
+static void gemm_transposes(int m)
 {
-    const int m = 7, n = 5, k = 9, pad = 3;
+    const int n = 5, k = 9, pad = 3;
     s2s_rng r;
     s2s_rng_seed(&r, 12);
     float a[16 * 16], b[16 * 16], c[16 * 16];
@@ -347,6 +348,9 @@ Test(kernels, gemm_all_transposes)
                     cr_assert_eq(c[i * ldc + j], c0[i * ldc + j]);
         }
 }
+
+Test(kernels, gemm_all_transposes) { gemm_transposes(7); }
+Test(kernels, gemm_one_row_all_transposes) { gemm_transposes(1); }
 
 /* beta = 0 ignores what C held (even NaN), as BLAS specifies; m = 0 or
  * n = 0 is a no-op; k = 0 scales C by beta. */
