@@ -68,6 +68,20 @@ static int each_dir(int (*fn)(const char *dir, size_t len, void *ctx),
             p = colon + 1;
         }
     }
+    /* beside the program: BIN/../lib/s2s/cells, so an installed tree
+     * works wherever it was installed (DESTDIR, a changed PREFIX) */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            strcpy(slash, "/../lib/s2s/cells");
+            int r = fn(exe, strlen(exe), ctx);
+            if (r)
+                return r;
+        }
+    }
     int r = fn(S2S_CELL_DIR_INSTALL, strlen(S2S_CELL_DIR_INSTALL), ctx);
     if (r)
         return r;

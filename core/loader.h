@@ -1,8 +1,9 @@
 /* core/loader.h — finds, loads and checks cell plugins.
  *
  * A cell is named either by a plain name ("lstm") looked up along the
- * search path — each directory of $S2S_CELL_PATH (colon-separated), then the
- * install directory, then the build directory of the built-in cells — as
+ * search path — each directory of $S2S_CELL_PATH (colon-separated), then
+ * ../lib/s2s/cells beside the running program, then the install directory,
+ * then the build directory of the built-in cells — as
  * NAME.so, or by an explicit path to a .so (anything containing a '/' or
  * ending in ".so"). The plugin's declared name must match the name asked
  * for; for a path, that is the file's base name without ".so".

@@ -115,12 +115,18 @@ Test(loader, search_path_string)
     char buf[8192];
     const char *s = s2s_cell_search_path(buf, sizeof buf);
     cr_assert_eq(s, buf);
-    char want[8192];
-    snprintf(want, sizeof want, "/a:/b:%s:%s", S2S_CELL_DIR_INSTALL,
+    /* ../lib/s2s/cells beside this program comes after the variable */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
+    cr_assert_gt(n, 0);
+    exe[n] = 0;
+    strcpy(strrchr(exe, '/'), "/../lib/s2s/cells");
+    char want[16384];
+    snprintf(want, sizeof want, "/a:/b:%s:%s:%s", exe, S2S_CELL_DIR_INSTALL,
              S2S_CELL_DIR_BUILD);
     cr_assert_str_eq(buf, want);
     unsetenv("S2S_CELL_PATH");
-    snprintf(want, sizeof want, "%s:%s", S2S_CELL_DIR_INSTALL,
+    snprintf(want, sizeof want, "%s:%s:%s", exe, S2S_CELL_DIR_INSTALL,
              S2S_CELL_DIR_BUILD);
     cr_assert_str_eq(s2s_cell_search_path(buf, sizeof buf), want);
     /* a small buffer is cut, never overrun */
