@@ -85,7 +85,7 @@ $(BUILD)/lib%.a: | $(DEPS_OK)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/cells/%.so: cells/%.c cells/cell.h | $(DEPS_OK)
+$(BUILD)/cells/%.so: cells/%.c cells/cell.h cells/standard.h | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CELL_CFLAGS) $< -o $@
 
