@@ -8,6 +8,7 @@
  */
 #include "seq2seq/bench.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -134,7 +135,16 @@ static int child_throughput(const char *self, const char *name, int threads,
         _exit(127);
     }
     int st;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0) return 1;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+        fprintf(stderr, "s2s bench: cannot run %s for config %s: %s\n", self, name,
+                strerror(errno));
+        return 1;
+    }
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "s2s bench: the measurement of config %s was killed by "
+                "signal %d (%s)\n", name, WTERMSIG(st), strsignal(WTERMSIG(st)));
+        return 1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
@@ -152,6 +162,10 @@ static void decode_figures(s2s_trainer *tr, const char *name)
     double t0 = omp_get_wtime();
     s2s_trainer_score(tr, S2S_TEST, &sc, &err);
     double secs = omp_get_wtime() - t0;
+    if (sc.sentences == 0) {
+        fprintf(stderr, "s2s bench: %s: no test split, so no quality or decoding figures\n", name);
+        return;
+    }
     json_head("test_quality", name, tr->threads);
     printf(", \"epochs\": %d, \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
            tr->st.epoch, sc.sentences, sc.bleu, sc.chrf);
@@ -160,6 +174,10 @@ static void decode_figures(s2s_trainer *tr, const char *name)
            cfg->decode.batch, sc.sentences, sc.sentences / secs);
     const s2s_split *sp = &tr->data.split[S2S_TEST];
     size_t n1 = sp->n < 500 ? sp->n : 500;
+    if (n1 == 0) {
+        fprintf(stderr, "s2s bench: %s: no test split, so no decoding figures\n", name);
+        return;
+    }
     double *lat = s2s_xcalloc(n1 + 1, sizeof *lat), total = 0;
     uint32_t out[256];
     for (size_t k = 0; k < n1; k++) {
@@ -208,12 +226,13 @@ static int quality(const char *name, int epochs, int threads, long seed)
     decode_figures(&tr, name);
     char path[S2S_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
-    char cmd[S2S_PATH_MAX + 16];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", cfg.train.run_dir);
-    if (system(cmd) == 0 &&
+    if (s2s_make_dirs(cfg.train.run_dir, &err) < 0 ||
         s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
-                            &tr.model, &tr.st, &err) == 0)
-        fprintf(stderr, "s2s bench: model saved to %s\n", path);
+                            &tr.model, &tr.st, &err) < 0) {
+        s2s_trainer_free(&tr);
+        goto fail;
+    }
+    fprintf(stderr, "s2s bench: model saved to %s\n", path);
     s2s_trainer_free(&tr);
     return 0;
 fail:

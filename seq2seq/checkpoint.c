@@ -131,16 +131,21 @@ int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
                  path, s2s_vocab_size(out->src), s2s_vocab_size(out->tgt), vs, vt);
         goto fail;
     }
-    if (s2s_model_build(&out->model, &out->cfg, (int)vs, (int)vt, err) < 0) {
+    /* sizes first, memory after: nothing read from the file is allocated
+     * before it agrees with the bytes actually there */
+    if (s2s_model_plan(&out->model, &out->cfg, (int)vs, (int)vt, err) < 0) {
         s2s_fail_prefix(err, "%s", path);
         goto fail;
     }
-    if (out->model.params.n != n) {
-        s2s_fail(err, "%s: holds %llu parameters but its config builds a model "
-                 "of %zu (was a cell plugin changed?)", path,
-                 (unsigned long long)n, out->model.params.n);
+    size_t plen;
+    if (!s2s_ckpt_require(&ck, "params", &plen, err)) goto fail;
+    if (out->model.params.n != n || plen / sizeof(float) != n) {
+        s2s_fail(err, "%s: holds %zu parameters (header: %llu) but its config "
+                 "builds a model of %zu (was a cell plugin changed?)", path,
+                 plen / sizeof(float), (unsigned long long)n, out->model.params.n);
         goto fail;
     }
+    s2s_params_alloc(&out->model.params);
     if (s2s_ckpt_get_f32(&ck, "params", out->model.params.w, n, err) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++)

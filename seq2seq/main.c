@@ -46,20 +46,22 @@ static int parse_threads(const char *cmd, const char *s, int *out)
  * s2s train */
 
 static const char TRAIN_HELP[] =
-    "usage: s2s train RUN.yaml [--resume [CHECKPOINT]] [--threads N]\n"
+    "usage: s2s train RUN.yaml [--resume | --resume-from CKPT] [--threads N]\n"
     "\n"
     "Trains the model the run file describes on its data. Writes last.ckpt,\n"
     "best.ckpt (lowest dev loss), metrics.csv and curves.svg to train.run_dir.\n"
     "\n"
-    "  --resume [CKPT]  continue from CKPT (default: RUN_DIR/last.ckpt),\n"
-    "                   bit-identically to a run that never stopped\n"
+    "  --resume         continue from RUN_DIR/last.ckpt, bit-identically to a\n"
+    "                   run that never stopped (train.epochs may be raised)\n"
+    "  --resume-from CKPT  the same from another checkpoint\n"
     "  --threads N      override train.threads (0 = all cores)\n"
     "  -h, --help       this text\n";
 
 static int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"resume", optional_argument, 0, 'r'},
+        {"resume", no_argument, 0, 'r'},
+        {"resume-from", required_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -68,6 +70,9 @@ static int cmd_train(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
+            want_resume = 1;
+            break;
+        case 'R':
             want_resume = 1;
             resume = optarg;
             break;
@@ -112,7 +117,7 @@ static const char TRANSLATE_HELP[] =
     "as soon as it is typed.\n"
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
-    "  --batch N         sentences decoded together (default: decode.batch)\n"
+    "  --batch N         sentences read and decoded together (default 64)\n"
     "  --threads N       threads (0 = all cores)\n";
 
 static int translate_flush(s2s_translator *t, char **lines, size_t n,
@@ -152,10 +157,15 @@ static int cmd_translate(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
-        case 'b':
-            batch = atoi(optarg);
-            if (batch < 1) return usage_error("translate", "--batch wants a positive number, got '%s'", optarg);
+        case 'b': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 1 || v > 65536)
+                return usage_error("translate", "--batch wants a number from 1 to 65536, got '%s'", optarg);
+            batch = (int)v;
             break;
+        }
         case 't':
             if (parse_threads("translate", optarg, &threads)) return 2;
             break;
@@ -197,16 +207,26 @@ static int cmd_translate(int argc, char **argv)
         if (n == 0) first = lineno;
         lines[n++] = s2s_xstrdup(buf);
         if (n == (size_t)batch) {
-            if (translate_flush(t, lines, n, first, name, &bad) < 0) { rc = 1; break; }
             n = 0;
+            if (translate_flush(t, lines, (size_t)batch, first, name, &bad) < 0) {
+                fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
+                rc = 1;
+                break;
+            }
         }
     }
     if (rc == 0 && ferror(in)) {
-        fprintf(stderr, "s2s: %s: %s\n", name, strerror(errno));
+        /* what was read is still translated; then the reason */
+        int e = errno;
+        translate_flush(t, lines, n, first, name, &bad);
+        n = 0;
+        fprintf(stderr, "s2s: %s: %s\n", name, strerror(e));
         rc = 1;
     }
-    if (rc == 0 && translate_flush(t, lines, n, first, name, &bad) < 0) rc = 1;
-    if (rc) fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
+    if (rc == 0 && translate_flush(t, lines, n, first, name, &bad) < 0) {
+        fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
+        rc = 1;
+    }
     free(buf);
     free(lines);
     if (in != stdin) fclose(in);
@@ -305,6 +325,7 @@ static int cmd_eval(int argc, char **argv)
         }
     }
     if (!model) return usage_error("eval", "%s", "needs -m CHECKPOINT");
+    if (optind != argc) return usage_error("eval", "takes no other arguments, got '%s'", argv[optind]);
     s2s_err err;
     s2s_trainer tr;
     if (s2s_trainer_open_checkpoint(&tr, model, threads, &err) < 0) return fail(&err);
@@ -317,9 +338,13 @@ static int cmd_eval(int argc, char **argv)
     double loss = s2s_trainer_loss(&tr, split);
     s2s_scores sc;
     s2s_trainer_score(&tr, split, &sc, &err);
+    /* JSON has no inf: a diverged model's perplexity prints as null */
+    char ppl[32];
+    if (isfinite(exp(loss))) snprintf(ppl, sizeof ppl, "%.3f", exp(loss));
+    else snprintf(ppl, sizeof ppl, "null");
     printf("{\"split\": \"%s\", \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f, "
-           "\"loss\": %.4f, \"perplexity\": %.3f}\n",
-           names[split], sc.sentences, sc.bleu, sc.chrf, loss, exp(loss));
+           "\"loss\": %.4f, \"perplexity\": %s}\n",
+           names[split], sc.sentences, sc.bleu, sc.chrf, loss, ppl);
     s2s_trainer_free(&tr);
     return 0;
 }

@@ -5,16 +5,19 @@
 
 #include <string.h>
 
-/* Loads (once) the plugin named `name`; returns its descriptor. */
+/* Loads the plugin named `name` and returns its descriptor; a file
+ * already loaded for another layer is shared (matched by the file the
+ * name resolved to, never by the name a plugin gives itself). */
 static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
                                        s2s_err *err)
 {
-    for (int i = 0; i < m->n_cells; i++)
-        if (strcmp(m->cells[i].path, name) == 0 ||
-            strcmp(m->cells[i].desc->name, name) == 0)
-            return m->cells[i].desc;
     s2s_cell *c = &m->cells[m->n_cells];
     if (s2s_cell_load(c, name, err) < 0) return NULL;
+    for (int i = 0; i < m->n_cells; i++)
+        if (strcmp(m->cells[i].path, c->path) == 0) {
+            s2s_cell_unload(c);
+            return m->cells[i].desc;
+        }
     m->n_cells++;
     return c->desc;
 }
@@ -53,6 +56,14 @@ static int sides_match(const s2s_config *cfg)
 int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
                     int V_tgt, s2s_err *err)
 {
+    if (s2s_model_plan(m, cfg, V_src, V_tgt, err) < 0) return -1;
+    s2s_params_alloc(&m->params);
+    return 0;
+}
+
+int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
+                   int V_tgt, s2s_err *err)
+{
     memset(m, 0, sizeof *m);
     m->V_src = V_src;
     m->V_tgt = V_tgt;
@@ -84,7 +95,6 @@ int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
     int H_top = m->dec[m->L_dec - 1].H;
     m->off_out_w = s2s_params_reserve(&m->params, (size_t)V_tgt * H_top);
     m->off_out_b = s2s_params_reserve(&m->params, (size_t)V_tgt);
-    s2s_params_alloc(&m->params);
     return 0;
 }
 

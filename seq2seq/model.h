@@ -57,6 +57,11 @@ typedef struct s2s_model {
  * the cell plugins and allocates the parameters (zeroed). */
 int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
                     int V_tgt, s2s_err *err);
+/* The same without allocating the parameters (m->params.n is their
+ * count): for checking a size read from a file before trusting it. Call
+ * s2s_params_alloc(&m->params) after. */
+int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src, int V_tgt,
+                   s2s_err *err);
 /* Fills the parameters: uniform(-r, r) when r > 0, else each cell's own
  * init and uniform(-0.1, 0.1) for the rest. */
 void s2s_model_init_params(s2s_model *m, float init_range, s2s_rng *rng);

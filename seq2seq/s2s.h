@@ -21,6 +21,9 @@
 
 typedef struct s2s_translator s2s_translator;
 
+/* Longer sentences are refused (the error names the count). */
+#define S2S_MAX_SOURCE_TOKENS 1000
+
 /* Loads the checkpoint (and the cell plugins its config names). threads:
  * 0 = all cores. NULL on error, with the reason in err. */
 s2s_translator *s2s_translator_open(const char *ckpt_path, int threads,

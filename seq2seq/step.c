@@ -20,7 +20,7 @@
 
 struct s2s_work {
     /* capacities the buffers below were sized for */
-    int capB, capT, capU;
+    int capB, capT, capU, capTrain;
     size_t capNe, capNd;
 
     /* packing of the current pass */
@@ -111,18 +111,28 @@ void s2s_work_free(s2s_work *w)
     free(w);
 }
 
-/* Sizes every buffer for B rows, T source steps, U target steps; grows
- * (never shrinks), so a training loop allocates only in its first steps. */
-static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U)
+/* What a pass keeps: greedy decoding keeps no decoder history, a loss
+ * evaluation keeps it, training also needs the backward scratch. */
+enum { FOR_GREEDY = 0, FOR_LOSS = 1, FOR_TRAIN = 2 };
+
+/* Sizes the buffers for B rows, T source and U target steps, Ne and Nd
+ * packed source and target rows (the sums of the lengths) and a pass of
+ * kind `train` (FOR_*). Grows, never shrinks, so a training loop allocates
+ * only in its first steps. */
+static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
+                         size_t Ne, size_t Nd, int train)
 {
-    size_t Ne = (size_t)B * T, Nd = (size_t)B * U;
-    if (B <= w->capB && T <= w->capT && U <= w->capU) return;
+    if (B <= w->capB && T <= w->capT && U <= w->capU && Ne <= w->capNe &&
+        Nd <= w->capNd && train <= w->capTrain)
+        return;
     if (B < w->capB) B = w->capB;
     if (T < w->capT) T = w->capT;
     if (U < w->capU) U = w->capU;
-    Ne = (size_t)B * T;
-    Nd = (size_t)B * U;
-    size_t Nmax = Ne > Nd ? Ne : Nd;
+    if (Ne < w->capNe) Ne = w->capNe;
+    if (Nd < w->capNd) Nd = w->capNd;
+    if (train < w->capTrain) train = w->capTrain;
+    if (Nd < (size_t)B) Nd = (size_t)B; /* greedy decoding: one step of B rows */
+    size_t Nmax = Ne > Nd ? Ne : Nd, Nb = train == FOR_TRAIN ? Nmax : 1;
     int E = m->E;
 
     GROWI(w->Bt, T + 1); GROWI(w->Pt, T + 1);
@@ -140,9 +150,10 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U)
     }
     for (int l = 0; l < m->L_dec; l++) {
         const s2s_layer *L = &m->dec[l];
-        GROWF(w->xp_d[l], Nd * L->G * L->H);
-        GROWF(w->st_d[l], Nd * L->S * L->H);
-        GROWF(w->cache_d[l], Nd * L->K);
+        size_t Nl = train >= FOR_LOSS ? Nd : 1;
+        GROWF(w->xp_d[l], Nl * L->G * L->H);
+        GROWF(w->st_d[l], Nl * L->S * L->H);
+        GROWF(w->cache_d[l], Nl * L->K);
         GROWF(w->init_d[l], (size_t)B * L->S * L->H);
         GROWF(w->dinit[l], (size_t)B * L->S * L->H);
         GROWF(w->gst[0][l], (size_t)B * L->S * L->H);
@@ -151,10 +162,10 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U)
     GROWF(w->logits, Nd * m->V_tgt);
     GROWF(w->zeros, (size_t)B * w->SHmax);
     memset(w->zeros, 0, (size_t)B * w->SHmax * sizeof(float));
-    GROWF(w->ds_a, Nmax * w->SHmax); GROWF(w->ds_b, Nmax * w->SHmax);
-    GROWF(w->dxp, Nmax * w->GHmax);
+    GROWF(w->ds_a, Nb * w->SHmax); GROWF(w->ds_b, Nb * w->SHmax);
+    GROWF(w->dxp, Nb * w->GHmax);
     GROWF(w->dc_a, (size_t)B * w->SHmax); GROWF(w->dc_b, (size_t)B * w->SHmax);
-    GROWF(w->demb_e, Ne * E); GROWF(w->demb_d, Nd * E);
+    GROWF(w->demb_e, (train == FOR_TRAIN ? Ne : 1) * E); GROWF(w->demb_d, Nd * E);
     GROWF(w->dtmp, (size_t)B * w->SHmax);
     GROWU(w->src_sorted, (size_t)B * T);
     GROWI(w->order, B); GROWI(w->len_sorted, B); GROWI(w->row_of, B);
@@ -162,7 +173,7 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U)
     GROWF(w->gxp, (size_t)B * w->GHmax);
     GROWF(w->gcache, (size_t)B * (w->Kmax ? w->Kmax : 1));
     w->capB = B; w->capT = T; w->capU = U;
-    w->capNe = Ne; w->capNd = Nd;
+    w->capNe = Ne; w->capNd = Nd; w->capTrain = train;
 }
 
 /* ------------------------------------------------------------------------
@@ -550,8 +561,13 @@ static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                            float tf_ratio, s2s_rng *rng, float scale)
 {
     int B = s->B, T = s->src_len[0], U = 0;
-    for (int b = 0; b < B; b++) U = s->tgt_len[b] > U ? s->tgt_len[b] : U;
-    work_reserve(m, w, B, T, U);
+    size_t Ne = 0, Nd = 0;
+    for (int b = 0; b < B; b++) {
+        U = s->tgt_len[b] > U ? s->tgt_len[b] : U;
+        Ne += (size_t)s->src_len[b];
+        Nd += (size_t)s->tgt_len[b];
+    }
+    work_reserve(m, w, B, T, U, Ne, Nd, scale != 0.0f ? FOR_TRAIN : FOR_LOSS);
     encoder_forward(m, w, B, s->src, s->ld_src, s->src_len);
     decoder_pack(m, w, s);
     handoff_forward(m, w, B, w->perm, w->init_d);
@@ -621,11 +637,13 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
     const float *P = m->params.w;
     int E = m->E, V = m->V_tgt;
     int T = 0;
+    size_t Ne = 0;
     for (int b = 0; b < B; b++) {
         out_len[b] = 0;
         T = src_len[b] > T ? src_len[b] : T;
+        Ne += (size_t)(src_len[b] > 0 ? src_len[b] : 0);
     }
-    work_reserve(m, w, B, T > 0 ? T : 1, 1);
+    work_reserve(m, w, B, T > 0 ? T : 1, 1, Ne, (size_t)B, FOR_GREEDY);
 
     /* rows with a source, longest first (empty sources translate to "") */
     int n = 0;

@@ -137,6 +137,7 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
 {
     const s2s_config *cfg = &tr->cfg;
     tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
+    omp_set_dynamic(0); /* the shares, not the team, fix the results */
     tr->nll = s2s_xcalloc((size_t)tr->threads, sizeof *tr->nll);
     tr->start = s2s_xcalloc((size_t)tr->threads + 1, sizeof *tr->start);
     tr->work = s2s_xcalloc((size_t)tr->threads, sizeof *tr->work);
@@ -272,34 +273,41 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
 
+    /* Shares are fixed by the thread count asked for; should OpenMP give
+     * fewer threads, each takes several shares, with the same results. */
 #pragma omp parallel num_threads(nt)
     {
-        int t = omp_get_thread_num();
-        s2s_seqs s = share_of(b, start[t], start[t + 1]);
-        s2s_rng rng;
-        step_rng(&rng, c->train.seed, tr->st.step, t);
-        nll[t] = s2s_step_train_dense(m, tr->work[t], &s, t ? tr->grad[t] : g0,
-                                      scale, c->train.teacher_forcing, &rng);
-#pragma omp barrier
-        /* dense part: g0 += g1 + ... in thread order over a fixed slice
-         * each, clearing the other buffers for the next step */
-        size_t i0 = nd * (size_t)t / (size_t)nt, i1 = nd * (size_t)(t + 1) / (size_t)nt;
-        for (int u = 1; u < nt; u++) {
-            float *gu = tr->grad[u];
-            for (size_t i = i0; i < i1; i++) {
-                g0[i] += gu[i];
-                gu[i] = 0;
-            }
+        int team = omp_get_num_threads();
+        for (int t = omp_get_thread_num(); t < nt; t += team) {
+            s2s_seqs s = share_of(b, start[t], start[t + 1]);
+            s2s_rng rng;
+            step_rng(&rng, c->train.seed, tr->st.step, t);
+            nll[t] = s2s_step_train_dense(m, tr->work[t], &s,
+                                          t ? tr->grad[t] : g0, scale,
+                                          c->train.teacher_forcing, &rng);
         }
-        /* embedding rows: each thread owns a range of rows and adds every
-         * thread's rows in it, in thread order */
-        uint32_t vs = (uint32_t)m->V_src, vt = (uint32_t)m->V_tgt;
-        for (int u = 0; u < nt; u++)
-            s2s_step_embed_grad(m, tr->work[u], p->g,
-                                (uint32_t)((uint64_t)vs * t / nt),
-                                (uint32_t)((uint64_t)vs * (t + 1) / nt),
-                                (uint32_t)((uint64_t)vt * t / nt),
-                                (uint32_t)((uint64_t)vt * (t + 1) / nt));
+#pragma omp barrier
+        for (int t = omp_get_thread_num(); t < nt; t += team) {
+            /* dense part: g0 += g1 + ... in share order over a fixed slice
+             * each, clearing the other buffers for the next step */
+            size_t i0 = nd * (size_t)t / (size_t)nt, i1 = nd * (size_t)(t + 1) / (size_t)nt;
+            for (int u = 1; u < nt; u++) {
+                float *gu = tr->grad[u];
+                for (size_t i = i0; i < i1; i++) {
+                    g0[i] += gu[i];
+                    gu[i] = 0;
+                }
+            }
+            /* embedding rows: each slice owns a range of rows and adds
+             * every share's rows in it, in share order */
+            uint32_t vs = (uint32_t)m->V_src, vt = (uint32_t)m->V_tgt;
+            for (int u = 0; u < nt; u++)
+                s2s_step_embed_grad(m, tr->work[u], p->g,
+                                    (uint32_t)((uint64_t)vs * t / nt),
+                                    (uint32_t)((uint64_t)vs * (t + 1) / nt),
+                                    (uint32_t)((uint64_t)vt * t / nt),
+                                    (uint32_t)((uint64_t)vt * (t + 1) / nt));
+        }
     }
     s2s_blas_set_threads(blas);
 
@@ -342,9 +350,11 @@ double s2s_trainer_loss(s2s_trainer *tr, int split)
         split_rows(&tr->model, &b, nt, tr->start);
 #pragma omp parallel num_threads(nt)
         {
-            int t = omp_get_thread_num();
-            s2s_seqs s = share_of(&b, tr->start[t], tr->start[t + 1]);
-            tr->nll[t] = s2s_step_loss(&tr->model, tr->work[t], &s);
+            int team = omp_get_num_threads();
+            for (int t = omp_get_thread_num(); t < nt; t += team) {
+                s2s_seqs s = share_of(&b, tr->start[t], tr->start[t + 1]);
+                tr->nll[t] = s2s_step_loss(&tr->model, tr->work[t], &s);
+            }
         }
         for (int t = 0; t < nt; t++) nll += tr->nll[t];
         ntok += b.ntokens;
@@ -406,7 +416,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
 /* ------------------------------------------------------------------------
  * The run */
 
-static int make_dir(const char *path, s2s_err *err)
+int s2s_make_dirs(const char *path, s2s_err *err)
 {
     char buf[S2S_PATH_MAX];
     snprintf(buf, sizeof buf, "%s", path);
@@ -471,13 +481,15 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
         tr->st.best_dev_loss = dev;
         return save(tr, "best.ckpt", err);
     }
+    if (tr->data.split[S2S_DEV].n == 0 && with_bleu)
+        return save(tr, "best.ckpt", err); /* no dev split: best = last */
     return 0;
 }
 
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 {
     const s2s_config *c = &tr->cfg;
-    if (make_dir(c->train.run_dir, err) < 0) return -1;
+    if (s2s_make_dirs(c->train.run_dir, err) < 0) return -1;
     char csv[S2S_PATH_MAX + 32], svg[S2S_PATH_MAX + 32];
     FILE *metrics = open_metrics(tr, csv, sizeof csv, err);
     if (!metrics) return -1;
@@ -492,6 +504,9 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     }
     s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
                      tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
+    if (tr->data.split[S2S_DEV].n == 0)
+        s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
+                         "will be the last checkpoint");
 
     int rc = 0;
     while (tr->st.epoch < c->train.epochs &&

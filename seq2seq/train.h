@@ -62,6 +62,9 @@ typedef struct s2s_scores {
 int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
                       s2s_err *err);
 
+/* mkdir -p. */
+int s2s_make_dirs(const char *path, s2s_err *err);
+
 /* The whole run: epochs from the current position, progress on `log`,
  * dev evaluation, checkpoints, metrics CSV and the curves SVG. */
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err);

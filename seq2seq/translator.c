@@ -11,6 +11,10 @@
 #include "tokenizer/detok.h"
 #include "tokenizer/tokenizer.h"
 
+/* Source tokens decoded together at most (memory for the encoder's
+ * states grows with it). */
+#define GROUP_TOKENS 8192
+
 struct s2s_translator {
     s2s_loaded ck;
     s2s_tok_opts tok;
@@ -89,6 +93,14 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
             failed++;
             continue;
         }
+        if (t->tokens.n > S2S_MAX_SOURCE_TOKENS) {
+            if (errs)
+                s2s_fail(&errs[i], "%zu tokens; a sentence may have at most %d",
+                         t->tokens.n, S2S_MAX_SOURCE_TOKENS);
+            bad[i] = 1;
+            failed++;
+            continue;
+        }
         ids = s2s_xrealloc(ids, (total + t->tokens.n + 1) * sizeof *ids);
         s2s_vocab_encode(sv, &t->tokens, ids + total);
         off[i] = total;
@@ -100,17 +112,28 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
             t->last_src = s2s_tokens_join(&t->tokens);
         }
     }
-    /* as a padded matrix for the decoder */
-    uint32_t *src = s2s_xcalloc(m * (size_t)T, sizeof *src);
+    /* decoded in groups of at most GROUP_TOKENS source tokens, so that one
+     * long line among short ones costs memory for its own length only */
     int ld_out = cfg->decode.max_len > 0 ? cfg->decode.max_len : 1;
     uint32_t *hyp = s2s_xcalloc(m * (size_t)ld_out, sizeof *hyp);
-    for (size_t i = 0; i < n; i++) {
-        if (len[i]) memcpy(src + i * T, ids + off[i], (size_t)len[i] * sizeof *src);
-        cap[i] = bad[i] ? 0 : s2s_decode_limit(cfg, len[i]);
+    uint32_t *src = NULL;
+    for (size_t i0 = 0, i1; i0 < n; i0 = i1) {
+        size_t sum = 0;
+        int T = 1;
+        for (i1 = i0; i1 < n && (i1 == i0 || sum + (size_t)len[i1] <= GROUP_TOKENS); i1++) {
+            sum += (size_t)len[i1];
+            if (len[i1] > T) T = len[i1];
+        }
+        size_t g = i1 - i0;
+        src = s2s_xrealloc(src, g * (size_t)T * sizeof *src);
+        for (size_t i = i0; i < i1; i++) {
+            if (len[i]) memcpy(src + (i - i0) * T, ids + off[i], (size_t)len[i] * sizeof *src);
+            cap[i] = bad[i] ? 0 : s2s_decode_limit(cfg, len[i]);
+        }
+        s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)g, src, T,
+                         len + i0, cap + i0, hyp + i0 * (size_t)ld_out, ld_out,
+                         hlen + i0);
     }
-    if (n)
-        s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)n, src, T,
-                         len, cap, hyp, ld_out, hlen);
 
     const char **toks = s2s_xcalloc((size_t)ld_out, sizeof *toks);
     for (size_t i = 0; i < n; i++) {

@@ -263,6 +263,34 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
+    /* a sentence over the length limit is refused alone; its neighbours
+     * are still translated */
+    {
+        size_t big = 1200 * 3 + 1;
+        char *longin = malloc(big + 256);
+        char *p = longin;
+        p += sprintf(p, "%s\n", s0);
+        for (int i = 0; i < 1200; i++) p += sprintf(p, "ka ");
+        p += sprintf(p, "\n%s\n", s1);
+        rc = run("translate -m run/best.ckpt", longin, &out, &err);
+        free(longin);
+        cr_assert_eq(rc, 1);
+        snprintf(want, sizeof want, "%s\n\n%s\n", t0, t1);
+        cr_assert_str_eq(out, want);
+        cr_assert(strstr(err, "stdin:2: 1200 tokens"), "%s", err);
+        free(out);
+        free(err);
+    }
+
+    /* --resume continues from last.ckpt when the run file asks for more */
+    toy_run_file("lstm", 101);
+    rc = run("train toy.yaml --resume", NULL, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(strstr(err, "epoch 101"), "%s", err);
+    cr_assert_null(strstr(err, "epoch 100:"), "resumed from the start: %s", err);
+    free(out);
+    free(err);
+
     /* config prints a run file that loads back */
     cr_assert_eq(run("config toy.yaml", NULL, &out, &err), 0, "%s", err);
     write_file("resolved.yaml", out);
