@@ -138,28 +138,56 @@ static inline float tanh_f(float x)
 
 void s2s_sigmoid(float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (go_parallel(n))
+    /* a parallel region, even of one thread, costs a runtime call: small
+     * calls (the common case, inside the trainer's own threads) skip it */
+    if (go_parallel(n)) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            x[i] = sigmoid_f(x[i]);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         x[i] = sigmoid_f(x[i]);
 }
 
 void s2s_tanh(float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (go_parallel(n))
+    /* a parallel region, even of one thread, costs a runtime call: small
+     * calls (the common case, inside the trainer's own threads) skip it */
+    if (go_parallel(n)) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            x[i] = tanh_f(x[i]);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         x[i] = tanh_f(x[i]);
 }
 
 void s2s_exp(const float *in, float *out, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (go_parallel(n))
+    /* a parallel region, even of one thread, costs a runtime call: small
+     * calls (the common case, inside the trainer's own threads) skip it */
+    if (go_parallel(n)) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            out[i] = exp_f(in[i]);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         out[i] = exp_f(in[i]);
 }
 
 void s2s_add(float *y, const float *x, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (go_parallel(n))
+    /* a parallel region, even of one thread, costs a runtime call: small
+     * calls (the common case, inside the trainer's own threads) skip it */
+    if (go_parallel(n)) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            y[i] += x[i];
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         y[i] += x[i];
 }
@@ -216,6 +244,21 @@ static float row_sum_exp(const float *x, int n, float m)
     for (int k = 0; k < LANES; k++)
         s += lane[k];
     return s;
+}
+
+double s2s_xent_row(float *z, int n, unsigned gold, float scale)
+{
+    float m = row_max(z, n), zg = z[gold];
+    for (int i = 0; i < n; i++)
+        z[i] = exp_f(z[i] - m);
+    float sum = row_sum(z, n);
+    if (scale != 0.0f) {
+        float k = scale / sum;
+        for (int i = 0; i < n; i++)
+            z[i] *= k;
+        z[gold] -= scale;
+    }
+    return log((double)sum) - (double)(zg - m);
 }
 
 /* A row whose maximum is -inf (all -inf) or +inf gives NaN, as PyTorch. */

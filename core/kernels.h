@@ -40,6 +40,11 @@ static inline float s2s_dtanh_y(float y) { return 1.0f - y * y; }
 void s2s_softmax_rows(float *x, int rows, int cols, int ld);
 void s2s_log_softmax_rows(float *x, int rows, int cols, int ld);
 
+/* Cross-entropy of one row of n logits z against class `gold`: returns
+ * -log softmax(z)[gold]. With scale != 0, replaces z by scale times the
+ * gradient of that loss, scale * (softmax(z) - onehot(gold)). */
+double s2s_xent_row(float *z, int n, unsigned gold, float scale);
+
 /* y += x over n floats. */
 void s2s_add(float *y, const float *x, size_t n);
 

@@ -343,22 +343,8 @@ static double softmax_xent(float *logits, int n, int V, const uint32_t *gold,
                            float scale)
 {
     double nll = 0;
-    for (int i = 0; i < n; i++) {
-        float *z = logits + (size_t)i * V;
-        float mx = z[0];
-        for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-        float zg = z[gold[i]];
-        for (int v = 0; v < V; v++) z[v] -= mx;
-        s2s_exp(z, z, (size_t)V);
-        double sum = 0;
-        for (int v = 0; v < V; v++) sum += z[v];
-        nll += log(sum) - (double)(zg - mx);
-        if (scale != 0.0f) {
-            float k = (float)(scale / sum);
-            for (int v = 0; v < V; v++) z[v] *= k;
-            z[gold[i]] -= scale;
-        }
-    }
+    for (int i = 0; i < n; i++)
+        nll += s2s_xent_row(logits + (size_t)i * V, V, gold[i], scale);
     return nll;
 }
 

@@ -377,3 +377,29 @@ Test(kernels, blas_threads)
     s2s_blas_set_threads(before);
     cr_assert_eq(s2s_blas_get_threads(), before);
 }
+
+/* Cross-entropy of a row and its gradient against double precision. */
+Test(kernels, xent_row_value_and_gradient)
+{
+    enum { N = 1000 };
+    static float z[N], g[N];
+    s2s_rng r;
+    s2s_rng_seed(&r, 21);
+    for (int i = 0; i < N; i++) z[i] = s2s_rng_uniform(&r, -8, 8);
+    memcpy(g, z, sizeof z);
+    double m = -INFINITY, sum = 0;
+    for (int i = 0; i < N; i++) m = z[i] > m ? z[i] : m;
+    for (int i = 0; i < N; i++) sum += exp((double)z[i] - m);
+    unsigned gold = 417;
+    double want = log(sum) - ((double)z[gold] - m);
+    cr_assert_leq(fabs(s2s_xent_row(g, N, gold, 0.0f) - want), 1e-5 * want);
+    memcpy(g, z, sizeof z);
+    float scale = 0.25f;
+    double got = s2s_xent_row(g, N, gold, scale);
+    cr_assert_leq(fabs(got - want), 1e-5 * want);
+    for (int i = 0; i < N; i++) {
+        double p = exp((double)z[i] - m) / sum;
+        double d = scale * (p - (i == (int)gold));
+        cr_assert_leq(fabs(g[i] - d), 1e-7 + 1e-5 * fabs(d), "%d: %g vs %g", i, g[i], d);
+    }
+}
