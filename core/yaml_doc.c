@@ -7,6 +7,8 @@
  */
 #include "core/yaml_doc.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,32 +340,10 @@ int s2s_yaml_parse_string(s2s_yaml_doc *doc, const char *text, size_t len,
 int s2s_yaml_parse_file(s2s_yaml_doc *doc, const char *path, s2s_err *err)
 {
     doc->root = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return s2s_fail(err, "%s: %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = s2s_xmalloc(cap);
-    for (;;) {
-        if (len == cap) {
-            if (cap > S2S_YAML_MAX_FILE) break;
-            cap *= 2;
-            buf = s2s_xrealloc(buf, cap);
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return s2s_fail(err, "%s: %s", path, strerror(saved));
-    }
-    if (len > S2S_YAML_MAX_FILE) {
-        free(buf);
-        return s2s_fail(err, "%s: larger than %u bytes; not a run file?", path,
-                        S2S_YAML_MAX_FILE);
-    }
+    size_t len;
+    char *buf = s2s_read_file(path, S2S_YAML_MAX_FILE, &len, err);
+    if (!buf)
+        return -1;
     int rc = s2s_yaml_parse_string(doc, buf, len, path, err);
     free(buf);
     return rc;

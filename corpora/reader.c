@@ -10,44 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "tokenizer/tokenizer.h"
-
-char *s2s_read_file(const char *path, size_t *len, s2s_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        s2s_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    /* The size is only a hint: pipes and /proc files report 0. */
-    struct stat st;
-    size_t cap = 1 << 16;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (size_t)st.st_size + 1;
-    char *buf = s2s_xmalloc(cap);
-    size_t n = 0;
-    for (;;) {
-        if (n + 1 >= cap) {
-            cap *= 2;
-            buf = s2s_xrealloc(buf, cap);
-        }
-        size_t r = fread(buf + n, 1, cap - 1 - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        s2s_fail(err, "%s: read error: %s", path, strerror(e));
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 /* Lines in buf[start..len): a last line without newline counts. */
 static size_t count_lines(const char *buf, size_t start, size_t len)
@@ -90,7 +54,7 @@ int s2s_reader_open(s2s_reader *r, const char *path, const char *target,
     int nfiles = target ? 2 : 1;
     const char *names[2] = {path, target};
     for (int i = 0; i < nfiles; i++) {
-        r->buf[i] = s2s_read_file(names[i], &r->len[i], err);
+        r->buf[i] = s2s_read_file(names[i], 0, &r->len[i], err);
         if (!r->buf[i]) {
             s2s_reader_close(r);
             return -1;

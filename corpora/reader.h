@@ -59,8 +59,5 @@ int s2s_reader_open(s2s_reader *r, const char *path, const char *target,
 int s2s_reader_next(s2s_reader *r, s2s_raw_pair *p, s2s_err *err);
 void s2s_reader_close(s2s_reader *r);
 
-/* Reads a whole file into a malloc'd buffer (NUL appended, not counted in
- * *len). NULL with "PATH: cannot open: ..." / "PATH: read error: ..." */
-char *s2s_read_file(const char *path, size_t *len, s2s_err *err);
 
 #endif

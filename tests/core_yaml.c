@@ -336,12 +336,12 @@ Test(yaml_file, missing_file_and_directory, .init = make_tmpdir,
     char path[128], want[256];
     snprintf(path, sizeof path, "%s/none.yaml", tmpdir);
     cr_assert_eq(s2s_yaml_parse_file(&doc, path, &err), -1);
-    snprintf(want, sizeof want, "%s: %s", path, strerror(ENOENT));
+    snprintf(want, sizeof want, "%s: cannot open: %s", path, strerror(ENOENT));
     cr_assert_str_eq(err.msg, want);
     cr_assert_null(doc.root);
 
     cr_assert_eq(s2s_yaml_parse_file(&doc, tmpdir, &err), -1);
-    snprintf(want, sizeof want, "%s: %s", tmpdir, strerror(EISDIR));
+    snprintf(want, sizeof want, "%s: read error: %s", tmpdir, strerror(EISDIR));
     cr_assert_str_eq(err.msg, want);
 }
 

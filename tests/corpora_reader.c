@@ -315,15 +315,3 @@ Test(reader, unreadable_files)
     cr_assert_eq(s2s_reader_open(&r, "", NULL, 1, 2, 0, &err), -1);
     cr_assert_str_eq(err.msg, "no corpus file given");
 }
-
-Test(reader, read_file_whole)
-{
-    const char *f = WRITE(0, "w.bin", "a\0b\n");
-    size_t len;
-    s2s_err err;
-    char *buf = s2s_read_file(f, &len, &err);
-    cr_assert_not_null(buf);
-    cr_assert_eq(len, 4);
-    cr_assert(memcmp(buf, "a\0b\n", 5) == 0);
-    free(buf);
-}

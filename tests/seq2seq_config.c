@@ -758,10 +758,10 @@ Test(config_file, missing_file_gives_strerror, .init = make_tmpdir,
     char path[128], want[256];
     snprintf(path, sizeof path, "%s/missing.yaml", tmpdir);
     cr_assert_eq(s2s_config_load(&cfg, path, &err), -1);
-    snprintf(want, sizeof want, "%s: %s", path, strerror(ENOENT));
+    snprintf(want, sizeof want, "%s: cannot open: %s", path, strerror(ENOENT));
     cr_assert_str_eq(err.msg, want);
     cr_assert_eq(s2s_config_load(&cfg, tmpdir, &err), -1);
-    snprintf(want, sizeof want, "%s: %s", tmpdir, strerror(EISDIR));
+    snprintf(want, sizeof want, "%s: read error: %s", tmpdir, strerror(EISDIR));
     cr_assert_str_eq(err.msg, want);
 }
 

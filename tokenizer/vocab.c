@@ -4,6 +4,8 @@
  */
 #include "tokenizer/vocab.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,31 +479,10 @@ int s2s_vocab_save(const s2s_vocab *v, const char *path, s2s_err *err)
 
 s2s_vocab *s2s_vocab_load(const char *path, s2s_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        s2s_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t len;
+    char *buf = s2s_read_file(path, 0, &len, err);
+    if (!buf)
         return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = s2s_xmalloc(cap);
-    for (;;) {
-        if (len == cap) {
-            cap *= 2;
-            buf = s2s_xrealloc(buf, cap);
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        s2s_fail(err, "%s: read error: %s", path, strerror(e));
-        return NULL;
-    }
-    fclose(f);
     s2s_vocab *v = s2s_vocab_parse(buf, len, path, err);
     free(buf);
     return v;
