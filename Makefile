@@ -27,7 +27,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(OPT) -march=$(MARCH) -g \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror=implicit-function-declaration $(OPT) -march=$(MARCH) -g \
            -fopenmp -fPIC -MMD -MP -I. $(SAN) $(PKG_CFLAGS) \
            -DS2S_VERSION='"$(VERSION)"' \
            -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/file.h"
 #include "corpora/dataset.h"
 #include "corpora/reader.h"
 
@@ -39,7 +40,7 @@ static char *slurp(const char *path)
 {
     size_t len;
     s2s_err err;
-    char *buf = s2s_read_file(path, &len, &err);
+    char *buf = s2s_read_file(path, 0, &len, &err);
     cr_assert_not_null(buf, "%s", err.msg);
     return buf;
 }
