@@ -15,7 +15,7 @@ trap 'rm -f "$examples" "$examples.out"' EXIT
 cat > "$examples" <<'SENTENCES'
 Je suis fatigué.
 Il fait froid.
-Où est la gare ?
+Où est mon chien ?
 Nous sommes en retard.
 Elle aime les chats.
 J'ai faim !

@@ -4,8 +4,9 @@
  * BLEU against step.
  *
  * The CSV starts with the header
- *   epoch,step,train_loss,dev_loss,dev_ppl,dev_bleu,tokens_per_s,lr
- * (columns are found by name; step, train_loss, dev_loss and dev_bleu are
+ *   epoch,step,train_loss,dev_loss,dev_ppl,dev_bleu,tokens_per_s,lr,epoch_train_loss
+ * (train_loss on the rows written every log_every steps, dev columns and
+ * epoch_train_loss on evaluation rows; columns are found by name; step, train_loss, dev_loss and dev_bleu are
  * required, the others and any extra columns are optional). Dev columns
  * are empty on rows without a dev evaluation; empty, NaN and infinite cells
  * are skipped. `step` is meant to count over the whole run; if it ever goes
@@ -33,7 +34,7 @@ enum {
     S2S_METRIC_COUNT
 };
 
-/* The header line the trainer writes (without a newline). */
+/* The columns the plot knows (the trainer appends epoch_train_loss). */
 #define S2S_METRICS_HEADER \
     "epoch,step,train_loss,dev_loss,dev_ppl,dev_bleu,tokens_per_s,lr"
 

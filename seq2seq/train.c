@@ -453,7 +453,7 @@ static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,
         return NULL;
     }
     if (fresh)
-        fprintf(f, "epoch,step,train_loss,dev_loss,dev_ppl,dev_bleu,tokens_per_s,lr\n");
+        fprintf(f, "%s,epoch_train_loss\n", S2S_METRICS_HEADER);
     return f;
 }
 
@@ -473,9 +473,11 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     else
         s2s_progress_log(prog, "step %ld: dev loss %.4f, dev ppl %.3f", tr->st.step,
                          dev, exp(dev));
-    fprintf(metrics, "%d,%ld,%.6f,%.6f,%.6f,", epoch, tr->st.step, train_loss, dev, exp(dev));
+    /* train_loss is left to the log_every rows (the curve); evaluation
+     * rows carry the mean since the epoch began in epoch_train_loss */
+    fprintf(metrics, "%d,%ld,,%.6f,%.6f,", epoch, tr->st.step, dev, exp(dev));
     if (with_bleu) fprintf(metrics, "%.4f", sc.bleu);
-    fprintf(metrics, ",%.1f,%.8g\n", tps, tr->st.lr);
+    fprintf(metrics, ",%.1f,%.8g,%.6f\n", tps, tr->st.lr, train_loss);
     fflush(metrics);
     if (isfinite(dev) && dev < tr->st.best_dev_loss) {
         tr->st.best_dev_loss = dev;
@@ -537,7 +539,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             double tps = tok / (omp_get_wtime() - t0);
             if (tr->st.step % c->train.log_every == 0) {
                 /* a train-loss point for the curves; dev columns empty */
-                fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g\n", epoch, tr->st.step,
+                fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g,\n", epoch, tr->st.step,
                         win_sum / win_n, tps, tr->st.lr);
                 win_sum = 0;
                 win_n = 0;
