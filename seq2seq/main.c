@@ -17,6 +17,12 @@
 #include "seq2seq/s2s.h"
 #include "seq2seq/train.h"
 
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    s2s_trainer_request_stop();
+}
+
 static int fail(const s2s_err *e)
 {
     fprintf(stderr, "s2s: %s\n", e->msg);
@@ -100,8 +106,17 @@ static int cmd_train(int argc, char **argv)
     s2s_trainer tr;
     if (s2s_trainer_init(&tr, &cfg, resume, &err) < 0) return fail(&err);
     s2s_dataset_summary(&tr.data, stderr);
+    /* Ctrl-C or a polite kill: finish the step, save, say how to resume */
+    struct sigaction sa = {.sa_handler = on_interrupt};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int rc = s2s_trainer_run(&tr, stderr, &err);
     s2s_trainer_free(&tr);
+    if (rc == S2S_TRAIN_STOPPED) {
+        fprintf(stderr, "s2s: %s\n", err.msg);
+        return 130;
+    }
     return rc < 0 ? fail(&err) : 0;
 }
 

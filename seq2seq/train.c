@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,10 @@ int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
 /* ------------------------------------------------------------------------
  * The run */
 
+static volatile sig_atomic_t stop_requested;
+
+void s2s_trainer_request_stop(void) { stop_requested = 1; }
+
 int s2s_make_dirs(const char *path, s2s_err *err)
 {
     char buf[S2S_PATH_MAX];
@@ -511,6 +516,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                          "will be the last checkpoint");
 
     int rc = 0;
+    stop_requested = 0;
     while (tr->st.epoch < c->train.epochs &&
            (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
         int epoch = tr->st.epoch + 1; /* 1-based, for people */
@@ -543,6 +549,21 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                         win_sum / win_n, tps, tr->st.lr);
                 win_sum = 0;
                 win_n = 0;
+            }
+            if (stop_requested) {
+                /* nothing is lost: the position is saved mid-epoch and
+                 * --resume continues exactly from here */
+                s2s_progress_finish(&prog);
+                if (save(tr, "last.ckpt", err) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                rc = S2S_TRAIN_STOPPED;
+                s2s_fail(err, "stopped at epoch %d, step %ld; saved %s/last.ckpt "
+                         "(continue with: s2s train %s --resume)", epoch,
+                         tr->st.step, c->train.run_dir,
+                         c->source_file[0] ? c->source_file : "RUN.yaml");
+                goto out;
             }
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&

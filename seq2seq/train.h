@@ -62,6 +62,12 @@ typedef struct s2s_scores {
 int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
                       s2s_err *err);
 
+/* Asks a running s2s_trainer_run to stop after the current step, save
+ * last.ckpt at that position and return S2S_TRAIN_STOPPED. Safe to call
+ * from a signal handler. */
+void s2s_trainer_request_stop(void);
+#define S2S_TRAIN_STOPPED (-2)
+
 /* mkdir -p. */
 int s2s_make_dirs(const char *path, s2s_err *err);
 

@@ -291,6 +291,34 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
+    /* Ctrl-C: the step finishes, last.ckpt is saved mid-run, exit 130 */
+    toy_run_file("lstm", 1000000);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && rm -rf run && { '%s' train toy.yaml 2>int.txt & pid=$!; "
+             "while [ ! -s run/metrics.csv ]; do sleep 0.1; done; "
+             "kill -INT $pid; wait $pid; echo $? > status.txt; }", dir, bin);
+    cr_assert_eq(system(cmd), 0);
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s/status.txt", dir);
+    FILE *sf = fopen(path2, "r");
+    int status = -1;
+    cr_assert_eq(fscanf(sf, "%d", &status), 1);
+    fclose(sf);
+    cr_assert_eq(status, 130);
+    snprintf(path2, sizeof path2, "%s/run/last.ckpt", dir);
+    cr_assert_eq(access(path2, R_OK), 0);
+    snprintf(path2, sizeof path2, "%s/int.txt", dir);
+    sf = fopen(path2, "r");
+    char msg[4096] = "";
+    fseek(sf, 0, SEEK_END);
+    long size = ftell(sf);
+    fseek(sf, size > 1000 ? size - 1000 : 0, SEEK_SET); /* the last lines */
+    size_t got = fread(msg, 1, sizeof msg - 1, sf);
+    msg[got] = 0;
+    fclose(sf);
+    cr_assert(strstr(msg, "stopped at epoch") && strstr(msg, "--resume"), "%s", msg);
+
     /* config prints a run file that loads back */
     cr_assert_eq(run("config toy.yaml", NULL, &out, &err), 0, "%s", err);
     write_file("resolved.yaml", out);

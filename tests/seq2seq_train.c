@@ -157,6 +157,19 @@ Test(train, deterministic_and_resumable, .timeout = 120)
     run(&c, ck, &r);
     assert_same(&a, &r);
 
+    /* stopped mid-epoch (step 7 of 2 x 5), resumed: still the same */
+    s2s_loaded_free(&r);
+    snprintf(c.train.run_dir, S2S_PATH_MAX, "%s/m", dir);
+    c.train.max_steps = 7;
+    run(&c, NULL, &r);
+    cr_assert_eq(r.state.epoch, 1);
+    cr_assert_eq(r.state.batch, 2);
+    s2s_loaded_free(&r);
+    c.train.max_steps = 0;
+    snprintf(ck, sizeof ck, "%s/last.ckpt", c.train.run_dir);
+    run(&c, ck, &r);
+    assert_same(&a, &r);
+
     /* a different seed gives a different model */
     s2s_loaded d;
     snprintf(c.train.run_dir, S2S_PATH_MAX, "%s/d", dir);
