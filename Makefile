@@ -89,7 +89,7 @@ $(BUILD)/cells/%.so: cells/%.c cells/cell.h cells/standard.h | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CELL_CFLAGS) $< -o $@
 
-$(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h | $(DEPS_OK)
+$(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h $(wildcard tests/cells/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CELL_CFLAGS) -I. $< -o $@
 

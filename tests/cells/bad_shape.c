@@ -5,42 +5,10 @@
  * backward), count0 (param_count is 0), nodesc (the entry returns NULL).
  * The loader must refuse it with a one-line message (tests/core_loader.c).
  */
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cells/cell.h"
-
-/* The step functions are stubs: the host never gets as far as calling
- * them. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-
-static size_t count(int X, int H)
-{
-    return (size_t)H * (X + H) + 2 * (size_t)H;
-}
-
-static size_t cache(int X, int H) { return 0; }
-
-static void init(const s2s_cell_host *h, void *r, float *p, int X, int H) {}
-
-static void project(const s2s_cell_host *h, const float *p, int X, int H,
-                    int N, const float *x, int ldx, float *xp) {}
-
-static void forward(const s2s_cell_host *h, const float *p, int X, int H,
-                    int B, const float *xp, const float *prev, float *next,
-                    float *c) {}
-
-static void backward(const s2s_cell_host *h, const float *p, float *dp, int X,
-                     int H, int B, const float *xp, const float *prev,
-                     const float *next, float *c, const float *dn,
-                     float *dxp, float *dprev) {}
-
-static void project_backward(const s2s_cell_host *h, const float *p,
-                             float *dp, int X, int H, int N, const float *x,
-                             int ldx, const float *dxp, float *dx, int lddx)
-{
-}
+#include "stub.h"
 
 static size_t zero(int X, int H) { return 0; }
 

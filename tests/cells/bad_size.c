@@ -2,50 +2,10 @@
  * bytes than ABI version 1 needs.
  * The loader must refuse it with a one-line message (tests/core_loader.c).
  */
-#include <stddef.h>
+#include "stub.h"
 
-#include "cells/cell.h"
-
-/* The step functions are stubs: the host never gets as far as calling
- * them. */
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-
-static size_t count(int X, int H)
-{
-    return (size_t)H * (X + H) + 2 * (size_t)H;
-}
-
-static size_t cache(int X, int H) { return 0; }
-
-static void init(const s2s_cell_host *h, void *r, float *p, int X, int H) {}
-
-static void project(const s2s_cell_host *h, const float *p, int X, int H,
-                    int N, const float *x, int ldx, float *xp) {}
-
-static void forward(const s2s_cell_host *h, const float *p, int X, int H,
-                    int B, const float *xp, const float *prev, float *next,
-                    float *c) {}
-
-static void backward(const s2s_cell_host *h, const float *p, float *dp, int X,
-                     int H, int B, const float *xp, const float *prev,
-                     const float *next, float *c, const float *dn,
-                     float *dxp, float *dprev) {}
-
-static void project_backward(const s2s_cell_host *h, const float *p,
-                             float *dp, int X, int H, int N, const float *x,
-                             int ldx, const float *dxp, float *dx, int lddx)
-{
-}
-
-static const s2s_cell_desc desc = {
-    .abi_version = S2S_CELL_ABI_VERSION,
-    .size = offsetof(s2s_cell_desc, forward),
-    .name = "bad_size",
-    .state_per_unit = 1, .proj_per_unit = 1,
-    .param_count = count, .cache_per_row = cache, .init = init,
-    .project = project, .forward = forward, .backward = backward,
-    .project_backward = project_backward,
-};
+static const s2s_cell_desc desc =
+    STUB_DESC(S2S_CELL_ABI_VERSION, offsetof(s2s_cell_desc, forward), "bad_size");
 
 __attribute__((visibility("default"))) const s2s_cell_desc *
 s2s_cell_entry(void)
