@@ -292,7 +292,7 @@ int s2s_bench_main(int argc, char **argv)
         /* decoding figures of a saved model, e.g. runs/S/bench.ckpt */
         s2s_trainer tr;
         s2s_err err;
-        if (s2s_trainer_open_checkpoint(&tr, argv[2], 2, &err) < 0) {
+        if (s2s_trainer_open_checkpoint(&tr, argv[2], 2, NULL, NULL, &err) < 0) {
             fprintf(stderr, "s2s bench: %s\n", err.msg);
             return 1;
         }

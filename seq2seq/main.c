@@ -309,9 +309,12 @@ static int cmd_repl(int argc, char **argv)
 
 static const char EVAL_HELP[] =
     "usage: s2s eval -m CHECKPOINT [--split test|dev] [--threads N]\n"
+    "       s2s eval -m CHECKPOINT --test FILE [--test-target FILE]\n"
     "\n"
     "Scores the model on a split of the data its run file names (the test\n"
-    "split by default): corpus BLEU-4, chrF and perplexity.\n";
+    "split by default), or on every pair of FILE (TSV in the run file's\n"
+    "columns, or with --test-target two aligned files): corpus BLEU-4, chrF\n"
+    "and perplexity, as one JSON line.\n";
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -319,9 +322,11 @@ static int cmd_eval(int argc, char **argv)
         {"model", required_argument, 0, 'm'},
         {"split", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'},
+        {"test", required_argument, 0, 'T'},
+        {"test-target", required_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *model = NULL;
+    const char *model = NULL, *test = NULL, *test_target = NULL;
     int split = S2S_TEST, threads = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -335,6 +340,8 @@ static int cmd_eval(int argc, char **argv)
         case 't':
             if (parse_threads("eval", optarg, &threads)) return 2;
             break;
+        case 'T': test = optarg; break;
+        case 'U': test_target = optarg; break;
         case 'h': fputs(EVAL_HELP, stdout); return 0;
         default: return usage_error("eval", "%s", "bad option");
         }
@@ -343,8 +350,12 @@ static int cmd_eval(int argc, char **argv)
     if (optind != argc) return usage_error("eval", "takes no other arguments, got '%s'", argv[optind]);
     s2s_err err;
     s2s_trainer tr;
-    if (s2s_trainer_open_checkpoint(&tr, model, threads, &err) < 0) return fail(&err);
-    static const char *names[] = {"train", "dev", "test"};
+    if (test_target && !test)
+        return usage_error("eval", "%s", "--test-target goes with --test");
+    if (test) split = S2S_TRAIN; /* the file is read as one split */
+    if (s2s_trainer_open_checkpoint(&tr, model, threads, test, test_target, &err) < 0)
+        return fail(&err);
+    const char *names[] = {test ? "file" : "train", "dev", "test"};
     if (tr.data.split[split].n == 0) {
         s2s_trainer_free(&tr);
         fprintf(stderr, "s2s: %s: the %s split is empty\n", model, names[split]);

@@ -163,13 +163,25 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
 }
 
 int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
-                                int threads, s2s_err *err)
+                                int threads, const char *test_file,
+                                const char *test_target, s2s_err *err)
 {
     memset(tr, 0, sizeof *tr);
     s2s_loaded ck;
     if (s2s_checkpoint_load(path, &ck, err) < 0) return -1;
     tr->cfg = ck.cfg;
     if (threads > 0) tr->cfg.train.threads = threads;
+    if (test_file) {
+        s2s_config *c = &tr->cfg;
+        snprintf(c->data.train, sizeof c->data.train, "%s", test_file);
+        snprintf(c->data.train_target, sizeof c->data.train_target, "%s",
+                 test_target ? test_target : "");
+        c->data.dev[0] = c->data.dev_target[0] = 0;
+        c->data.test[0] = c->data.test_target[0] = 0;
+        c->data.split_every = 0;
+        c->data.min_len = 1;
+        c->data.max_len = 0; /* every sentence of a test set counts */
+    }
     s2s_data_spec spec;
     s2s_config_data_spec(&tr->cfg, &spec);
     int rc = s2s_dataset_load(&spec, ck.src, ck.tgt, &tr->data, err);

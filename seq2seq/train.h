@@ -41,9 +41,12 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
                      const char *resume_path, s2s_err *err);
 /* For evaluation: the model, vocabularies and config of a checkpoint,
  * and the splits of its data read with those vocabularies. threads: 0 =
- * the checkpoint's train.threads. */
+ * the checkpoint's train.threads. With test_file (TSV in the checkpoint's
+ * columns, or with test_target two aligned files) that file alone is read,
+ * unfiltered, as the train split. */
 int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
-                                int threads, s2s_err *err);
+                                int threads, const char *test_file,
+                                const char *test_target, s2s_err *err);
 void s2s_trainer_free(s2s_trainer *tr);
 
 /* One optimiser step on batch b: forward and backward on every thread's

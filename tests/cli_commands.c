@@ -263,6 +263,15 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
+    /* or on a file of its own, every pair of it */
+    cr_assert_eq(run("eval -m run/best.ckpt --test toy.tsv", NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "\"split\": \"file\", \"sentences\": 25,"), "%s", out);
+    p = strstr(out, "\"bleu\": ");
+    cr_assert(p && atof(p + 8) > 90, "%s", out);
+    free(out);
+    free(err);
+    expect_error("eval -m run/best.ckpt --test nosuch.tsv", 1, "nosuch.tsv", NULL);
+
     /* a sentence over the length limit is refused alone; its neighbours
      * are still translated */
     {
