@@ -305,7 +305,8 @@ Test(cli, train_translate_repl_eval_through_pipes)
     char cmd[8192];
     snprintf(cmd, sizeof cmd,
              "cd '%s' && rm -rf run && { '%s' train toy.yaml 2>int.txt & pid=$!; "
-             "while [ ! -s run/metrics.csv ]; do sleep 0.1; done; "
+             "n=0; while [ ! -s run/metrics.csv ] && [ $n -lt 600 ]; do "
+             "sleep 0.1; n=$((n+1)); done; "
              "kill -INT $pid; wait $pid; echo $? > status.txt; }", dir, bin);
     cr_assert_eq(system(cmd), 0);
     char path2[512];
