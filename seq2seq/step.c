@@ -537,12 +537,6 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
 /* ------------------------------------------------------------------------
  * Entry points */
 
-static int identity_rows(s2s_work *w, int B)
-{
-    for (int b = 0; b < B; b++) w->order[b] = b;
-    return B;
-}
-
 static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                            float tf_ratio, s2s_rng *rng, float scale)
 {
@@ -633,7 +627,6 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
 
     /* rows with a source, longest first (empty sources translate to "") */
     int n = 0;
-    identity_rows(w, B);
     for (int b = 0; b < B; b++)
         if (src_len[b] > 0 && max_out[b] > 0) w->order[n++] = b;
     for (int i = 1; i < n; i++) {

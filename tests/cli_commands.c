@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scratch.h"
+
 static char dir[256], bin[4200];
 
 static void setup(void)
@@ -20,27 +22,16 @@ static void setup(void)
     char cells[4200];
     snprintf(cells, sizeof cells, "%s/cells", b);
     setenv("S2S_CELL_PATH", cells, 1);
-    snprintf(dir, sizeof dir, "/tmp/s2s-cli-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "cli");
 }
 
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) cr_log_warn("could not remove %s", dir);
-}
+static void teardown(void) { scratch_remove(dir); }
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
 
 static void write_file(const char *name, const char *text)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    scratch_write(dir, 0, name, text, strlen(text));
 }
 
 /* Runs `s2s ARGS` in dir-relative shell form; returns the exit status and

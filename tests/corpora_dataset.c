@@ -15,33 +15,19 @@
 
 #define SHARED_CORPUS "../shared/corpora/eng-fra/eng-fra.txt"
 
+#include "scratch.h"
+
 static char dir[64];
 
-static void setup(void)
-{
-    strcpy(dir, "/tmp/s2s_dataset_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void setup(void) { scratch_make(dir, sizeof dir, "dataset"); }
+static void teardown(void) { scratch_remove(dir); }
 
 TestSuite(dataset, .init = setup, .fini = teardown);
 
 static const char *write_file(int slot, const char *name, const char *data,
                               size_t len)
 {
-    static char paths[6][256];
-    snprintf(paths[slot], sizeof paths[slot], "%s/%s", dir, name);
-    FILE *f = fopen(paths[slot], "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-    return paths[slot];
+    return scratch_write(dir, slot, name, data, len);
 }
 #define WRITE(slot, name, lit) write_file(slot, name, lit, sizeof(lit) - 1)
 

@@ -10,34 +10,19 @@
 
 #include "corpora/reader.h"
 
+#include "scratch.h"
+
 static char dir[64];
 
-static void setup(void)
-{
-    strcpy(dir, "/tmp/s2s_reader_XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void setup(void) { scratch_make(dir, sizeof dir, "reader"); }
+static void teardown(void) { scratch_remove(dir); }
 
 TestSuite(reader, .init = setup, .fini = teardown);
 
-/* Writes len bytes to dir/name; returns the path (static buffer per slot). */
 static const char *write_file(int slot, const char *name, const char *data,
                               size_t len)
 {
-    static char paths[4][256];
-    snprintf(paths[slot], sizeof paths[slot], "%s/%s", dir, name);
-    FILE *f = fopen(paths[slot], "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(data, 1, len, f), len);
-    fclose(f);
-    return paths[slot];
+    return scratch_write(dir, slot, name, data, len);
 }
 #define WRITE(slot, name, lit) write_file(slot, name, lit, sizeof(lit) - 1)
 
@@ -255,7 +240,7 @@ Test(reader, aligned_length_mismatch)
     s2s_reader r;
     s2s_err err;
     cr_assert_eq(s2s_reader_open(&r, src, tgt, 1, 1, 0, &err), -1);
-    char want[512];
+    char want[1024];
     snprintf(want, sizeof want, "aligned files differ in length: %s has 3 "
              "lines, %s has 2", src, tgt);
     cr_assert_str_eq(err.msg, want);

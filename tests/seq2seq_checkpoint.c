@@ -10,6 +10,7 @@
 
 #include "core/ckpt.h"
 #include "seq2seq/checkpoint.h"
+#include "scratch.h"
 
 static char dir[256], path[512];
 static unsigned char *good;
@@ -27,8 +28,7 @@ static void setup(void)
     char cells[4200];
     snprintf(cells, sizeof cells, "%s/cells", b ? b : "build");
     setenv("S2S_CELL_PATH", cells, 1);
-    snprintf(dir, sizeof dir, "/tmp/s2s-ck-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "ck");
     snprintf(path, sizeof path, "%s/m.ckpt", dir);
 
     s2s_config c;
@@ -67,9 +67,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) cr_log_warn("could not remove %s", dir);
+    scratch_remove(dir);
     free(good);
 }
 
@@ -77,10 +75,7 @@ TestSuite(ckpt_model, .init = setup, .fini = teardown, .timeout = 60);
 
 static void write_bytes(const unsigned char *p, size_t n)
 {
-    FILE *f = fopen(path, "wb");
-    cr_assert_not_null(f);
-    cr_assert_eq(fwrite(p, 1, n, f), n);
-    fclose(f);
+    scratch_write(dir, 0, "m.ckpt", p, n); /* = path */
 }
 
 /* Loading must fail with a one-line message naming the file. */

@@ -13,6 +13,7 @@
 #include "seq2seq/decode.h"
 #include "seq2seq/s2s.h"
 #include "seq2seq/train.h"
+#include "scratch.h"
 
 static char dir[256];
 static char corpus[300];
@@ -26,8 +27,7 @@ static void make_corpus(void)
     char path[4096];
     snprintf(path, sizeof path, "%s/cells", b ? b : "build");
     setenv("S2S_CELL_PATH", path, 1);
-    snprintf(dir, sizeof dir, "/tmp/s2s-train-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    scratch_make(dir, sizeof dir, "train");
     snprintf(corpus, sizeof corpus, "%s/toy.tsv", dir);
     FILE *f = fopen(corpus, "w");
     cr_assert_not_null(f);
@@ -48,12 +48,7 @@ static void make_corpus(void)
     fclose(f);
 }
 
-static void remove_dir(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
-}
+static void remove_dir(void) { scratch_remove(dir); }
 
 static void toy_config(s2s_config *c, const char *cell, const char *run)
 {
