@@ -124,7 +124,7 @@ static int cmd_train(int argc, char **argv)
  * s2s translate */
 
 static const char TRANSLATE_HELP[] =
-    "usage: s2s translate -m CHECKPOINT [FILE] [--batch N] [--threads N]\n"
+    "usage: s2s translate -m CHECKPOINT [FILE] [--batch N] [--threads N] [--align]\n"
     "\n"
     "Translates FILE (default: standard input), one sentence per line, and\n"
     "writes one line per input line to standard output. Lines are decoded\n"
@@ -133,17 +133,27 @@ static const char TRANSLATE_HELP[] =
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
-    "  --threads N       threads (0 = all cores)\n";
+    "  --threads N       threads (0 = all cores)\n"
+    "  --align           (models with attention) append ' ||| ' and the hard\n"
+    "                    alignment in Pharaoh format, '0-0 1-2 ...': for each\n"
+    "                    output token j the source token i it attends to most,\n"
+    "                    as i-j (token positions from 0)\n";
+
+/* --align: each line also carries its hard alignment */
+static int translate_align;
 
 static int translate_flush(s2s_translator *t, char **lines, size_t n,
                            size_t first_line, const char *name, int *bad)
 {
     char **out = s2s_xcalloc(n ? n : 1, sizeof *out);
     s2s_err *errs = s2s_xcalloc(n ? n : 1, sizeof *errs);
-    s2s_translate_batch(t, (const char *const *)lines, n, out, errs);
+    char **align = translate_align ? s2s_xcalloc(n ? n : 1, sizeof *align) : NULL;
+    s2s_translate_batch_aligned(t, (const char *const *)lines, n, out, align, errs);
     for (size_t i = 0; i < n; i++) {
         if (out[i]) {
             fputs(out[i], stdout);
+            if (align) fprintf(stdout, " ||| %s", align[i] ? align[i] : "");
+            if (align) free(align[i]);
         } else {
             /* keep output aligned with input: an empty line, and say why */
             fprintf(stderr, "s2s: %s:%zu: %s\n", name, first_line + i, errs[i].msg);
@@ -155,6 +165,7 @@ static int translate_flush(s2s_translator *t, char **lines, size_t n,
     }
     free(out);
     free(errs);
+    free(align);
     fflush(stdout);
     return ferror(stdout) ? -1 : 0;
 }
@@ -165,10 +176,12 @@ static int cmd_translate(int argc, char **argv)
         {"model", required_argument, 0, 'm'},
         {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'},
+        {"align", no_argument, 0, 'a'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
     int threads = 0, batch = 0, c;
+    translate_align = 0;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -184,6 +197,7 @@ static int cmd_translate(int argc, char **argv)
         case 't':
             if (parse_threads("translate", optarg, &threads)) return 2;
             break;
+        case 'a': translate_align = 1; break;
         case 'h': fputs(TRANSLATE_HELP, stdout); return 0;
         default: return usage_error("translate", "%s", "bad option");
         }
@@ -201,6 +215,12 @@ static int cmd_translate(int argc, char **argv)
     if (!t) {
         if (in != stdin) fclose(in);
         return fail(&err);
+    }
+    if (translate_align && !s2s_translator_has_attention(t)) {
+        if (in != stdin) fclose(in);
+        s2s_translator_close(t);
+        return usage_error("translate", "--align needs a model with attention; "
+                           "%s has model.attention: none", model);
     }
     if (batch == 0) batch = 64;
     int interactive = in == stdin && isatty(fileno(stdin));
@@ -257,7 +277,7 @@ static const char REPL_HELP[] =
     "\n"
     "Loads the model once, then translates each line typed at the prompt\n"
     "(line editing and history on a terminal; plain lines from a pipe).\n"
-    "Commands: :help, :tokens on|off, :time on|off, :quit.\n";
+    "Commands: :help, :tokens on|off, :time on|off, :align on|off, :quit.\n";
 
 static int repl_translate(void *ctx, const char *line, char **out_text,
                           char **out_src_tokens, char **out_hyp_tokens,
@@ -272,6 +292,11 @@ static int repl_translate(void *ctx, const char *line, char **out_text,
     *out_src_tokens = s2s_xstrdup(s2s_last_source_tokens(t));
     *out_hyp_tokens = s2s_xstrdup(s2s_last_output_tokens(t));
     return 0;
+}
+
+static const float *repl_attention(void *ctx, int *n_out, int *n_src)
+{
+    return s2s_last_attention(ctx, n_out, n_src);
 }
 
 static int cmd_repl(int argc, char **argv)
@@ -299,6 +324,7 @@ static int cmd_repl(int argc, char **argv)
     s2s_translator *t = s2s_translator_open(model, threads, &err);
     if (!t) return fail(&err);
     s2s_repl_ops ops = {.translate = repl_translate};
+    if (s2s_translator_has_attention(t)) ops.attention = repl_attention;
     int rc = s2s_repl_run(&ops, t, stdin, stdout, &err);
     s2s_translator_close(t);
     return rc < 0 ? fail(&err) : 0;

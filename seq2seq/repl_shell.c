@@ -28,6 +28,8 @@ static const char HELP[] =
     "  :quit            leave (also :q, :exit, or end of input / Ctrl-D)\n"
     "  :tokens on|off   also show the source and output tokens\n"
     "  :time on|off     also show the milliseconds per sentence\n"
+    "  :align on|off    also show the attention weights as a heat map\n"
+    "                   (models with attention)\n"
     "  ::text           translate \":text\" (a sentence starting with ':')\n";
 
 typedef struct shell {
@@ -35,7 +37,7 @@ typedef struct shell {
     void *ctx;
     FILE *out;
     int interactive;
-    int show_tokens, show_time;
+    int show_tokens, show_time, show_align;
     int quit;
 } shell;
 
@@ -48,6 +50,55 @@ static void put_one_line(FILE *out, const char *s)
 {
     for (; *s; s++)
         fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
+}
+
+/* Columns a UTF-8 string takes on a terminal (one per code point). */
+static int cols(const char *s, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* The k-th space-separated token of s: its start, and its length in *n. */
+static const char *nth_token(const char *s, int k, size_t *n)
+{
+    for (; k > 0 && *s; k--) s += strcspn(s, " ") + (s[strcspn(s, " ")] != 0);
+    *n = strcspn(s, " ");
+    return s;
+}
+
+/* Output tokens down, source tokens across, each weight as a shade. */
+static void heat_map(FILE *out, const char *src, const char *hyp,
+                     const float *a, int n_out, int n_src)
+{
+    static const char *shade[] = {" ", "\u2591", "\u2592", "\u2593", "\u2588"};
+    int row_w = 0;
+    size_t n;
+    for (int j = 0; j < n_out; j++) {
+        const char *t = nth_token(hyp, j, &n);
+        if (cols(t, n) > row_w) row_w = cols(t, n);
+    }
+    fprintf(out, "  %*s", row_w, "");
+    for (int i = 0; i < n_src; i++) {
+        const char *t = nth_token(src, i, &n);
+        fprintf(out, " %.*s", (int)n, t);
+        for (int c = cols(t, n); c < 2; c++) fputc(' ', out);
+    }
+    fputc('\n', out);
+    for (int j = 0; j < n_out; j++) {
+        const char *t = nth_token(hyp, j, &n);
+        fprintf(out, "  %.*s%*s", (int)n, t, row_w - cols(t, n), "");
+        for (int i = 0; i < n_src; i++) {
+            const char *st = nth_token(src, i, &n);
+            int w = cols(st, n) > 2 ? cols(st, n) : 2;
+            float v = a[(size_t)j * n_src + i];
+            int k = v < 0.1f ? 0 : v < 0.3f ? 1 : v < 0.6f ? 2 : v < 0.85f ? 3 : 4;
+            fputc(' ', out);
+            for (int c = 0; c < w; c++) fputs(shade[k], out);
+        }
+        fputc('\n', out);
+    }
 }
 
 static void translate_line(shell *sh, const char *line)
@@ -77,6 +128,10 @@ static void translate_line(shell *sh, const char *line)
         }
         if (sh->show_time)
             fprintf(sh->out, "  time: %.1f ms\n", seconds * 1e3);
+        int n_out = 0, n_src = 0;
+        const float *a = sh->show_align && sh->ops->attention
+                             ? sh->ops->attention(sh->ctx, &n_out, &n_src) : NULL;
+        if (a && src && hyp) heat_map(sh->out, src, hyp, a, n_out, n_src);
     }
     free(text);
     free(src);
@@ -115,6 +170,10 @@ static void run_command(shell *sh, char *cmd)
         set_flag(sh, &sh->show_tokens, "tokens", arg);
     else if (!strcmp(cmd, ":time"))
         set_flag(sh, &sh->show_time, "time", arg);
+    else if (!strcmp(cmd, ":align") && !sh->ops->attention)
+        fputs("error: :align needs a model with attention\n", sh->out);
+    else if (!strcmp(cmd, ":align"))
+        set_flag(sh, &sh->show_align, "align", arg);
     else {
         fputs("error: unknown command '", sh->out);
         put_one_line(sh->out, cmd);

@@ -11,6 +11,7 @@
  *   :quit            leave (so does end of input; also :q, :exit)
  *   :tokens on|off   also show the source and output tokens
  *   :time on|off     also show the milliseconds each sentence took
+ *   :align on|off    also show the attention weights as a heat map
  *   ::text           translate ":text" (a sentence that starts with ':')
  *
  * An empty line prints an empty line. An error from the callback prints
@@ -35,6 +36,10 @@ typedef struct s2s_repl_ops {
     int (*translate)(void *ctx, const char *line, char **out_text,
                      char **out_src_tokens, char **out_hyp_tokens,
                      double *seconds, s2s_err *err);
+    /* Optional (NULL: the model does not attend, :align says so): the
+     * attention weights of the last translation, *n_out rows (output
+     * tokens) of *n_src weights (source tokens), borrowed; NULL if none. */
+    const float *(*attention)(void *ctx, int *n_out, int *n_src);
 } s2s_repl_ops;
 
 typedef enum s2s_repl_mode {

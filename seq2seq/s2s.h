@@ -40,6 +40,24 @@ char *s2s_translate(s2s_translator *t, const char *text, s2s_err *err);
 size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
                            size_t n, char **out, s2s_err *errs);
 
+/* As s2s_translate_batch; with a model that attends, align[i] also
+ * receives the hard alignment of sentence i in the Pharaoh format of
+ * fast_align and Marian, "0-0 1-2 ...": for each output token j, the
+ * source token position i it attends to most, as "i-j" (token positions
+ * after tokenisation, from 0). align[i] is malloc'd, or NULL for a failed
+ * sentence or a model without attention. */
+size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
+                                   size_t n, char **out, char **align,
+                                   s2s_err *errs);
+
+/* Whether the model attends (dot, general or mlp). */
+int s2s_translator_has_attention(const s2s_translator *t);
+
+/* The attention weights of the last s2s_translate: *n_out rows (output
+ * tokens) of *n_src weights (source tokens), or NULL without attention.
+ * Valid until the next call. */
+const float *s2s_last_attention(const s2s_translator *t, int *n_out, int *n_src);
+
 /* Details of the last s2s_translate: the normalised source tokens and the
  * output tokens, space-joined (valid until the next call). */
 const char *s2s_last_source_tokens(const s2s_translator *t);

@@ -22,6 +22,8 @@ struct s2s_translator {
     s2s_work **work;
     s2s_tokens tokens;
     char *last_src, *last_out;
+    float *last_attn;          /* (last_n_out x last_n_src) */
+    int last_n_out, last_n_src;
 };
 
 s2s_translator *s2s_translator_open(const char *path, int threads,
@@ -51,6 +53,7 @@ void s2s_translator_close(s2s_translator *t)
     s2s_loaded_free(&t->ck);
     free(t->last_src);
     free(t->last_out);
+    free(t->last_attn);
     free(t);
 }
 
@@ -69,8 +72,20 @@ static char *join_ids(const s2s_vocab *v, const uint32_t *ids, int n)
     return s;
 }
 
-size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
-                           size_t n, char **out, s2s_err *errs)
+/* "0-0 1-2 ...": source position - output position of each output
+ * token's highest attention weight (Pharaoh format). */
+static char *pharaoh(const int *amax, int n)
+{
+    char *s = s2s_xmalloc((size_t)n * 24 + 1), *p = s;
+    *p = 0;
+    for (int k = 0; k < n; k++)
+        p += sprintf(p, "%s%d-%d", k ? " " : "", amax[k], k);
+    return s;
+}
+
+size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
+                                   size_t n, char **out, char **align,
+                                   s2s_err *errs)
 {
     const s2s_config *cfg = &t->ck.cfg;
     const s2s_vocab *sv = t->ck.src, *tv = t->ck.tgt;
@@ -117,6 +132,10 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
     int ld_out = cfg->decode.max_len > 0 ? cfg->decode.max_len : 1;
     uint32_t *hyp = s2s_xcalloc(m * (size_t)ld_out, sizeof *hyp);
     uint32_t *src = NULL;
+    /* with attention: each output token's most attended source position */
+    int attn = t->ck.model.attn.kind != S2S_ATTN_NONE;
+    int *amax = attn ? s2s_xcalloc(m * (size_t)ld_out, sizeof *amax) : NULL;
+    float *al = NULL;
     for (size_t i0 = 0, i1; i0 < n; i0 = i1) {
         size_t sum = 0;
         int T = 1;
@@ -130,25 +149,74 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
             if (len[i]) memcpy(src + (i - i0) * T, ids + off[i], (size_t)len[i] * sizeof *src);
             cap[i] = bad[i] ? 0 : s2s_decode_limit(cfg, len[i]);
         }
+        if (attn) al = s2s_xrealloc(al, g * (size_t)ld_out * T * sizeof *al);
         s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)g, src, T,
                          len + i0, cap + i0, hyp + i0 * (size_t)ld_out, ld_out,
-                         hlen + i0, NULL, 0);
+                         hlen + i0, al, T);
+        for (size_t i = i0; i < i1 && attn; i++)
+            for (int k = 0; k < hlen[i]; k++) {
+                const float *a = al + ((i - i0) * (size_t)ld_out + k) * T;
+                int best = 0;
+                for (int s = 1; s < len[i]; s++)
+                    if (a[s] > a[best]) best = s;
+                amax[i * (size_t)ld_out + k] = best;
+                if (n == 1 && k == 0) {
+                    free(t->last_attn);
+                    t->last_attn = s2s_xmalloc((size_t)hlen[i] * len[i] * sizeof(float) + 1);
+                    t->last_n_out = hlen[i];
+                    t->last_n_src = len[i];
+                }
+                if (n == 1)
+                    memcpy(t->last_attn + (size_t)k * len[i], a,
+                           (size_t)len[i] * sizeof(float));
+            }
     }
+    if (n == 1 && (!attn || bad[0] || hlen[0] == 0)) t->last_n_out = 0;
 
     const char **toks = s2s_xcalloc((size_t)ld_out, sizeof *toks);
     for (size_t i = 0; i < n; i++) {
         if (bad[i]) continue;
         const uint32_t *h = hyp + i * (size_t)ld_out;
-        for (int k = 0; k < hlen[i]; k++) toks[k] = s2s_vocab_token(tv, h[k]);
+        int unk = 0;
+        for (int k = 0; k < hlen[i]; k++) {
+            toks[k] = s2s_vocab_token(tv, h[k]);
+            unk |= h[k] == S2S_UNK;
+        }
+        if (unk && attn && cfg->decode.replace_unk &&
+            s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, NULL) == 0)
+            /* an <unk> becomes the source token it attends to most */
+            for (int k = 0; k < hlen[i]; k++)
+                if (h[k] == S2S_UNK)
+                    toks[k] = s2s_tokens_get(&t->tokens,
+                                             (size_t)amax[i * (size_t)ld_out + k]);
+        if (align) align[i] = attn ? pharaoh(amax + i * (size_t)ld_out, hlen[i]) : NULL;
         out[i] = s2s_detokenize(toks, (size_t)hlen[i], cfg->tokenizer.french_spacing);
         if (n == 1) {
             free(t->last_out);
             t->last_out = join_ids(tv, h, hlen[i]);
         }
     }
-    free(toks); free(src); free(hyp); free(ids); free(bad);
+    free(toks); free(src); free(hyp); free(ids); free(bad); free(amax); free(al);
     free(len); free(cap); free(hlen); free(off);
     return failed;
+}
+
+size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
+                           size_t n, char **out, s2s_err *errs)
+{
+    return s2s_translate_batch_aligned(t, texts, n, out, NULL, errs);
+}
+
+int s2s_translator_has_attention(const s2s_translator *t)
+{
+    return t->ck.model.attn.kind != S2S_ATTN_NONE;
+}
+
+const float *s2s_last_attention(const s2s_translator *t, int *n_out, int *n_src)
+{
+    *n_out = t->last_n_out;
+    *n_src = t->last_n_src;
+    return t->last_n_out ? t->last_attn : NULL;
 }
 
 char *s2s_translate(s2s_translator *t, const char *text, s2s_err *err)

@@ -331,3 +331,86 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out2);
     free(err);
 }
+
+/* A checkpoint written before attention existed loads and translates
+ * exactly as the version that wrote it did. */
+Test(cli, checkpoint_from_before_attention_translates_identically)
+{
+    char root[4096], args[8400], *out, *err;
+    cr_assert_not_null(realpath("tests/data", root), "run from the repository root");
+    FILE *f = fopen("tests/data/sample.tsv", "r");
+    cr_assert_not_null(f);
+    char line[1024], in[1 << 16] = "";
+    while (fgets(line, sizeof line, f)) strcat(in, strchr(line, '\t') + 1);
+    fclose(f);
+    snprintf(args, sizeof args, "translate -m '%s/pre-attention.ckpt'", root);
+    cr_assert_eq(run(args, in, &out, &err), 0, "%s", err);
+    f = fopen("tests/data/pre-attention.out", "r");
+    cr_assert_not_null(f);
+    static char want[1 << 16];
+    want[fread(want, 1, sizeof want - 1, f)] = 0;
+    fclose(f);
+    cr_assert_str_eq(out, want);
+    free(out);
+    free(err);
+}
+
+/* --align: "translation ||| i-j ..." with one pair per output token, j
+ * counting up from 0 and i inside the source; refused without attention. */
+Test(cli, align_prints_pharaoh_pairs)
+{
+    toy_run_file("lstm", 30);
+    char *out, *err;
+    int rc = run("train toy.yaml", NULL, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    rc = run("translate -m run/last.ckpt --align", "ka lo mi nu\n", &out, &err);
+    cr_assert_eq(rc, 2, "no attention: usage error, got %d", rc);
+    cr_assert(strstr(err, "--align needs a model with attention"), "%s", err);
+    free(out);
+    free(err);
+
+    /* the same corpus with attention (train.run_dir: run2) */
+    char yaml[4096], path[512];
+    snprintf(path, sizeof path, "%s/toy.yaml", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(yaml, 1, sizeof yaml - 1, f);
+    yaml[n] = 0;
+    fclose(f);
+    char *m = strstr(yaml, "model:\n");
+    cr_assert_not_null(m);
+    char rest[4096];
+    snprintf(rest, sizeof rest, "%s", m + 7);
+    snprintf(m, sizeof yaml - (size_t)(m - yaml),
+             "model:\n  attention: general\n  input_feed: true\n%s", rest);
+    char *r = strstr(yaml, "run_dir: run\n");
+    cr_assert_not_null(r);
+    memcpy(r, "run_dir: rn2\n", 13);
+    write_file("toy.yaml", yaml);
+    rc = run("train toy.yaml", NULL, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    rc = run("translate -m rn2/last.ckpt --align", "ka lo mi nu\nmi nu\n", &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    int srclen[2] = {4, 2}, row = 0;
+    for (char *ln = strtok(out, "\n"); ln; ln = strtok(NULL, "\n"), row++) {
+        cr_assert(row < 2, "extra line: %s", ln);
+        char *bar = strstr(ln, " ||| ");
+        cr_assert_not_null(bar, "no ' ||| ' in: %s", ln);
+        int words = 1;
+        for (char *p = ln; p < bar; p++) words += *p == ' ';
+        int j = 0, i, jj, used;
+        for (char *p = bar + 5; sscanf(p, "%d-%d%n", &i, &jj, &used) == 2; p += used, j++) {
+            cr_assert_eq(jj, j, "pairs out of order in: %s", ln);
+            cr_assert(i >= 0 && i < srclen[row], "source position %d in: %s", i, ln);
+            if (p[used] == 0) { j++; break; }
+        }
+        cr_assert_eq(j, words, "%d pairs for %d output tokens: %s", j, words, ln);
+    }
+    cr_assert_eq(row, 2);
+    free(out);
+    free(err);
+}
