@@ -261,6 +261,18 @@ double s2s_xent_row(float *z, int n, unsigned gold, float scale)
     return log((double)sum) - (double)(zg - m);
 }
 
+void s2s_logsumexp_row(const float *z, int n, float *scratch, float *max,
+                       double *log_sum)
+{
+    /* the arithmetic of s2s_xent_row, so that z[v] - *max - *log_sum is
+     * exactly -s2s_xent_row(z, n, v, 0) */
+    float m = row_max(z, n);
+    for (int i = 0; i < n; i++)
+        scratch[i] = exp_f(z[i] - m);
+    *max = m;
+    *log_sum = log((double)row_sum(scratch, n));
+}
+
 /* A row whose maximum is -inf (all -inf) or +inf gives NaN, as PyTorch. */
 void s2s_softmax_rows(float *x, int rows, int cols, int ld)
 {

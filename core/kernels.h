@@ -45,6 +45,12 @@ void s2s_log_softmax_rows(float *x, int rows, int cols, int ld);
  * gradient of that loss, scale * (softmax(z) - onehot(gold)). */
 double s2s_xent_row(float *z, int n, unsigned gold, float scale);
 
+/* log softmax(z) of a row of n logits, without changing z: *max and
+ * *log_sum such that log softmax(z)[v] = (double)(z[v] - *max) - *log_sum,
+ * exactly -s2s_xent_row(z, n, v, 0). scratch holds n floats. */
+void s2s_logsumexp_row(const float *z, int n, float *scratch, float *max,
+                       double *log_sum);
+
 /* y += x over n floats. */
 void s2s_add(float *y, const float *x, size_t n);
 

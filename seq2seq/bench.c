@@ -153,25 +153,31 @@ static int child_throughput(const char *self, const char *name, int threads,
 
 /* Test BLEU and chrF with batched decoding (batch decode.batch over the
  * whole test split, timed), then batch 1 over the first 500 test
- * sentences. */
-static void decode_figures(s2s_trainer *tr, const char *name)
+ * sentences; greedy (beam 1) or with a beam of `beam`. */
+static void decode_figures(s2s_trainer *tr, const char *name, int beam)
 {
     const s2s_config *cfg = &tr->cfg;
     s2s_scores sc;
     s2s_err err;
+    s2s_beam_opts bo;
+    s2s_beam_opts_of(cfg, &bo);
+    bo.beam = beam;
     double t0 = omp_get_wtime();
-    s2s_trainer_score(tr, S2S_TEST, &sc, &err);
+    s2s_trainer_score(tr, S2S_TEST, &bo, &sc, &err);
     double secs = omp_get_wtime() - t0;
     if (sc.sentences == 0) {
         fprintf(stderr, "s2s bench: %s: no test split, so no quality or decoding figures\n", name);
         return;
     }
     json_head("test_quality", name, tr->threads);
-    printf(", \"epochs\": %d, \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
-           tr->st.epoch, sc.sentences, sc.bleu, sc.chrf);
+    printf(", \"epochs\": %d, \"beam\": %d, \"length_penalty\": \"%s\", "
+           "\"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
+           tr->st.epoch, beam, cfg->decode.length_penalty, sc.sentences, sc.bleu,
+           sc.chrf);
     json_head("decode_batched", name, tr->threads);
-    printf(", \"batch\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f}\n",
-           cfg->decode.batch, sc.sentences, sc.sentences / secs);
+    printf(", \"beam\": %d, \"batch\": %d, \"sentences\": %zu, "
+           "\"sentences_per_s\": %.0f}\n",
+           beam, cfg->decode.batch, sc.sentences, sc.sentences / secs);
     const s2s_split *sp = &tr->data.split[S2S_TEST];
     size_t n1 = sp->n < 500 ? sp->n : 500;
     if (n1 == 0) {
@@ -184,14 +190,15 @@ static void decode_figures(s2s_trainer *tr, const char *name)
         int len = (int)sp->src_len[k], cap = s2s_decode_limit(cfg, len), olen;
         if (cap > 256) cap = 256;
         double a = omp_get_wtime();
-        s2s_decode_batch(&tr->model, tr->work, tr->threads, 1, s2s_split_src(sp, k),
-                         len, &len, &cap, out, 256, &olen, NULL, 0);
+        s2s_decode_batch(&tr->model, tr->work, tr->threads, &bo, 1,
+                         s2s_split_src(sp, k), len, &len, &cap, out, 256, &olen,
+                         NULL, NULL, NULL, NULL, 0);
         lat[k] = omp_get_wtime() - a;
         total += lat[k];
     }
     json_head("decode_batch1", name, tr->threads);
-    printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"median_ms\": %.3f}\n",
-           n1, n1 / total, 1e3 * median(lat, (int)n1));
+    printf(", \"beam\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f, "
+           "\"median_ms\": %.3f}\n", beam, n1, n1 / total, 1e3 * median(lat, (int)n1));
     free(lat);
     fflush(stdout);
 }
@@ -223,7 +230,8 @@ static int quality(const char *name, int epochs, int threads, long seed)
                e + 1, dev, exp(dev), secs, tok / secs);
         fflush(stdout);
     }
-    decode_figures(&tr, name);
+    decode_figures(&tr, name, 1);
+    decode_figures(&tr, name, 5);
     char path[S2S_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
     if (s2s_make_dirs(cfg.train.run_dir, &err) < 0 ||
@@ -296,7 +304,8 @@ int s2s_bench_main(int argc, char **argv)
             fprintf(stderr, "s2s bench: %s\n", err.msg);
             return 1;
         }
-        decode_figures(&tr, argv[2]);
+        decode_figures(&tr, argv[2], 1);
+        decode_figures(&tr, argv[2], 5);
         s2s_trainer_free(&tr);
         return 0;
     }

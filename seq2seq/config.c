@@ -85,6 +85,10 @@ void s2s_config_defaults(s2s_config *c)
     c->decode.max_len = 20;
     c->decode.max_len_ratio = 0.0f;
     c->decode.batch = 64;
+    c->decode.beam = 5;
+    set_str(c->decode.length_penalty, sizeof c->decode.length_penalty, "avg");
+    c->decode.alpha = 0.6f;
+    c->decode.beta = 0.0f;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -197,6 +201,10 @@ static const key_spec KEYS[] = {
     FLT("decode.max_len_ratio", decode.max_len_ratio, 0, 0, HUGE_VAL, 0),
     INT("decode.batch", decode.batch, 1, MAX_SIZE),
     BOOL_("decode.replace_unk", decode.replace_unk),
+    INT("decode.beam", decode.beam, 1, 1024),
+    CHOICE("decode.length_penalty", decode.length_penalty, "none|avg|wu"),
+    FLT("decode.alpha", decode.alpha, 0, 0, HUGE_VAL, 0),
+    FLT("decode.beta", decode.beta, 0, 0, HUGE_VAL, 0),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -947,5 +955,8 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n"
             "  replace_unk: %s\n", c->decode.max_len, c->decode.max_len_ratio,
             c->decode.batch, yes_no(c->decode.replace_unk));
+    fprintf(f, "  beam: %d\n  length_penalty: %s\n  alpha: %.9g\n  beta: %.9g\n",
+            c->decode.beam, c->decode.length_penalty, c->decode.alpha,
+            c->decode.beta);
     return ferror(f) ? -1 : 0;
 }

@@ -78,6 +78,10 @@ typedef struct s2s_config {
         int batch;                  /* decode.batch (64) */
         int replace_unk;            /* decode.replace_unk: an output <unk> becomes the
                                        source token attended most (false) */
+        int beam;                   /* decode.beam: hypotheses per sentence, 1 = greedy (5) */
+        char length_penalty[8];     /* decode.length_penalty: none | avg | wu (avg) */
+        float alpha;                /* decode.alpha: wu's exponent (0.6) */
+        float beta;                 /* decode.beta: coverage penalty weight (0) */
     } decode;
 } s2s_config;
 

@@ -1,8 +1,9 @@
-/* seq2seq/decode.c — greedy decoding of many sentences, rows split across
- * threads. */
+/* seq2seq/decode.c — decoding many sentences, greedy or by beam search,
+ * rows split across threads. */
 #include "seq2seq/decode.h"
 
 #include <omp.h>
+#include <string.h>
 
 #include "core/kernels.h"
 
@@ -16,17 +17,48 @@ int s2s_decode_limit(const s2s_config *cfg, int src_len)
     return cap;
 }
 
-void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
-                      int B, const uint32_t *src, int ld_src,
-                      const int *src_len, const int *max_out, uint32_t *out,
-                      int ld_out, int *out_len, float *align, int ld_align)
+void s2s_beam_opts_of(const s2s_config *cfg, s2s_beam_opts *o)
 {
+    o->beam = cfg->decode.beam;
+    o->nbest = 1;
+    o->lp = strcmp(cfg->decode.length_penalty, "wu") == 0    ? S2S_LP_WU
+            : strcmp(cfg->decode.length_penalty, "avg") == 0 ? S2S_LP_AVG
+                                                             : S2S_LP_NONE;
+    o->alpha = cfg->decode.alpha;
+    o->beta = cfg->decode.beta;
+}
+
+/* One thread's rows. */
+static void decode_rows(const s2s_model *m, s2s_work *w, const s2s_beam_opts *o,
+                        int greedy, int B, const uint32_t *src, int ld_src,
+                        const int *src_len, const int *max_out, uint32_t *out,
+                        int ld_out, int *out_len, float *score, double *logprob,
+                        int *n_hyp, float *align, int ld_align)
+{
+    if (greedy) {
+        s2s_step_greedy(m, w, B, src, ld_src, src_len, max_out, out, ld_out,
+                        out_len, align, ld_align);
+        for (int b = 0; n_hyp && b < B; b++) n_hyp[b] = 1;
+        return;
+    }
+    s2s_beam_search(m, w, o, B, src, ld_src, src_len, max_out, out, ld_out,
+                    out_len, score, logprob, n_hyp, align, ld_align);
+}
+
+void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
+                      const s2s_beam_opts *o, int B, const uint32_t *src,
+                      int ld_src, const int *src_len, const int *max_out,
+                      uint32_t *out, int ld_out, int *out_len, float *score,
+                      double *logprob, int *n_hyp, float *align, int ld_align)
+{
+    int greedy = !o || (o->beam <= 1 && o->nbest <= 1 && !score && !logprob);
+    int nb = greedy ? 1 : (o->nbest < 1 ? 1 : o->nbest);
     int blas = s2s_blas_get_threads();
     if (B < 2 * threads) {
         /* too few rows to share out: one decoder, the BLAS threaded */
         s2s_blas_set_threads(threads);
-        s2s_step_greedy(m, work[0], B, src, ld_src, src_len, max_out, out,
-                        ld_out, out_len, align, ld_align);
+        decode_rows(m, work[0], o, greedy, B, src, ld_src, src_len, max_out,
+                    out, ld_out, out_len, score, logprob, n_hyp, align, ld_align);
         s2s_blas_set_threads(blas);
         return;
     }
@@ -35,12 +67,13 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int r0 = (int)((long)B * t / nt), r1 = (int)((long)B * (t + 1) / nt);
+        size_t h0 = (size_t)r0 * nb;
         if (r1 > r0)
-            s2s_step_greedy(m, work[t], r1 - r0, src + (size_t)r0 * ld_src,
-                            ld_src, src_len + r0, max_out + r0,
-                            out + (size_t)r0 * ld_out, ld_out, out_len + r0,
-                            align ? align + (size_t)r0 * ld_out * ld_align
-                                  : NULL, ld_align);
+            decode_rows(m, work[t], o, greedy, r1 - r0, src + (size_t)r0 * ld_src,
+                        ld_src, src_len + r0, max_out + r0, out + h0 * ld_out,
+                        ld_out, out_len + h0, score ? score + h0 : NULL,
+                        logprob ? logprob + h0 : NULL, n_hyp ? n_hyp + r0 : NULL,
+                        align ? align + h0 * ld_out * ld_align : NULL, ld_align);
     }
     s2s_blas_set_threads(blas);
 }

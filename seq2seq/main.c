@@ -14,6 +14,7 @@
 #include "seq2seq/bench.h"
 #include "seq2seq/config.h"
 #include "seq2seq/repl_shell.h"
+#include "seq2seq/decode.h"
 #include "seq2seq/s2s.h"
 #include "seq2seq/train.h"
 
@@ -44,6 +45,22 @@ static int parse_threads(const char *cmd, const char *s, int *out)
     long v = strtol(s, &end, 10);
     if (errno || *end || v < 0 || v > 256)
         return usage_error(cmd, "--threads wants a number from 0 to 256, got '%s'", s);
+    *out = (int)v;
+    return 0;
+}
+
+/* A whole number from 1 to max for option `opt` of `cmd`. */
+static int parse_count(const char *cmd, const char *opt, const char *s, int max,
+                       int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max) {
+        fprintf(stderr, "s2s %s: %s wants a number from 1 to %d, got '%s' "
+                "(see 's2s %s --help')\n", cmd, opt, max, s, cmd);
+        return 2;
+    }
     *out = (int)v;
     return 0;
 }
@@ -125,6 +142,7 @@ static int cmd_train(int argc, char **argv)
 
 static const char TRANSLATE_HELP[] =
     "usage: s2s translate -m CHECKPOINT [FILE] [--batch N] [--threads N] [--align]\n"
+    "                     [--beam K] [--n-best N]\n"
     "\n"
     "Translates FILE (default: standard input), one sentence per line, and\n"
     "writes one line per input line to standard output. Lines are decoded\n"
@@ -134,17 +152,53 @@ static const char TRANSLATE_HELP[] =
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
     "  --threads N       threads (0 = all cores)\n"
+    "  --beam K          hypotheses kept per sentence (default: the checkpoint's\n"
+    "                    decode.beam; 1 = greedy)\n"
+    "  --n-best N        print the N best translations of each line, best first,\n"
+    "                    as 'i ||| translation ||| score' (i counts input lines\n"
+    "                    from 0; the score is the length-normalised\n"
+    "                    log-probability that ranks them)\n"
     "  --align           (models with attention) append ' ||| ' and the hard\n"
     "                    alignment in Pharaoh format, '0-0 1-2 ...': for each\n"
     "                    output token j the source token i it attends to most,\n"
     "                    as i-j (token positions from 0)\n";
 
-/* --align: each line also carries its hard alignment */
-static int translate_align;
+/* --align: each line also carries its hard alignment; --n-best N */
+static int translate_align, translate_nbest;
+
+/* --n-best: N lines per input line, 'i ||| translation ||| score'. */
+static void print_nbest(s2s_translator *t, char **lines, size_t n,
+                        size_t first_line, const char *name, int *bad)
+{
+    int N = translate_nbest;
+    char **hyps = s2s_xcalloc((n ? n : 1) * (size_t)N, sizeof *hyps);
+    float *sc = s2s_xcalloc((n ? n : 1) * (size_t)N, sizeof *sc);
+    int *nh = s2s_xcalloc(n ? n : 1, sizeof *nh);
+    s2s_err *errs = s2s_xcalloc(n ? n : 1, sizeof *errs);
+    s2s_translate_batch_nbest(t, (const char *const *)lines, n, N, hyps, sc, nh, errs);
+    for (size_t i = 0; i < n; i++) {
+        if (!hyps[i * N]) {
+            fprintf(stderr, "s2s: %s:%zu: %s\n", name, first_line + i, errs[i].msg);
+            *bad = 1;
+        }
+        for (int h = 0; h < nh[i]; h++) {
+            printf("%zu ||| %s ||| %.6f\n", first_line + i - 1, hyps[i * N + h],
+                   sc[i * N + h]);
+            free(hyps[i * N + h]);
+        }
+    }
+    free(hyps); free(sc); free(nh); free(errs);
+}
 
 static int translate_flush(s2s_translator *t, char **lines, size_t n,
                            size_t first_line, const char *name, int *bad)
 {
+    if (translate_nbest) {
+        print_nbest(t, lines, n, first_line, name, bad);
+        for (size_t i = 0; i < n; i++) free(lines[i]);
+        fflush(stdout);
+        return ferror(stdout) ? -1 : 0;
+    }
     char **out = s2s_xcalloc(n ? n : 1, sizeof *out);
     s2s_err *errs = s2s_xcalloc(n ? n : 1, sizeof *errs);
     char **align = translate_align ? s2s_xcalloc(n ? n : 1, sizeof *align) : NULL;
@@ -177,11 +231,13 @@ static int cmd_translate(int argc, char **argv)
         {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'},
         {"align", no_argument, 0, 'a'},
+        {"beam", required_argument, 0, 'k'},
+        {"n-best", required_argument, 0, 'n'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
-    int threads = 0, batch = 0, c;
-    translate_align = 0;
+    int threads = 0, batch = 0, beam = 0, c;
+    translate_align = translate_nbest = 0;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -198,11 +254,20 @@ static int cmd_translate(int argc, char **argv)
             if (parse_threads("translate", optarg, &threads)) return 2;
             break;
         case 'a': translate_align = 1; break;
+        case 'k':
+            if (parse_count("translate", "--beam", optarg, 1024, &beam)) return 2;
+            break;
+        case 'n':
+            if (parse_count("translate", "--n-best", optarg, 1024, &translate_nbest)) return 2;
+            break;
         case 'h': fputs(TRANSLATE_HELP, stdout); return 0;
         default: return usage_error("translate", "%s", "bad option");
         }
     }
     if (!model) return usage_error("translate", "%s", "needs -m CHECKPOINT");
+    if (translate_align && translate_nbest)
+        return usage_error("translate", "%s", "--align goes with one translation "
+                           "per line, not with --n-best");
     if (argc - optind > 1) return usage_error("translate", "%s", "takes at most one input file");
     const char *name = optind < argc ? argv[optind] : "stdin";
     FILE *in = optind < argc ? fopen(argv[optind], "r") : stdin;
@@ -222,6 +287,9 @@ static int cmd_translate(int argc, char **argv)
         return usage_error("translate", "--align needs a model with attention; "
                            "%s has model.attention: none", model);
     }
+    if (beam) s2s_translator_set_beam(t, beam);
+    if (translate_nbest > s2s_translator_beam(t))
+        s2s_translator_set_beam(t, translate_nbest); /* N best need a beam of N */
     if (batch == 0) batch = 64;
     int interactive = in == stdin && isatty(fileno(stdin));
     if (interactive) batch = 1;
@@ -331,16 +399,146 @@ static int cmd_repl(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------------
+ * s2s score */
+
+static const char SCORE_HELP[] =
+    "usage: s2s score -m CHECKPOINT FILE [--target FILE2] [--threads N]\n"
+    "\n"
+    "Forced decoding: for each pair, the log-probability the model gives the\n"
+    "target (and the <eos> after it) as the translation of the source. FILE\n"
+    "is TSV in the columns the model was trained on (data.src_column,\n"
+    "data.tgt_column), or with --target FILE2 the source side, line by line\n"
+    "aligned with FILE2. Prints one line per pair: the total log-probability\n"
+    "and the mean per scored token (<eos> included), separated by a tab. A\n"
+    "pair that cannot be read prints an empty line and one message on stderr\n"
+    "(exit status 1).\n";
+
+/* Column `col` (from 1) of a tab-separated line, cut in place; NULL if
+ * the line has fewer columns. */
+static char *tsv_column(char *line, int col)
+{
+    for (int c = 1; c < col; c++) {
+        line = strchr(line, '\t');
+        if (!line) return NULL;
+        line++;
+    }
+    line[strcspn(line, "\t")] = 0;
+    return line;
+}
+
+static int cmd_score(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"target", required_argument, 0, 'T'},
+        {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *model = NULL, *target = NULL;
+    int threads = 1, c;
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'T': target = optarg; break;
+        case 't':
+            if (parse_threads("score", optarg, &threads)) return 2;
+            break;
+        case 'h': fputs(SCORE_HELP, stdout); return 0;
+        default: return usage_error("score", "%s", "bad option");
+        }
+    }
+    if (!model) return usage_error("score", "%s", "needs -m CHECKPOINT");
+    if (argc - optind != 1) return usage_error("score", "%s", "needs one FILE");
+    const char *name = argv[optind];
+    FILE *in = fopen(name, "r"), *tin = NULL;
+    if (!in) {
+        fprintf(stderr, "s2s: %s: %s\n", name, strerror(errno));
+        return 1;
+    }
+    if (target && !(tin = fopen(target, "r"))) {
+        fprintf(stderr, "s2s: %s: %s\n", target, strerror(errno));
+        fclose(in);
+        return 1;
+    }
+    s2s_err err;
+    s2s_translator *t = s2s_translator_open(model, threads, &err);
+    if (!t) {
+        fclose(in);
+        if (tin) fclose(tin);
+        return fail(&err);
+    }
+    int sc, tc, bad = 0;
+    s2s_translator_columns(t, &sc, &tc);
+    char *buf = NULL, *tbuf = NULL;
+    size_t cap = 0, tcap = 0, lineno = 0;
+    ssize_t got;
+    while ((got = getline(&buf, &cap, in)) >= 0) {
+        lineno++;
+        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
+        char *src = buf, *tgt = NULL;
+        if (tin) {
+            ssize_t tg = getline(&tbuf, &tcap, tin);
+            if (tg < 0) {
+                fprintf(stderr, "s2s: %s: ends at line %zu, before %s\n", target,
+                        lineno - 1, name);
+                bad = 1;
+                break;
+            }
+            while (tg > 0 && (tbuf[tg - 1] == '\n' || tbuf[tg - 1] == '\r')) tbuf[--tg] = 0;
+            tgt = tbuf;
+        } else {
+            char *copy = s2s_xstrdup(buf);
+            src = tsv_column(buf, sc);
+            tgt = tsv_column(copy, tc);
+            if (tgt) memmove(copy, tgt, strlen(tgt) + 1);
+            tgt = tgt ? copy : NULL;
+            if (!src || !tgt) {
+                fprintf(stderr, "s2s: %s:%zu: wants columns %d (source) and %d "
+                        "(target) separated by tabs\n", name, lineno, sc, tc);
+                free(copy);
+                putchar('\n');
+                bad = 1;
+                continue;
+            }
+        }
+        double lp;
+        int nt;
+        s2s_err e;
+        if (s2s_score_batch(t, (const char *const *)&src, (const char *const *)&tgt,
+                            1, &lp, &nt, &e) > 0) {
+            fprintf(stderr, "s2s: %s:%zu: %s\n", name, lineno, e.msg);
+            putchar('\n');
+            bad = 1;
+        } else {
+            printf("%.6f\t%.6f\n", lp, lp / nt);
+        }
+        if (!tin) free(tgt);
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "s2s: %s: %s\n", name, strerror(errno));
+        bad = 1;
+    }
+    free(buf);
+    free(tbuf);
+    fclose(in);
+    if (tin) fclose(tin);
+    s2s_translator_close(t);
+    fflush(stdout);
+    return bad;
+}
+
+/* ------------------------------------------------------------------------
  * s2s eval */
 
 static const char EVAL_HELP[] =
-    "usage: s2s eval -m CHECKPOINT [--split test|dev] [--threads N]\n"
+    "usage: s2s eval -m CHECKPOINT [--split test|dev] [--threads N] [--beam K]\n"
     "       s2s eval -m CHECKPOINT --test FILE [--test-target FILE]\n"
     "\n"
     "Scores the model on a split of the data its run file names (the test\n"
     "split by default), or on every pair of FILE (TSV in the run file's\n"
     "columns, or with --test-target two aligned files): corpus BLEU-4, chrF\n"
-    "and perplexity, as one JSON line.\n";
+    "and perplexity, as one JSON line. Decoding as the run file's decode\n"
+    "section says (decode.beam), or with --beam K (1 = greedy).\n";
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -350,10 +548,11 @@ static int cmd_eval(int argc, char **argv)
         {"threads", required_argument, 0, 't'},
         {"test", required_argument, 0, 'T'},
         {"test-target", required_argument, 0, 'U'},
+        {"beam", required_argument, 0, 'b'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
-    int split = S2S_TEST, threads = 0, c;
+    int split = S2S_TEST, threads = 0, beam = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -368,6 +567,9 @@ static int cmd_eval(int argc, char **argv)
             break;
         case 'T': test = optarg; break;
         case 'U': test_target = optarg; break;
+        case 'b':
+            if (parse_count("eval", "--beam", optarg, 1024, &beam)) return 2;
+            break;
         case 'h': fputs(EVAL_HELP, stdout); return 0;
         default: return usage_error("eval", "%s", "bad option");
         }
@@ -389,14 +591,17 @@ static int cmd_eval(int argc, char **argv)
     }
     double loss = s2s_trainer_loss(&tr, split);
     s2s_scores sc;
-    s2s_trainer_score(&tr, split, &sc, &err);
+    s2s_beam_opts bo;
+    s2s_beam_opts_of(&tr.cfg, &bo);
+    if (beam) bo.beam = beam;
+    s2s_trainer_score(&tr, split, &bo, &sc, &err);
     /* JSON has no inf: a diverged model's perplexity prints as null */
     char ppl[32];
     if (isfinite(exp(loss))) snprintf(ppl, sizeof ppl, "%.3f", exp(loss));
     else snprintf(ppl, sizeof ppl, "null");
-    printf("{\"split\": \"%s\", \"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f, "
-           "\"loss\": %.4f, \"perplexity\": %s}\n",
-           names[split], sc.sentences, sc.bleu, sc.chrf, loss, ppl);
+    printf("{\"split\": \"%s\", \"sentences\": %zu, \"beam\": %d, \"bleu\": %.2f, "
+           "\"chrf\": %.2f, \"loss\": %.4f, \"perplexity\": %s}\n",
+           names[split], sc.sentences, bo.beam, sc.bleu, sc.chrf, loss, ppl);
     s2s_trainer_free(&tr);
     return 0;
 }
@@ -434,6 +639,7 @@ static const char HELP[] =
     "  train RUN.yaml          train the model a run file describes\n"
     "  translate -m CKPT [F]   translate lines of F (or stdin) to stdout\n"
     "  repl -m CKPT            translate interactively\n"
+    "  score -m CKPT FILE      log-probability of given translations (forced decoding)\n"
     "  eval -m CKPT            BLEU, chrF and perplexity on the test split\n"
     "  config [RUN.yaml]       print the resolved run configuration\n"
     "  bench [CONFIG...]       the reference benchmark, as JSON lines\n"
@@ -462,6 +668,7 @@ int main(int argc, char **argv)
     argv++;
     if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
     if (strcmp(cmd, "translate") == 0) return cmd_translate(argc, argv);
+    if (strcmp(cmd, "score") == 0) return cmd_score(argc, argv);
     if (strcmp(cmd, "repl") == 0) return cmd_repl(argc, argv);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc, argv);

@@ -50,6 +50,39 @@ size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
                                    size_t n, char **out, char **align,
                                    s2s_err *errs);
 
+/* The n best translations of one sentence by beam search (beam at least
+ * n): hyps[0..k-1] receive malloc'd translations, best first, scores[h]
+ * (when not NULL) their ranking scores (log-probability after the
+ * checkpoint's length normalisation, decode.length_penalty). Returns k
+ * (<= n), or -1 with err filled. */
+int s2s_translate_nbest(s2s_translator *t, const char *text, int n,
+                        char **hyps, float *scores, s2s_err *err);
+
+/* The same for n sentences: hyps[i*nbest + h] (NULL past n_hyp[i] and for
+ * failed sentences, whose messages go to errs[i]). Returns the number of
+ * failures. */
+size_t s2s_translate_batch_nbest(s2s_translator *t, const char *const *texts,
+                                 size_t n, int nbest, char **hyps,
+                                 float *scores, int *n_hyp, s2s_err *errs);
+
+/* Hypotheses kept per sentence from now on (decode.beam of the checkpoint
+ * until set; 1 is greedy decoding). */
+void s2s_translator_set_beam(s2s_translator *t, int beam);
+int s2s_translator_beam(const s2s_translator *t);
+
+/* Forced decoding: the log-probability the model gives target tgt[i]
+ * (and the <eos> after it) as the translation of src[i], in logprob[i],
+ * and the tokens scored (<eos> included) in ntok[i]. A pair that cannot be
+ * read gets NAN and its message in errs[i]. Returns the number of
+ * failures. */
+size_t s2s_score_batch(s2s_translator *t, const char *const *src,
+                       const char *const *tgt, size_t n, double *logprob,
+                       int *ntok, s2s_err *errs);
+
+/* The TSV columns (from 1) the model was trained on: source, target. */
+void s2s_translator_columns(const s2s_translator *t, int *src_col,
+                            int *tgt_col);
+
 /* Whether the model attends (dot, general or mlp). */
 int s2s_translator_has_attention(const s2s_translator *t);
 

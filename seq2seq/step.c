@@ -1133,8 +1133,9 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
 /* ------------------------------------------------------------------------
  * Entry points */
 
-static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
-                           float tf_ratio, s2s_rng *rng, float scale)
+/* Everything up to the logits; `scale` != 0 marks a training pass. */
+static void forward(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
+                    float tf_ratio, s2s_rng *rng, float scale)
 {
     int B = s->B, T = s->src_len[0], U = 0;
     size_t Ne = 0, Nd = 0;
@@ -1151,6 +1152,12 @@ static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
     decoder_pack(m, w, s);
     handoff_forward(m, w, B, w->perm, w->init_d);
     decoder_forward(m, w, tf_ratio, rng);
+}
+
+static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
+                           float tf_ratio, s2s_rng *rng, float scale)
+{
+    forward(m, w, s, tf_ratio, rng, scale);
     return softmax_xent(w->logits, w->Nd, m->V_tgt, w->gold_d, scale);
 }
 
@@ -1200,6 +1207,21 @@ double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s)
 {
     if (s->B == 0) return 0;
     return forward_loss(m, w, s, 1.0f, NULL, 0.0f);
+}
+
+void s2s_step_score(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
+                    double *row_nll)
+{
+    for (int b = 0; b < s->B; b++) row_nll[b] = 0;
+    if (s->B == 0) return;
+    forward(m, w, s, 1.0f, NULL, 0.0f);
+    int V = m->V_tgt;
+    for (int u = 0; u < w->U; u++)
+        for (int j = 0; j < w->Du[u]; j++) {
+            size_t i = (size_t)w->Qu[u] + j;
+            row_nll[w->perm[j]] +=
+                s2s_xent_row(w->logits + i * V, V, w->gold_d[i], 0.0f);
+        }
 }
 
 /* ------------------------------------------------------------------------

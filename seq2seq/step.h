@@ -60,6 +60,11 @@ void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad);
 /* Forward only (teacher forcing): summed NLL over the target tokens. */
 double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s);
 
+/* Forced decoding (teacher forcing, no dropout): row_nll[b] receives the
+ * summed NLL of row b's target tokens (<eos> included), in row order. */
+void s2s_step_score(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
+                    double *row_nll);
+
 /* Greedy decoding of B sources (any order of lengths). Writes up to
  * max_out[b] ids per row to out[b*ld_out ...] (without <eos>) and their
  * count to out_len[b]. Finished rows stop costing work. With attention and

@@ -378,8 +378,8 @@ double s2s_trainer_loss(s2s_trainer *tr, int split)
     return nll / (double)ntok;
 }
 
-int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
-                      s2s_err *err)
+int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
+                      s2s_scores *out, s2s_err *err)
 {
     const s2s_split *sp = &tr->data.split[split];
     memset(out, 0, sizeof *out);
@@ -405,8 +405,11 @@ int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
                    (size_t)len[b] * sizeof *src);
             cap[b] = s2s_decode_limit(&tr->cfg, len[b]);
         }
-        s2s_decode_batch(&tr->model, tr->work, tr->threads, B, src, maxT, len,
-                         cap, hyp, ld_out, hlen, NULL, 0);
+        s2s_beam_opts one;
+        if (o) { one = *o; one.nbest = 1; } /* the best hypothesis only */
+        s2s_decode_batch(&tr->model, tr->work, tr->threads, o ? &one : NULL, B,
+                         src, maxT, len, cap, hyp, ld_out, hlen, NULL, NULL,
+                         NULL, NULL, 0);
         for (int b = 0; b < B; b++) {
             for (int i = 0; i < hlen[b]; i++)
                 htok[i] = s2s_vocab_token(tr->data.tgt_vocab,
@@ -482,7 +485,7 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
 {
     double dev = s2s_trainer_loss(tr, S2S_DEV);
     s2s_scores sc = {0};
-    if (with_bleu && tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, &sc, NULL);
+    if (with_bleu && tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, NULL, &sc, NULL);
     if (with_bleu)
         s2s_progress_log(prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
                          "dev BLEU %.2f, chrF %.2f, %.0f tok/s", epoch, train_loss,

@@ -11,6 +11,7 @@
 
 #include "corpora/batch.h"
 #include "corpora/dataset.h"
+#include "seq2seq/beam.h"
 #include "seq2seq/checkpoint.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
@@ -57,13 +58,14 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b);
 /* Mean NLL per target token over a split (teacher forcing). */
 double s2s_trainer_loss(s2s_trainer *tr, int split);
 
-/* Greedy-decodes a split and scores it against its references. */
+/* Decodes a split (greedily when o is NULL, else as o says) and scores it
+ * against its references. */
 typedef struct s2s_scores {
     double bleu, chrf;
     size_t sentences;
 } s2s_scores;
-int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
-                      s2s_err *err);
+int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
+                      s2s_scores *out, s2s_err *err);
 
 /* Asks a running s2s_trainer_run to stop after the current step, save
  * last.ckpt at that position and return S2S_TRAIN_STOPPED. Safe to call

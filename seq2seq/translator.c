@@ -2,6 +2,7 @@
  * translation, the tokenizer in front and the detokeniser behind. */
 #include "seq2seq/s2s.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct s2s_translator {
     char *last_src, *last_out;
     float *last_attn;          /* (last_n_out x last_n_src) */
     int last_n_out, last_n_src;
+    s2s_beam_opts beam;        /* from the checkpoint's decode section */
 };
 
 s2s_translator *s2s_translator_open(const char *path, int threads,
@@ -41,6 +43,7 @@ s2s_translator *s2s_translator_open(const char *path, int threads,
     t->work = s2s_xcalloc((size_t)t->threads, sizeof *t->work);
     for (int i = 0; i < t->threads; i++) t->work[i] = s2s_work_new(&t->ck.model);
     s2s_tokens_init(&t->tokens);
+    s2s_beam_opts_of(&t->ck.cfg, &t->beam);
     return t;
 }
 
@@ -83,24 +86,32 @@ static char *pharaoh(const int *amax, int n)
     return s;
 }
 
-size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
-                                   size_t n, char **out, char **align,
-                                   s2s_err *errs)
+/* Translates n sentences, nb hypotheses each (beam search when t->beam
+ * says so or nb > 1): out[i*nb + h] (malloc'd, NULL past nh[i] or for a
+ * failed sentence), its score when `score` is not NULL, its alignment
+ * when `align` is not NULL. Returns the number of failed sentences. */
+static size_t translate(s2s_translator *t, const char *const *texts, size_t n,
+                        int nb, char **out, float *score, int *nh,
+                        char **align, s2s_err *errs)
 {
     const s2s_config *cfg = &t->ck.cfg;
     const s2s_vocab *sv = t->ck.src, *tv = t->ck.tgt;
-    size_t failed = 0, total = 0, m = n ? n : 1;
+    size_t failed = 0, total = 0, m = n ? n : 1, mh = m * (size_t)nb;
     int *len = s2s_xcalloc(m, sizeof *len);
     int *cap = s2s_xcalloc(m, sizeof *cap);
-    int *hlen = s2s_xcalloc(m, sizeof *hlen);
+    int *hlen = s2s_xcalloc(mh, sizeof *hlen);
+    int *nhyp = s2s_xcalloc(m, sizeof *nhyp);
+    float *sc = s2s_xcalloc(mh, sizeof *sc);
     char *bad = s2s_xcalloc(m, 1);
     size_t *off = s2s_xcalloc(m, sizeof *off);
     uint32_t *ids = NULL;
-    int T = 1;
+    s2s_beam_opts o = t->beam;
+    o.nbest = nb;
 
     /* tokenize everything first: ids back to back */
     for (size_t i = 0; i < n; i++) {
-        out[i] = NULL;
+        for (int h = 0; h < nb; h++) out[i * nb + h] = NULL;
+        if (align) for (int h = 0; h < nb; h++) align[i * nb + h] = NULL;
         s2s_err e;
         if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
             if (errs) errs[i] = e;
@@ -121,7 +132,6 @@ size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
         off[i] = total;
         len[i] = (int)t->tokens.n;
         total += t->tokens.n;
-        if (len[i] > T) T = len[i];
         if (n == 1) {
             free(t->last_src);
             t->last_src = s2s_tokens_join(&t->tokens);
@@ -130,12 +140,13 @@ size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
     /* decoded in groups of at most GROUP_TOKENS source tokens, so that one
      * long line among short ones costs memory for its own length only */
     int ld_out = cfg->decode.max_len > 0 ? cfg->decode.max_len : 1;
-    uint32_t *hyp = s2s_xcalloc(m * (size_t)ld_out, sizeof *hyp);
+    uint32_t *hyp = s2s_xcalloc(mh * (size_t)ld_out, sizeof *hyp);
     uint32_t *src = NULL;
     /* with attention: each output token's most attended source position */
     int attn = t->ck.model.attn.kind != S2S_ATTN_NONE;
-    int *amax = attn ? s2s_xcalloc(m * (size_t)ld_out, sizeof *amax) : NULL;
+    int *amax = attn ? s2s_xcalloc(mh * (size_t)ld_out, sizeof *amax) : NULL;
     float *al = NULL;
+    if (n == 1) t->last_n_out = 0;
     for (size_t i0 = 0, i1; i0 < n; i0 = i1) {
         size_t sum = 0;
         int T = 1;
@@ -143,68 +154,182 @@ size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
             sum += (size_t)len[i1];
             if (len[i1] > T) T = len[i1];
         }
-        size_t g = i1 - i0;
+        size_t g = i1 - i0, h0 = i0 * (size_t)nb;
         src = s2s_xrealloc(src, g * (size_t)T * sizeof *src);
         for (size_t i = i0; i < i1; i++) {
             if (len[i]) memcpy(src + (i - i0) * T, ids + off[i], (size_t)len[i] * sizeof *src);
             cap[i] = bad[i] ? 0 : s2s_decode_limit(cfg, len[i]);
         }
-        if (attn) al = s2s_xrealloc(al, g * (size_t)ld_out * T * sizeof *al);
-        s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)g, src, T,
-                         len + i0, cap + i0, hyp + i0 * (size_t)ld_out, ld_out,
-                         hlen + i0, al, T);
+        if (attn) al = s2s_xrealloc(al, g * nb * (size_t)ld_out * T * sizeof *al);
+        s2s_decode_batch(&t->ck.model, t->work, t->threads, &o, (int)g, src, T,
+                         len + i0, cap + i0, hyp + h0 * ld_out, ld_out,
+                         hlen + h0, score ? sc + h0 : NULL, NULL, nhyp + i0, al, T);
         for (size_t i = i0; i < i1 && attn; i++)
-            for (int k = 0; k < hlen[i]; k++) {
-                const float *a = al + ((i - i0) * (size_t)ld_out + k) * T;
-                int best = 0;
-                for (int s = 1; s < len[i]; s++)
-                    if (a[s] > a[best]) best = s;
-                amax[i * (size_t)ld_out + k] = best;
-                if (n == 1 && k == 0) {
+            for (int h = 0; h < nhyp[i]; h++) {
+                size_t at = i * (size_t)nb + h;
+                for (int k = 0; k < hlen[at]; k++) {
+                    const float *a = al + ((at - h0) * (size_t)ld_out + k) * T;
+                    int best = 0;
+                    for (int s = 1; s < len[i]; s++)
+                        if (a[s] > a[best]) best = s;
+                    amax[at * ld_out + k] = best;
+                }
+                if (n == 1 && h == 0 && hlen[at] > 0) {
+                    /* the best hypothesis's weights, for s2s_last_attention */
                     free(t->last_attn);
-                    t->last_attn = s2s_xmalloc((size_t)hlen[i] * len[i] * sizeof(float) + 1);
-                    t->last_n_out = hlen[i];
+                    t->last_attn = s2s_xmalloc((size_t)hlen[at] * len[i] * sizeof(float));
+                    for (int k = 0; k < hlen[at]; k++)
+                        memcpy(t->last_attn + (size_t)k * len[i],
+                               al + ((at - h0) * (size_t)ld_out + k) * T,
+                               (size_t)len[i] * sizeof(float));
+                    t->last_n_out = hlen[at];
                     t->last_n_src = len[i];
                 }
-                if (n == 1)
-                    memcpy(t->last_attn + (size_t)k * len[i], a,
-                           (size_t)len[i] * sizeof(float));
             }
     }
-    if (n == 1 && (!attn || bad[0] || hlen[0] == 0)) t->last_n_out = 0;
 
     const char **toks = s2s_xcalloc((size_t)ld_out, sizeof *toks);
     for (size_t i = 0; i < n; i++) {
         if (bad[i]) continue;
-        const uint32_t *h = hyp + i * (size_t)ld_out;
-        int unk = 0;
-        for (int k = 0; k < hlen[i]; k++) {
-            toks[k] = s2s_vocab_token(tv, h[k]);
-            unk |= h[k] == S2S_UNK;
-        }
-        if (unk && attn && cfg->decode.replace_unk &&
-            s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, NULL) == 0)
-            /* an <unk> becomes the source token it attends to most */
-            for (int k = 0; k < hlen[i]; k++)
-                if (h[k] == S2S_UNK)
-                    toks[k] = s2s_tokens_get(&t->tokens,
-                                             (size_t)amax[i * (size_t)ld_out + k]);
-        if (align) align[i] = attn ? pharaoh(amax + i * (size_t)ld_out, hlen[i]) : NULL;
-        out[i] = s2s_detokenize(toks, (size_t)hlen[i], cfg->tokenizer.french_spacing);
-        if (n == 1) {
-            free(t->last_out);
-            t->last_out = join_ids(tv, h, hlen[i]);
+        if (nh) nh[i] = nhyp[i];
+        int retok = 0;
+        for (int h = 0; h < nhyp[i]; h++) {
+            size_t at = i * (size_t)nb + h;
+            const uint32_t *y = hyp + at * ld_out;
+            int unk = 0;
+            for (int k = 0; k < hlen[at]; k++) {
+                toks[k] = s2s_vocab_token(tv, y[k]);
+                unk |= y[k] == S2S_UNK;
+            }
+            if (unk && attn && cfg->decode.replace_unk &&
+                (retok || s2s_tokenize(&t->tok, texts[i], strlen(texts[i]),
+                                       &t->tokens, NULL) == 0)) {
+                /* an <unk> becomes the source token it attends to most */
+                retok = 1;
+                for (int k = 0; k < hlen[at]; k++)
+                    if (y[k] == S2S_UNK)
+                        toks[k] = s2s_tokens_get(&t->tokens, (size_t)amax[at * ld_out + k]);
+            }
+            out[at] = s2s_detokenize(toks, (size_t)hlen[at], cfg->tokenizer.french_spacing);
+            if (score) score[at] = sc[at];
+            if (align) align[at] = attn ? pharaoh(amax + at * ld_out, hlen[at]) : NULL;
+            if (n == 1 && h == 0) {
+                free(t->last_out);
+                t->last_out = join_ids(tv, y, hlen[at]);
+            }
         }
     }
     free(toks); free(src); free(hyp); free(ids); free(bad); free(amax); free(al);
-    free(len); free(cap); free(hlen); free(off);
+    free(len); free(cap); free(hlen); free(off); free(nhyp); free(sc);
     return failed;
 }
+
+size_t s2s_translate_batch_aligned(s2s_translator *t, const char *const *texts,
+                                   size_t n, char **out, char **align,
+                                   s2s_err *errs)
+{
+    return translate(t, texts, n, 1, out, NULL, NULL, align, errs);
+}
+
+int s2s_translate_nbest(s2s_translator *t, const char *text, int n,
+                        char **hyps, float *scores, s2s_err *err)
+{
+    int nh = 0;
+    s2s_err e;
+    if (n < 1) n = 1;
+    if (translate(t, &text, 1, n, hyps, scores, &nh, NULL, &e) > 0) {
+        if (err) *err = e;
+        return -1;
+    }
+    return nh;
+}
+
+size_t s2s_translate_batch_nbest(s2s_translator *t, const char *const *texts,
+                                 size_t n, int nbest, char **hyps,
+                                 float *scores, int *n_hyp, s2s_err *errs)
+{
+    return translate(t, texts, n, nbest < 1 ? 1 : nbest, hyps, scores, n_hyp,
+                     NULL, errs);
+}
+
+void s2s_translator_set_beam(s2s_translator *t, int beam)
+{
+    t->beam.beam = beam < 1 ? 1 : beam;
+}
+
+int s2s_translator_beam(const s2s_translator *t) { return t->beam.beam; }
 
 size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
                            size_t n, char **out, s2s_err *errs)
 {
     return s2s_translate_batch_aligned(t, texts, n, out, NULL, errs);
+}
+
+/* Tokenizes and encodes text into *ids (grown); the token count, or -1. */
+static int encode(s2s_translator *t, const s2s_vocab *v, const char *text,
+                  uint32_t **ids, size_t *cap, s2s_err *err)
+{
+    if (s2s_tokenize(&t->tok, text, strlen(text), &t->tokens, err) < 0) return -1;
+    if (t->tokens.n > S2S_MAX_SOURCE_TOKENS)
+        return s2s_fail(err, "%zu tokens; a sentence may have at most %d",
+                        t->tokens.n, S2S_MAX_SOURCE_TOKENS);
+    if (t->tokens.n + 2 > *cap) {
+        *cap = t->tokens.n + 2;
+        *ids = s2s_xrealloc(*ids, *cap * sizeof **ids);
+    }
+    s2s_vocab_encode(v, &t->tokens, *ids);
+    return (int)t->tokens.n;
+}
+
+size_t s2s_score_batch(s2s_translator *t, const char *const *src,
+                       const char *const *tgt, size_t n, double *logprob,
+                       int *ntok, s2s_err *errs)
+{
+    size_t failed = 0;
+    uint32_t *ids = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        logprob[i] = NAN;
+        ntok[i] = 0;
+        s2s_err e;
+        int ns = encode(t, t->ck.src, src[i], &ids, &cap, &e);
+        if (ns == 0) ns = s2s_fail(&e, "empty source");
+        uint32_t *s_ids = NULL;
+        if (ns > 0) {
+            s_ids = s2s_xmalloc((size_t)ns * sizeof *s_ids);
+            memcpy(s_ids, ids, (size_t)ns * sizeof *s_ids);
+        }
+        int nt = ns > 0 ? encode(t, t->ck.tgt, tgt[i], &ids, &cap, &e) : -1;
+        if (nt < 0) {
+            if (errs) errs[i] = e;
+            failed++;
+            free(s_ids);
+            continue;
+        }
+        /* one pair: <sos> y -> y <eos> */
+        uint32_t *tin = s2s_xmalloc(((size_t)nt + 1) * 2 * sizeof *tin), *tout = tin + nt + 1;
+        tin[0] = S2S_SOS;
+        memcpy(tin + 1, ids, (size_t)nt * sizeof *tin);
+        memcpy(tout, ids, (size_t)nt * sizeof *tout);
+        tout[nt] = S2S_EOS;
+        int U = nt + 1;
+        s2s_seqs s = {1, s_ids, ns, &ns, tin, tout, U, &U};
+        double nll;
+        s2s_step_score(&t->ck.model, t->work[0], &s, &nll);
+        logprob[i] = -nll;
+        ntok[i] = U;
+        free(tin);
+        free(s_ids);
+    }
+    free(ids);
+    return failed;
+}
+
+void s2s_translator_columns(const s2s_translator *t, int *src_col,
+                            int *tgt_col)
+{
+    *src_col = t->ck.cfg.data.src_column;
+    *tgt_col = t->ck.cfg.data.tgt_column;
 }
 
 int s2s_translator_has_attention(const s2s_translator *t)
