@@ -118,7 +118,15 @@ void s2s_beam_search(const s2s_model *m, s2s_work *w, const s2s_beam_opts *o,
 {
     int K = o->beam > 0 ? o->beam : 1, V = m->V_tgt;
     int nbest = o->nbest < 1 ? 1 : o->nbest > K ? K : o->nbest;
-    for (int b = 0; b < B; b++) n_hyp[b] = 0;
+    int nbest0 = o->nbest < 1 ? 1 : o->nbest > K ? K : o->nbest;
+    for (int b = 0; b < B; b++) {
+        /* an empty source translates to one empty hypothesis */
+        size_t at = (size_t)b * nbest0;
+        if (n_hyp) n_hyp[b] = 1;
+        out_len[at] = 0;
+        if (score) score[at] = 0;
+        if (logprob) logprob[at] = 0;
+    }
     int n = s2s_step_encode(m, w, B, src, ld_src, src_len, B * K);
     if (n == 0) return;
     const int *enc_row = s2s_step_encoded_rows(w); /* encoded row -> source */
@@ -249,7 +257,7 @@ void s2s_beam_search(const s2s_model *m, s2s_work *w, const s2s_beam_opts *o,
         fin *fk = fins + (size_t)k * K;
         qsort(fk, (size_t)nfin[k], sizeof *fk, fin_cmp);
         int nh = nfin[k] < nbest ? nfin[k] : nbest;
-        n_hyp[b] = nh;
+        if (n_hyp) n_hyp[b] = nh;
         for (int h = 0; h < nh; h++) {
             size_t at = (size_t)b * nbest + h;
             int len = fk[h].len < ld_out ? fk[h].len : ld_out;

@@ -33,7 +33,7 @@ typedef struct s2s_beam_opts {
  * (at most nbest), best first: hypothesis h is out[(b*nbest + h)*ld_out
  * ...] (without <eos>), out_len[b*nbest + h] tokens, its ranking score
  * score[...] and log P logprob[...] (which counts <eos> only when it ended
- * with one). align, when not NULL, receives each output token's attention
+ * with one); score, logprob and n_hyp may be NULL. align, when not NULL, receives each output token's attention
  * weights at align[((b*nbest + h)*ld_out + i)*ld_align ...]. With K = 1
  * the one hypothesis is exactly s2s_step_greedy's output. */
 void s2s_beam_search(const s2s_model *m, s2s_work *w, const s2s_beam_opts *o,

@@ -347,14 +347,28 @@ static const char REPL_HELP[] =
     "(line editing and history on a terminal; plain lines from a pipe).\n"
     "Commands: :help, :tokens on|off, :time on|off, :align on|off, :quit.\n";
 
+/* The REPL's model side: the translator, and :nbest's list. */
+typedef struct repl_model {
+    s2s_translator *t;
+    int nbest;
+    char *hyps[64];
+    float scores[64];
+    int n_hyps;
+} repl_model;
+
 static int repl_translate(void *ctx, const char *line, char **out_text,
                           char **out_src_tokens, char **out_hyp_tokens,
                           double *seconds, s2s_err *err)
 {
-    s2s_translator *t = ctx;
+    repl_model *rm = ctx;
+    s2s_translator *t = rm->t;
     double t0 = omp_get_wtime();
     char *out = s2s_translate(t, line, err);
     if (!out) return -1;
+    if (rm->nbest > 1) {
+        int k = s2s_translate_nbest(t, line, rm->nbest, rm->hyps, rm->scores, err);
+        rm->n_hyps = k > 0 ? k : 0;
+    }
     *seconds = omp_get_wtime() - t0;
     *out_text = out;
     *out_src_tokens = s2s_xstrdup(s2s_last_source_tokens(t));
@@ -362,9 +376,44 @@ static int repl_translate(void *ctx, const char *line, char **out_text,
     return 0;
 }
 
+
 static const float *repl_attention(void *ctx, int *n_out, int *n_src)
 {
-    return s2s_last_attention(ctx, n_out, n_src);
+    return s2s_last_attention(((repl_model *)ctx)->t, n_out, n_src);
+}
+
+static int repl_command(void *ctx, const char *cmd, const char *arg, FILE *out)
+{
+    repl_model *rm = ctx;
+    int beam = !strcmp(cmd, ":beam");
+    if (!beam && strcmp(cmd, ":nbest") != 0) return 0;
+    int max = beam ? 1024 : 64, v = s2s_translator_beam(rm->t);
+    if (!beam) v = rm->nbest;
+    if (*arg) {
+        char *end;
+        long x = strtol(arg, &end, 10);
+        if (*end || x < 1 || x > max) {
+            fprintf(out, "error: %s takes a number from 1 to %d\n", cmd, max);
+            return 1;
+        }
+        v = (int)x;
+        if (beam) s2s_translator_set_beam(rm->t, v);
+        else rm->nbest = v;
+        if (!beam && v > s2s_translator_beam(rm->t)) s2s_translator_set_beam(rm->t, v);
+    }
+    if (!*arg || isatty(fileno(out))) /* a pipe gets translations only */
+        fprintf(out, "%s: %d\n", cmd + 1, v);
+    return 1;
+}
+
+static void repl_after(void *ctx, FILE *out)
+{
+    repl_model *rm = ctx;
+    for (int h = 0; h < rm->n_hyps; h++) {
+        fprintf(out, "  %d. %s ||| %.4f\n", h + 1, rm->hyps[h], rm->scores[h]);
+        free(rm->hyps[h]);
+    }
+    rm->n_hyps = 0;
 }
 
 static int cmd_repl(int argc, char **argv)
@@ -391,9 +440,11 @@ static int cmd_repl(int argc, char **argv)
     s2s_err err;
     s2s_translator *t = s2s_translator_open(model, threads, &err);
     if (!t) return fail(&err);
-    s2s_repl_ops ops = {.translate = repl_translate};
+    s2s_repl_ops ops = {.translate = repl_translate, .command = repl_command,
+                        .after = repl_after};
     if (s2s_translator_has_attention(t)) ops.attention = repl_attention;
-    int rc = s2s_repl_run(&ops, t, stdin, stdout, &err);
+    repl_model rm = {.t = t, .nbest = 1};
+    int rc = s2s_repl_run(&ops, &rm, stdin, stdout, &err);
     s2s_translator_close(t);
     return rc < 0 ? fail(&err) : 0;
 }

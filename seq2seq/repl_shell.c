@@ -30,6 +30,8 @@ static const char HELP[] =
     "  :time on|off     also show the milliseconds per sentence\n"
     "  :align on|off    also show the attention weights as a heat map\n"
     "                   (models with attention)\n"
+    "  :beam K          keep K hypotheses per sentence (1 = greedy)\n"
+    "  :nbest N         also show the N best translations with their scores\n"
     "  ::text           translate \":text\" (a sentence starting with ':')\n";
 
 typedef struct shell {
@@ -132,6 +134,7 @@ static void translate_line(shell *sh, const char *line)
         const float *a = sh->show_align && sh->ops->attention
                              ? sh->ops->attention(sh->ctx, &n_out, &n_src) : NULL;
         if (a && src && hyp) heat_map(sh->out, src, hyp, a, n_out, n_src);
+        if (sh->ops->after) sh->ops->after(sh->ctx, sh->out);
     }
     free(text);
     free(src);
@@ -174,6 +177,8 @@ static void run_command(shell *sh, char *cmd)
         fputs("error: :align needs a model with attention\n", sh->out);
     else if (!strcmp(cmd, ":align"))
         set_flag(sh, &sh->show_align, "align", arg);
+    else if (sh->ops->command && sh->ops->command(sh->ctx, cmd, arg, sh->out))
+        ;
     else {
         fputs("error: unknown command '", sh->out);
         put_one_line(sh->out, cmd);

@@ -12,6 +12,7 @@
  *   :tokens on|off   also show the source and output tokens
  *   :time on|off     also show the milliseconds each sentence took
  *   :align on|off    also show the attention weights as a heat map
+ *   (and the model side's own commands, e.g. :beam K, :nbest N)
  *   ::text           translate ":text" (a sentence that starts with ':')
  *
  * An empty line prints an empty line. An error from the callback prints
@@ -40,6 +41,12 @@ typedef struct s2s_repl_ops {
      * attention weights of the last translation, *n_out rows (output
      * tokens) of *n_src weights (source tokens), borrowed; NULL if none. */
     const float *(*attention)(void *ctx, int *n_out, int *n_src);
+    /* Optional: a command the shell does not know (":beam 5"): returns 1
+     * when it handled it (printing any reply to out), 0 if unknown. */
+    int (*command)(void *ctx, const char *cmd, const char *arg, FILE *out);
+    /* Optional: extra lines after each translation (e.g. an n-best list),
+     * written to out, each indented by two spaces. */
+    void (*after)(void *ctx, FILE *out);
 } s2s_repl_ops;
 
 typedef enum s2s_repl_mode {

@@ -3,6 +3,7 @@
  * non-zero exit; train, translate, repl and eval work through pipes. */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,7 +344,8 @@ Test(cli, checkpoint_from_before_attention_translates_identically)
     char line[1024], in[1 << 16] = "";
     while (fgets(line, sizeof line, f)) strcat(in, strchr(line, '\t') + 1);
     fclose(f);
-    snprintf(args, sizeof args, "translate -m '%s/pre-attention.ckpt'", root);
+    /* greedy, as that version decoded (the default beam came later) */
+    snprintf(args, sizeof args, "translate --beam 1 -m '%s/pre-attention.ckpt'", root);
     cr_assert_eq(run(args, in, &out, &err), 0, "%s", err);
     f = fopen("tests/data/pre-attention.out", "r");
     cr_assert_not_null(f);
@@ -411,6 +413,72 @@ Test(cli, align_prints_pharaoh_pairs)
         cr_assert_eq(j, words, "%d pairs for %d output tokens: %s", j, words, ln);
     }
     cr_assert_eq(row, 2);
+    free(out);
+    free(err);
+}
+
+/* Beam search through the command: n-best lines 'i ||| text ||| score',
+ * sorted, N per input line; s2s score gives each hypothesis the
+ * log-probability beam search found (avg length normalisation: the
+ * per-token column); the REPL's :beam and :nbest. */
+Test(cli, n_best_score_and_repl_beam)
+{
+    toy_run_file("gru", 60);
+    char *out, *err;
+    cr_assert_eq(run("train toy.yaml", NULL, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    char s0[64], t0[64], s1[64], t1[64], in[256];
+    toy_pair(3, s0, t0);
+    toy_pair(11, s1, t1);
+    snprintf(in, sizeof in, "%s\n%s\n", s0, s1);
+    cr_assert_eq(run("translate -m run/best.ckpt --n-best 3", in, &out, &err), 0, "%s", err);
+    char pairs[4096] = "", *save = NULL;
+    int n = 0;
+    double prev = 0;
+    for (char *ln = strtok_r(out, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save), n++) {
+        int i;
+        char text[256];
+        double score;
+        cr_assert_eq(sscanf(ln, "%d ||| %255[^|] ||| %lf", &i, text, &score), 3, "%s", ln);
+        cr_assert_eq(i, n / 3, "line %d: %s", n, ln);
+        if (n % 3) cr_assert(score <= prev, "not sorted: %s", ln);
+        prev = score;
+        text[strlen(text) - 1] = 0; /* the space before ' |||' */
+        if (n % 3 == 0) cr_assert_str_eq(text, i ? t1 : t0, "best of line %d", i);
+        /* target TAB source, the toy run file's columns */
+        char row[400];
+        snprintf(row, sizeof row, "%s\t%s\n", text, i ? s1 : s0);
+        strcat(pairs, row);
+    }
+    cr_assert_eq(n, 6, "%d n-best lines", n);
+    free(out);
+    free(err);
+    /* forced decoding of every hypothesis: per-token log P == its score */
+    write_file("hyps.tsv", pairs);
+    cr_assert_eq(run("translate -m run/best.ckpt --n-best 3", in, &out, &err), 0);
+    char *scored;
+    cr_assert_eq(run("score -m run/best.ckpt hyps.tsv", NULL, &scored, &err), 0, "%s", err);
+    char *a = NULL, *b = NULL;
+    char *la = strtok_r(out, "\n", &a), *lb = strtok_r(scored, "\n", &b);
+    for (; la && lb; la = strtok_r(NULL, "\n", &a), lb = strtok_r(NULL, "\n", &b)) {
+        double beam_score = atof(strrchr(la, '|') + 1), total, per;
+        cr_assert_eq(sscanf(lb, "%lf\t%lf", &total, &per), 2, "%s", lb);
+        cr_assert(fabs(per - beam_score) < 1e-5, "beam %f, score %f", beam_score, per);
+        cr_assert(total <= 0);
+    }
+    cr_assert(!la && !lb, "line counts differ");
+    free(out);
+    free(scored);
+    free(err);
+    /* the REPL from a pipe: translations and n-best lines, no chatter */
+    snprintf(in, sizeof in, ":beam 4\n:nbest 2\n%s\n", s0);
+    cr_assert_eq(run("repl -m run/best.ckpt", in, &out, &err), 0, "%s", err);
+    char want[256];
+    snprintf(want, sizeof want, "%s\n  1. %s ||| ", t0, t0);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    cr_assert(strstr(out, "\n  2. "), "%s", out);
+    cr_assert_eq(lines(out), 3, "%s", out);
     free(out);
     free(err);
 }
