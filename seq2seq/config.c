@@ -61,7 +61,7 @@ void s2s_config_defaults(s2s_config *c)
     c->model.embed = 256;
     side_defaults(&c->model.encoder);
     side_defaults(&c->model.decoder);
-    c->model.init_range = 0.1f;
+    c->model.init_range = 0.0f; /* not given: each cell's own init */
 
     c->train.batch = 64;
     c->train.epochs = 10;
@@ -153,7 +153,7 @@ static const key_spec KEYS[] = {
 
     SEC("model"),
     INT("model.embed", model.embed, 1, MAX_SIZE),
-    FLT("model.init_range", model.init_range, 0, 1, HUGE_VAL, 0),
+    FLT("model.init_range", model.init_range, 0, 0, HUGE_VAL, 0),
     SIDE("model.cell", K_CELL, SIDE_BOTH, 0, 0),
     SIDE("model.layers", K_LAYERS, SIDE_BOTH, 1, S2S_MAX_LAYERS),
     SIDE("model.hidden", K_HIDDEN, SIDE_BOTH, 1, MAX_SIZE),
@@ -882,8 +882,9 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
             yes_no(c->tokenizer.french_spacing));
 
-    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g\n", c->model.embed,
-            c->model.init_range);
+    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g%s\n", c->model.embed,
+            c->model.init_range,
+            c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");
     write_side(f, "encoder", &c->model.encoder);
     write_side(f, "decoder", &c->model.decoder);
 

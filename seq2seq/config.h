@@ -45,7 +45,11 @@ typedef struct s2s_config {
     struct {
         int embed;                  /* model.embed (256) */
         s2s_side_config encoder, decoder;
-        float init_range;           /* model.init_range: uniform(-r, r) (0.1) */
+        float init_range;           /* model.init_range: > 0, every parameter
+                                     * uniform(-r, r); 0 (the default, "not
+                                     * given"): each cell's own init for its
+                                     * parameters, uniform(-0.1, 0.1) for the
+                                     * rest */
     } model;
 
     struct {
