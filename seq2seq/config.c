@@ -906,3 +906,34 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->decode.max_len, c->decode.max_len_ratio, c->decode.batch);
     return ferror(f) ? -1 : 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Data paths                                                               */
+
+size_t s2s_config_data_keys(s2s_config *c, s2s_data_key out[6])
+{
+    out[0] = (s2s_data_key){"data.train", c->data.train};
+    out[1] = (s2s_data_key){"data.train_target", c->data.train_target};
+    out[2] = (s2s_data_key){"data.dev", c->data.dev};
+    out[3] = (s2s_data_key){"data.dev_target", c->data.dev_target};
+    out[4] = (s2s_data_key){"data.test", c->data.test};
+    out[5] = (s2s_data_key){"data.test_target", c->data.test_target};
+    return 6;
+}
+
+void s2s_config_absolute_data_paths(s2s_config *c)
+{
+    s2s_data_key keys[6];
+    size_t n = s2s_config_data_keys(c, keys);
+    for (size_t i = 0; i < n; i++) {
+        char *p = keys[i].path;
+        if (!p[0] || p[0] == '/') continue;
+        char *abs = realpath(p, NULL);
+        if (abs && strlen(abs) < S2S_PATH_MAX) {
+            /* whole buffer zeroed: configs are compared with memcmp */
+            memset(p, 0, S2S_PATH_MAX);
+            memcpy(p, abs, strlen(abs));
+        }
+        free(abs);
+    }
+}

@@ -101,4 +101,16 @@ int s2s_config_apply_string(s2s_config *c, const char *yaml, size_t len,
  * to an identical struct. */
 int s2s_config_write(const s2s_config *c, FILE *f);
 
+/* Makes every data.* path that names an existing file absolute (realpath),
+ * so that a checkpoint's run file finds its data from any directory; a
+ * path that does not resolve is left as it is (the loader reports it). */
+void s2s_config_absolute_data_paths(s2s_config *c);
+
+/* The data.* keys of c: their names and fields, n of them. */
+typedef struct s2s_data_key {
+    const char *key;
+    char *path;
+} s2s_data_key;
+size_t s2s_config_data_keys(s2s_config *c, s2s_data_key out[6]);
+
 #endif

@@ -263,6 +263,26 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(err);
     expect_error("eval -m run/best.ckpt --test nosuch.tsv", 1, "nosuch.tsv", NULL);
 
+    /* the checkpoint holds the data paths absolute: eval works from any
+     * directory; with the corpus gone, one line says which file and how
+     * to pass one */
+    {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "cd / && '%s' eval -m '%s/run/best.ckpt' "
+                 ">'%s/o.txt' 2>'%s/e.txt'", bin, dir, dir, dir);
+        cr_assert_eq(system(cmd), 0, "eval from / failed");
+        snprintf(cmd, sizeof cmd, "cd '%s' && mv toy.tsv toy.moved", dir);
+        cr_assert_eq(system(cmd), 0);
+        char want_path[600];
+        snprintf(want_path, sizeof want_path, "data.train '%s/toy.tsv'", dir);
+        expect_error("eval -m run/best.ckpt", 1, want_path, "--test FILE");
+        cr_assert_eq(run("eval -m run/best.ckpt --test toy.moved", NULL, &out, &err), 0, "%s", err);
+        free(out);
+        free(err);
+        snprintf(cmd, sizeof cmd, "cd '%s' && mv toy.moved toy.tsv", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
+
     /* a sentence over the length limit is refused alone; its neighbours
      * are still translated */
     {
