@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,10 @@ static const char TRANSLATE_HELP[] =
     "\n"
     "Translates FILE (default: standard input), one sentence per line, and\n"
     "writes one line per input line to standard output. Lines are decoded\n"
-    "in batches; when standard input is a terminal each line is translated\n"
-    "as soon as it is typed.\n"
+    "in batches of up to --batch; from a pipe, whatever has arrived is\n"
+    "decoded as soon as input pauses (so a program can write a line and\n"
+    "wait for its translation), and each batch is flushed at once; from a\n"
+    "terminal each line is translated as soon as it is typed.\n"
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
@@ -157,6 +160,59 @@ static int translate_flush(s2s_translator *t, char **lines, size_t n,
     free(errs);
     fflush(stdout);
     return ferror(stdout) ? -1 : 0;
+}
+
+/* Lines read with read(2) into a buffer of our own (not stdio's), so that
+ * whether more input is ready can be asked of the descriptor with poll(). */
+typedef struct line_reader {
+    int fd, eof;
+    char *buf;
+    size_t cap, start, end; /* unread bytes: buf[start..end) */
+    char *line;             /* the line handed out */
+    size_t line_cap;
+} line_reader;
+
+/* The next line, its line end included and a NUL after it, in *line (valid
+ * until the next call) and its length in *len. Returns 1 for a line, 0 at
+ * the end of input, -1 on a read error (errno says why), and 2 when `wait`
+ * is 0, no whole line is buffered and no byte is ready to read. */
+static int reader_next(line_reader *rd, int wait, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = rd->end > rd->start ? memchr(rd->buf + rd->start, '\n', rd->end - rd->start) : NULL;
+        if (nl || (rd->eof && rd->end > rd->start)) {
+            size_t k = nl ? (size_t)(nl - (rd->buf + rd->start)) + 1 : rd->end - rd->start;
+            if (k + 1 > rd->line_cap) {
+                rd->line_cap = k + 1;
+                rd->line = s2s_xrealloc(rd->line, rd->line_cap);
+            }
+            memcpy(rd->line, rd->buf + rd->start, k);
+            rd->line[k] = 0;
+            rd->start += k;
+            *line = rd->line;
+            *len = k;
+            return 1;
+        }
+        if (rd->eof) return 0;
+        if (!wait) {
+            struct pollfd p = {.fd = rd->fd, .events = POLLIN};
+            if (poll(&p, 1, 0) == 0) return 2;
+        }
+        if (rd->start > 0) {
+            memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
+            rd->end -= rd->start;
+            rd->start = 0;
+        }
+        if (rd->cap - rd->end < 4096) {
+            rd->cap = rd->cap ? 2 * rd->cap : 65536;
+            rd->buf = s2s_xrealloc(rd->buf, rd->cap);
+        }
+        ssize_t r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) rd->eof = 1;
+        rd->end += (size_t)r;
+    }
 }
 
 static int cmd_translate(int argc, char **argv)
@@ -207,14 +263,27 @@ static int cmd_translate(int argc, char **argv)
     if (interactive) batch = 1;
     char **lines = s2s_xcalloc((size_t)batch, sizeof *lines);
     size_t n = 0, lineno = 0, first = 1;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    int bad = 0, rc = 0;
-    while ((got = getline(&buf, &cap, in)) >= 0) {
+    line_reader rd = {.fd = fileno(in)};
+    char *buf;
+    size_t got;
+    int bad = 0, rc = 0, r;
+    /* A batch is decoded when it is full or, from a pipe, as soon as no
+     * more input is ready: a program that writes one line and waits for
+     * its translation gets it; a stream of lines is still batched. */
+    while ((r = reader_next(&rd, n == 0, &buf, &got)) != 0) {
+        if (r < 0) break;
+        if (r == 2) {
+            if (translate_flush(t, lines, n, first, name, &bad) < 0) {
+                fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
+                rc = 1;
+                break;
+            }
+            n = 0;
+            continue;
+        }
         lineno++;
         while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
-        if ((size_t)got != strlen(buf)) {
+        if (got != strlen(buf)) {
             fprintf(stderr, "s2s: %s:%zu: NUL byte in line\n", name, lineno);
             buf[0] = 0;
             bad = 1;
@@ -230,7 +299,7 @@ static int cmd_translate(int argc, char **argv)
             }
         }
     }
-    if (rc == 0 && ferror(in)) {
+    if (rc == 0 && r < 0) {
         /* what was read is still translated; then the reason */
         int e = errno;
         translate_flush(t, lines, n, first, name, &bad);
@@ -242,7 +311,8 @@ static int cmd_translate(int argc, char **argv)
         fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
         rc = 1;
     }
-    free(buf);
+    free(rd.buf);
+    free(rd.line);
     free(lines);
     if (in != stdin) fclose(in);
     s2s_translator_close(t);

@@ -3,6 +3,8 @@
  * non-zero exit; train, translate, repl and eval work through pipes. */
 #include <criterion/criterion.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,113 @@ static void toy_run_file(const char *cell, int epochs)
     write_file("toy.yaml", yaml);
 }
 
+/* ------------------------------------------------------------------------
+ * A conversation through pipes: the test writes a line and waits for the
+ * answer, as a program driving s2s would; every wait is bounded. */
+
+typedef struct child {
+    pid_t pid;
+    int to, from;       /* its stdin, its stdout */
+    char got[8192];     /* bytes read and not yet returned */
+    size_t n;
+} child;
+
+static void child_start(child *c, const char *cmd, const char *model)
+{
+    int in[2], out[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(out), 0);
+    memset(c, 0, sizeof *c);
+    c->pid = fork();
+    cr_assert_neq(c->pid, -1);
+    if (c->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        if (chdir(dir) != 0) _exit(126);
+        execl(bin, bin, cmd, "-m", model, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->to = in[1];
+    c->from = out[0];
+}
+
+static void child_say(child *c, const char *text)
+{
+    cr_assert_eq(write(c->to, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* The next line it writes (no line end, into line), within `seconds`;
+ * 0 when it came, -1 on timeout or end of output. */
+static int child_line(child *c, char *line, size_t size, int seconds)
+{
+    for (;;) {
+        char *nl = memchr(c->got, '\n', c->n);
+        if (nl) {
+            size_t k = (size_t)(nl - c->got);
+            snprintf(line, size, "%.*s", (int)k, c->got);
+            memmove(c->got, nl + 1, c->n - k - 1);
+            c->n -= k + 1;
+            return 0;
+        }
+        struct pollfd p = {.fd = c->from, .events = POLLIN};
+        if (poll(&p, 1, seconds * 1000) <= 0) return -1;
+        ssize_t r = read(c->from, c->got + c->n, sizeof c->got - 1 - c->n);
+        if (r <= 0) return -1;
+        c->n += (size_t)r;
+    }
+}
+
+/* Closes its input; returns its exit status (killed after 30 s). */
+static int child_finish(child *c)
+{
+    close(c->to);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+            close(c->from);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        }
+        usleep(100000);
+    }
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, &st, 0);
+    close(c->from);
+    return -1;
+}
+
+/* One line in, its translation out before any more input: for translate
+ * (which batches) and for the REPL. */
+static void line_by_line(const char *cmd, const char *model)
+{
+    child c;
+    child_start(&c, cmd, model);
+    char s[64], t[64], line[256];
+    for (int k = 0; k < 3; k++) {
+        toy_pair(k * 4, s, t);
+        strcat(s, "\n");
+        child_say(&c, s);
+        cr_assert_eq(child_line(&c, line, sizeof line, 30), 0,
+                     "s2s %s: no answer to one line within 30 s", cmd);
+        cr_assert_str_eq(line, t, "s2s %s", cmd);
+    }
+    /* several lines at once all come back, in order */
+    char many[512] = "", want[4][64];
+    for (int k = 0; k < 4; k++) {
+        toy_pair(k + 9, s, want[k]);
+        strcat(many, s);
+        strcat(many, "\n");
+    }
+    child_say(&c, many);
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(child_line(&c, line, sizeof line, 30), 0, "s2s %s", cmd);
+        cr_assert_str_eq(line, want[k], "s2s %s", cmd);
+    }
+    cr_assert_eq(child_finish(&c), 0, "s2s %s", cmd);
+}
+
 Test(cli, unknown_cell_names_it_and_the_search_path)
 {
     toy_run_file("nosuchcell", 1);
@@ -223,6 +332,10 @@ Test(cli, train_translate_repl_eval_through_pipes)
     cr_assert_eq(lines(err), 1, "%s", err);
     free(out);
     free(err);
+
+    /* a program that writes a line and waits gets its translation */
+    line_by_line("translate", "run/best.ckpt");
+    line_by_line("repl", "run/best.ckpt");
 
     /* the same from a file argument, CRLF and no final newline */
     snprintf(in, sizeof in, "%s\r\n%s", s0, s1);
