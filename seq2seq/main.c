@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cellcheck.h"
+#include "core/loader.h"
 #include "seq2seq/bench.h"
 #include "seq2seq/config.h"
 #include "seq2seq/repl_shell.h"
@@ -468,6 +470,40 @@ static int cmd_config(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * s2s check-cell */
+
+static const char CHECK_CELL_HELP[] =
+    "usage: s2s check-cell PATH.so | NAME\n"
+    "\n"
+    "Loads a cell plugin as training would and checks that it keeps the\n"
+    "contract of cells/cell.h, one line per check, pass or FAIL with its\n"
+    "figures: the descriptor; init fills exactly its parameters; forward\n"
+    "and backward are deterministic and batch-invariant; every gradient\n"
+    "against central finite differences; no write outside the buffers it\n"
+    "is given; a toy task it should learn. Exit status 1 if any fails.\n";
+
+static int cmd_check_cell(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(CHECK_CELL_HELP, stdout);
+        return 0;
+    }
+    if (argc != 2) return usage_error("check-cell", "%s", "wants one plugin path or cell name");
+    s2s_cell cell;
+    s2s_err err;
+    if (s2s_cell_load(&cell, argv[1], &err) < 0) {
+        printf("FAIL  load: %s\n", err.msg);
+        return 1;
+    }
+    printf("checking %s (cell '%s')\n", cell.path, cell.desc->name);
+    fflush(stdout);
+    int failed = s2s_cellcheck_run(cell.desc, cell.path, stdout);
+    printf("%s: %d of 7 checks failed\n", failed ? "FAIL" : "pass", failed);
+    s2s_cell_unload(&cell);
+    return failed ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const char HELP[] =
@@ -481,6 +517,7 @@ static const char HELP[] =
     "  eval -m CKPT            BLEU, chrF and perplexity on the test split\n"
     "  config [RUN.yaml]       print the resolved run configuration\n"
     "  bench [CONFIG...]       the reference benchmark, as JSON lines\n"
+    "  check-cell PATH.so      check a cell plugin of your own\n"
     "\n"
     "'s2s COMMAND --help' tells more. s2s --version prints the version.\n";
 
@@ -510,6 +547,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc, argv);
     if (strcmp(cmd, "bench") == 0) return s2s_bench_main(argc, argv);
+    if (strcmp(cmd, "check-cell") == 0) return cmd_check_cell(argc, argv);
     fprintf(stderr, "s2s: unknown command '%s' (see 's2s --help')\n", cmd);
     return 2;
 }
