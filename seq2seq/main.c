@@ -325,11 +325,22 @@ static int cmd_translate(int argc, char **argv)
  * s2s repl */
 
 static const char REPL_HELP[] =
-    "usage: s2s repl -m CHECKPOINT [--threads N]\n"
+    "usage: s2s repl -m CHECKPOINT [--commands] [--threads N]\n"
     "\n"
-    "Loads the model once, then translates each line typed at the prompt\n"
-    "(line editing and history on a terminal; plain lines from a pipe).\n"
-    "Commands: :help, :tokens on|off, :time on|off, :quit.\n";
+    "Loads the model once, then translates each line typed at the prompt:\n"
+    "line editing, Ctrl-C clears the line, Ctrl-D leaves; history is saved\n"
+    "after every line in ~/.s2s_history. Commands: :help, :tokens on|off\n"
+    "(a source word the model does not know shows as <unk:word>),\n"
+    ":time on|off, :quit.\n"
+    "\n"
+    "From a pipe it prints one translation per line on standard output,\n"
+    "each as soon as its line has arrived; a line that fails gives an empty\n"
+    "line there and its reason on standard error, and the exit status is 1.\n"
+    "Lines starting with ':' are sentences there, unless --commands.\n"
+    "\n"
+    "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
+    "  --commands        from a pipe too, ':' lines are commands\n"
+    "  --threads N       threads (default 1)\n";
 
 static int repl_translate(void *ctx, const char *line, char **out_text,
                           char **out_src_tokens, char **out_hyp_tokens,
@@ -351,13 +362,15 @@ static int cmd_repl(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"threads", required_argument, 0, 't'},
+        {"commands", no_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
-    int threads = 1, c;
+    int threads = 1, commands = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
+        case 'c': commands = 1; break;
         case 't':
             if (parse_threads("repl", optarg, &threads)) return 2;
             break;
@@ -371,9 +384,10 @@ static int cmd_repl(int argc, char **argv)
     s2s_translator *t = s2s_translator_open(model, threads, &err);
     if (!t) return fail(&err);
     s2s_repl_ops ops = {.translate = repl_translate};
-    int rc = s2s_repl_run(&ops, t, stdin, stdout, &err);
+    s2s_repl_options ro = {.commands = commands};
+    int rc = s2s_repl_run_with(&ops, t, stdin, stdout, &ro, &err);
     s2s_translator_close(t);
-    return rc < 0 ? fail(&err) : 0;
+    return rc < 0 ? fail(&err) : rc > 0 ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------

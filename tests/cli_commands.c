@@ -346,14 +346,28 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
-    /* the REPL from a pipe prints just the translations */
-    snprintf(in, sizeof in, "%s\n:tokens on\n%s\n:quit\n%s\n", s0, s1, s2);
-    rc = run("repl -m run/best.ckpt", in, &out, &err);
+    /* the REPL from a pipe prints just the translations; ':' lines are
+     * commands there only with --commands; a word the model does not
+     * know is marked in the :tokens output */
+    snprintf(in, sizeof in, "%s\n:tokens on\n%s zorglub\n:quit\n%s\n", s0, s1, s2);
+    rc = run("repl -m run/best.ckpt --commands", in, &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     snprintf(want, sizeof want, "%s\n", t0);
     cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
-    cr_assert(strstr(out, t1), "%s", out);
+    cr_assert(strstr(out, "  src: ") && strstr(out, " <unk:zorglub>\n"), "%s", out);
     cr_assert_null(strstr(out, t2), "input after :quit was translated: %s", out);
+    free(out);
+    free(err);
+    /* without --commands they are sentences: every line is translated,
+     * and a line that fails goes to stderr and sets the exit status */
+    snprintf(in, sizeof in, "%s\nmi \xff\n:quit\n%s\n", s0, s2);
+    rc = run("repl -m run/best.ckpt", in, &out, &err);
+    cr_assert_eq(rc, 1, "a failed line makes the exit status 1: %s", err);
+    cr_assert_eq(lines(out), 4, "%s", out);
+    snprintf(want, sizeof want, "%s\n\n", t0);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    cr_assert(strstr(out, t2), "%s", out);
+    cr_assert(strstr(err, "stdin:2:") && lines(err) == 1, "%s", err);
     free(out);
     free(err);
 
