@@ -185,7 +185,7 @@ static void decode_figures(s2s_trainer *tr, const char *name)
         if (cap > 256) cap = 256;
         double a = omp_get_wtime();
         s2s_decode_batch(&tr->model, tr->work, tr->threads, 1, s2s_split_src(sp, k),
-                         len, &len, &cap, out, 256, &olen);
+                         len, &len, &cap, out, 256, &olen, NULL, 0);
         lat[k] = omp_get_wtime() - a;
         total += lat[k];
     }

@@ -62,6 +62,7 @@ void s2s_config_defaults(s2s_config *c)
     side_defaults(&c->model.encoder);
     side_defaults(&c->model.decoder);
     c->model.init_range = 0.0f; /* not given: each cell's own init */
+    set_str(c->model.attention, sizeof c->model.attention, "none");
 
     c->train.batch = 64;
     c->train.epochs = 10;
@@ -97,7 +98,7 @@ typedef enum key_type {
     K_FLOAT,   /* float field, finite, flo..fhi (open ends by flags) */
     K_BOOL,    /* int field, 0 or 1 */
     K_STR,     /* char[size] field */
-    K_OPTIM,   /* char[size] field, adam | sgd */
+    K_CHOICE,  /* char[size] field, one of the words in .choices */
     K_LAYERS,  /* model[.side].layers: resolved after reading */
     K_HIDDEN,  /* model[.side].hidden */
     K_CELL,    /* model[.side].cell: a name, or a list of one per layer */
@@ -112,6 +113,7 @@ typedef struct key_spec {
     size_t off, size; /* field in s2s_config */
     long long ilo, ihi;
     double flo, fhi;
+    const char *choices; /* K_CHOICE: words separated by '|' */
     unsigned char lo_open, hi_open, flags, side;
 } key_spec;
 
@@ -124,6 +126,7 @@ typedef struct key_spec {
       .fhi = hi, .hi_open = hi_op }
 #define BOOL_(k, f) { .key = k, .type = K_BOOL, FIELD(f) }
 #define STR(k, f, fl) { .key = k, .type = K_STR, FIELD(f), .flags = fl }
+#define CHOICE(k, f, words) { .key = k, .type = K_CHOICE, FIELD(f), .choices = words }
 #define SIDE(k, t, s, lo, hi) { .key = k, .type = t, .side = s, .ilo = lo, .ihi = hi }
 
 #define MAX_SIZE 65536 /* embed, hidden, batches, decode length */
@@ -157,7 +160,11 @@ static const key_spec KEYS[] = {
     SIDE("model.cell", K_CELL, SIDE_BOTH, 0, 0),
     SIDE("model.layers", K_LAYERS, SIDE_BOTH, 1, S2S_MAX_LAYERS),
     SIDE("model.hidden", K_HIDDEN, SIDE_BOTH, 1, MAX_SIZE),
+    CHOICE("model.attention", model.attention, "none|dot|general|mlp"),
+    BOOL_("model.input_feed", model.input_feed),
+    FLT("model.dropout", model.dropout, 0, 0, 1, 1),
     SEC("model.encoder"),
+    BOOL_("model.encoder.bidirectional", model.bidirectional),
     SIDE("model.encoder.cell", K_CELL, SIDE_ENC, 0, 0),
     SIDE("model.encoder.layers", K_LAYERS, SIDE_ENC, 1, S2S_MAX_LAYERS),
     SIDE("model.encoder.hidden", K_HIDDEN, SIDE_ENC, 1, MAX_SIZE),
@@ -170,7 +177,7 @@ static const key_spec KEYS[] = {
     INT("train.batch", train.batch, 1, MAX_SIZE),
     INT("train.epochs", train.epochs, 1, INT_MAX),
     LONG_("train.max_steps", train.max_steps, 0, LONG_MAX),
-    { .key = "train.optimizer", .type = K_OPTIM, FIELD(train.optimizer) },
+    CHOICE("train.optimizer", train.optimizer, "adam|sgd"),
     FLT("train.lr", train.lr, 0, 1, HUGE_VAL, 0),
     FLT("train.beta1", train.beta1, 0, 0, 1, 1),
     FLT("train.beta2", train.beta2, 0, 0, 1, 1),
@@ -189,6 +196,7 @@ static const key_spec KEYS[] = {
     INT("decode.max_len", decode.max_len, 1, MAX_SIZE),
     FLT("decode.max_len_ratio", decode.max_len_ratio, 0, 0, HUGE_VAL, 0),
     INT("decode.batch", decode.batch, 1, MAX_SIZE),
+    BOOL_("decode.replace_unk", decode.replace_unk),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -517,13 +525,33 @@ static int apply_leaf(ctx *x, int idx, const s2s_yaml_node *v, int line)
         set_str(field, k->size, s);
         return 0;
     }
-    case K_OPTIM:
-        if (v->kind != S2S_YAML_SCALAR || strlen(v->str) != v->len ||
-            (strcmp(v->str, "adam") != 0 && strcmp(v->str, "sgd") != 0))
-            return fail_at(x, line, "key '%s' must be adam or sgd, got %s",
-                           k->key, show(b, sizeof b, v));
+    case K_CHOICE: {
+        int ok = v->kind == S2S_YAML_SCALAR && v->str;
+        size_t n = ok ? strlen(v->str) : 0;
+        ok = ok && n == v->len && n > 0;
+        if (ok) {
+            const char *c = strstr(k->choices, v->str);
+            ok = 0;
+            for (; c && !ok; c = strstr(c + 1, v->str))
+                ok = (c == k->choices || c[-1] == '|') &&
+                     (c[n] == '|' || c[n] == '\0');
+        }
+        if (!ok) {
+            /* "a or b", "a, b, c or d" */
+            char words[128];
+            snprintf(words, sizeof words, "%s", k->choices);
+            char *last = strrchr(words, '|');
+            char list[160] = "";
+            for (char *w = strtok(words, "|"); w; w = strtok(NULL, "|")) {
+                if (list[0]) strcat(list, w == last + 1 ? " or " : ", ");
+                strcat(list, w);
+            }
+            return fail_at(x, line, "key '%s' must be %s, got %s", k->key,
+                           list, show(b, sizeof b, v));
+        }
         set_str(field, k->size, v->str);
         return 0;
+    }
     case K_CELL:
         if (v->kind == S2S_YAML_SEQ) {
             if (v->n == 0)
@@ -662,6 +690,18 @@ static int cross_checks(ctx *x)
         return fail_at(x, line_of(x, "data.max_vocab"), "key 'data.max_vocab' "
                        "must be 0 (no cap) or >= 5 (the 4 specials count), got %d",
                        c->data.max_vocab);
+    if (c->model.input_feed && strcmp(c->model.attention, "none") == 0)
+        return fail_at(x, line_of(x, "model.input_feed"), "key "
+                       "'model.input_feed' needs model.attention (dot, general "
+                       "or mlp): input feeding passes the attentional state on");
+    int mem = c->model.encoder.hidden * (c->model.bidirectional ? 2 : 1);
+    if (strcmp(c->model.attention, "dot") == 0 && mem != c->model.decoder.hidden)
+        return fail_at(x, line_of2(x, "model.attention", "model.hidden"),
+                       "key 'model.attention' is dot, which needs the encoder's "
+                       "outputs (%d%s) as wide as the decoder's hidden size (%d); "
+                       "use general or mlp, or match the sizes", mem,
+                       c->model.bidirectional ? ", both directions" : "",
+                       c->model.decoder.hidden);
     int sl = line_of(x, "data.split_every");
     if (c->data.split_every == 1 || c->data.split_every == 2)
         return fail_at(x, sl, "key 'data.split_every' must be 0 (dev and test "
@@ -885,7 +925,10 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "model:\n  embed: %d\n  init_range: %.9g%s\n", c->model.embed,
             c->model.init_range,
             c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");
+    fprintf(f, "  attention: %s\n  input_feed: %s\n  dropout: %.9g\n",
+            c->model.attention, yes_no(c->model.input_feed), c->model.dropout);
     write_side(f, "encoder", &c->model.encoder);
+    fprintf(f, "    bidirectional: %s\n", yes_no(c->model.bidirectional));
     write_side(f, "decoder", &c->model.decoder);
 
     fprintf(f, "train:\n  batch: %d\n  epochs: %d\n  max_steps: %ld\n",
@@ -902,8 +945,9 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->train.log_every);
     fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
 
-    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n",
-            c->decode.max_len, c->decode.max_len_ratio, c->decode.batch);
+    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n"
+            "  replace_unk: %s\n", c->decode.max_len, c->decode.max_len_ratio,
+            c->decode.batch, yes_no(c->decode.replace_unk));
     return ferror(f) ? -1 : 0;
 }
 

@@ -50,6 +50,12 @@ typedef struct s2s_config {
                                      * given"): each cell's own init for its
                                      * parameters, uniform(-0.1, 0.1) for the
                                      * rest */
+        int bidirectional;          /* model.encoder.bidirectional: each encoder layer
+                                       runs both ways, outputs concatenated (false) */
+        char attention[16];         /* model.attention: none | dot | general | mlp (none) */
+        int input_feed;             /* model.input_feed: the previous attentional
+                                       state joins the decoder's input (false) */
+        float dropout;              /* model.dropout: inverted dropout, training only (0) */
     } model;
 
     struct {
@@ -74,6 +80,8 @@ typedef struct s2s_config {
         int max_len;                /* decode.max_len: hard cap on output tokens (20) */
         float max_len_ratio;        /* decode.max_len_ratio: cap = min(max_len, ratio*src+5); 0 = off */
         int batch;                  /* decode.batch (64) */
+        int replace_unk;            /* decode.replace_unk: an output <unk> becomes the
+                                       source token attended most (false) */
     } decode;
 } s2s_config;
 

@@ -19,14 +19,14 @@ int s2s_decode_limit(const s2s_config *cfg, int src_len)
 void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
                       int B, const uint32_t *src, int ld_src,
                       const int *src_len, const int *max_out, uint32_t *out,
-                      int ld_out, int *out_len)
+                      int ld_out, int *out_len, float *align, int ld_align)
 {
     int blas = s2s_blas_get_threads();
     if (B < 2 * threads) {
         /* too few rows to share out: one decoder, the BLAS threaded */
         s2s_blas_set_threads(threads);
         s2s_step_greedy(m, work[0], B, src, ld_src, src_len, max_out, out,
-                        ld_out, out_len);
+                        ld_out, out_len, align, ld_align);
         s2s_blas_set_threads(blas);
         return;
     }
@@ -38,7 +38,9 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
         if (r1 > r0)
             s2s_step_greedy(m, work[t], r1 - r0, src + (size_t)r0 * ld_src,
                             ld_src, src_len + r0, max_out + r0,
-                            out + (size_t)r0 * ld_out, ld_out, out_len + r0);
+                            out + (size_t)r0 * ld_out, ld_out, out_len + r0,
+                            align ? align + (size_t)r0 * ld_out * ld_align
+                                  : NULL, ld_align);
     }
     s2s_blas_set_threads(blas);
 }

@@ -5,7 +5,8 @@
  *
  * Legend: B batch rows, T source time, U target time, E embedding,
  * X layer input, H hidden, S state floats per unit, G projection width per
- * unit, V vocabulary. Sequences are packed time-major: step t holds the
+ * unit, V vocabulary, D memory width (encoder top output, both directions),
+ * A attention (mlp) width. Sequences are packed time-major: step t holds the
  * B_t rows still running (rows sorted by length, longest first), so no
  * padding is ever computed.
  */
@@ -34,15 +35,39 @@ typedef struct s2s_bridge {
     size_t off_w, off_b;       /* W (out x in), b (out) */
 } s2s_bridge;
 
+/* Luong et al. 2015 (dot, general) and Bahdanau et al. 2015 (mlp)
+ * scores over the encoder memory. */
+typedef enum s2s_attn_kind {
+    S2S_ATTN_NONE = 0, S2S_ATTN_DOT, S2S_ATTN_GENERAL, S2S_ATTN_MLP
+} s2s_attn_kind;
+
+/* score(h, m_s): dot h.m_s; general h.(W_a m_s); mlp v.tanh(W_q h + b_q +
+ * W_a m_s). Then a = softmax over the sentence's own positions, c =
+ * sum a_s m_s, and the attentional state h~ = tanh(W_c [c; h]) feeds the
+ * output layer (and, with input feeding, the next step's input). */
+typedef struct s2s_attention {
+    s2s_attn_kind kind;
+    int D, H, A;               /* memory width, decoder top hidden, mlp width */
+    size_t off_wa;             /* general: H x D; mlp: A x D */
+    size_t off_wq, off_bq;     /* mlp: A x H, A */
+    size_t off_v;              /* mlp: A */
+    size_t off_wc;             /* H x (D + H) */
+} s2s_attention;
+
 typedef struct s2s_model {
     int V_src, V_tgt, E;
     int L_enc, L_dec;
     s2s_layer enc[S2S_MAX_LAYERS], dec[S2S_MAX_LAYERS];
+    int bidir;                 /* enc_rev[l] reads layer l's input backwards */
+    s2s_layer enc_rev[S2S_MAX_LAYERS];
+    s2s_attention attn;        /* kind NONE: the decoder's top h feeds the output */
+    int input_feed;            /* decoder layer 0 reads [embedding; h~ of the last step] */
+    float dropout;             /* inverted, on embeddings, layer inputs and h~ */
     int use_bridge;            /* 0: encoder layer l's state is decoder layer l's */
-    s2s_bridge bridge[S2S_MAX_LAYERS];
+    s2s_bridge bridge[S2S_MAX_LAYERS]; /* from: S_e*H_e (x2 both ways) */
     size_t off_emb_src;        /* V_src x E */
     size_t off_emb_tgt;        /* V_tgt x E */
-    size_t off_out_w;          /* V_tgt x H_top */
+    size_t off_out_w;          /* V_tgt x H_top (on h~ with attention) */
     size_t off_out_b;          /* V_tgt */
     size_t off_dense;          /* everything from here on is not an embedding */
     s2s_params params;
@@ -62,6 +87,13 @@ int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
  * s2s_params_alloc(&m->params) after. */
 int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src, int V_tgt,
                    s2s_err *err);
+/* Width of encoder layer l's output (and final state per state part):
+ * H, or 2H when both ways. */
+static inline int s2s_enc_width(const s2s_model *m, int l)
+{
+    return m->enc[l].H * (m->bidir ? 2 : 1);
+}
+
 /* Fills the parameters: uniform(-r, r) when r > 0, else each cell's own
  * init and uniform(-0.1, 0.1) for the rest. */
 void s2s_model_init_params(s2s_model *m, float init_range, s2s_rng *rng);

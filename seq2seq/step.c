@@ -1,11 +1,25 @@
 /* seq2seq/step.c — forward and backward through time of the whole model on
- * one thread's share of a batch, and greedy decoding.
+ * one thread's share of a batch, and the decoder step every decoding loop
+ * is built on.
  *
  * Sequences are packed time-major: at source step t the B_t rows whose
  * length exceeds t are rows 0..B_t-1 (rows sorted longest first), stored at
  * packed offset P_t. The decoder packs the same way over rows re-sorted by
  * target length (perm). Padding is never computed, so it cannot leak into
- * a final state or a gradient.
+ * a final state, an attention weight or a gradient.
+ *
+ * The encoder produces the final state of every layer (the context, handed
+ * to the decoder directly or through the bridge) and the memory: the top
+ * layer's output at every source position, batch-major (B x T x D) with
+ * each sentence's own length, which attention reads.
+ *
+ * The decoder is one primitive, decoder_span: the steps u0..u1-1 of the
+ * packed layout, from the previous tokens, the states before u0 and the
+ * memory, to the states, attention weights and logits of those steps.
+ * Teacher forcing runs it once over the whole target (each layer's input
+ * projection one GEMM) when no step's input depends on the step before;
+ * input feeding, sampled inputs and greedy decoding run it one step at a
+ * time. decoder_span_backward is its reverse, over the same spans.
  */
 #include "seq2seq/step.h"
 
@@ -29,20 +43,55 @@ struct s2s_work {
     int *Du, *Qu;          /* (U+1) same for the decoder */
     int *perm;             /* (B) decoder row j is share row perm[j] */
     int *final_pos;        /* (B) packed position of row b's final state */
+    int *rev;              /* (Ne) position p=(b,t) -> (b, len_b-1-t) */
     uint32_t *ids_e, *ids_d, *gold_d; /* (Ne), (Nd), (Nd) */
+    float drop;            /* dropout of this pass (0: none) */
+    s2s_rng *rng;          /* draws of this pass (dropout masks) */
 
-    float *emb_e, *emb_d;  /* (Ne x E), (Nd x E) */
+    /* encoder */
+    float *emb_e;          /* (Ne x E) */
     float *xp_e[L_MAX], *st_e[L_MAX], *cache_e[L_MAX]; /* (Ne x GH|SH|K) */
+    float *xr_e[L_MAX];    /* (Ne x X) reversed input of a bidirectional layer */
+    float *xp_r[L_MAX], *st_r[L_MAX], *cache_r[L_MAX]; /* its backward pass */
+    float *out_e[L_MAX];   /* (Ne x 2H) both directions' h, forward first */
+    float *xin_e[L_MAX];   /* (Ne x X) layer l>0's input after dropout */
+    float *mask_e[L_MAX];  /* (Ne x X) dropout masks of layer l's input */
+
+    /* memory (attention), rows in share order */
+    int Tm;                /* positions per memory row */
+    float *mem;            /* (B x Tm x D) */
+    float *keys;           /* (B x Tm x H|A) general: W_a m; mlp: W_a m */
+    int *mlen;             /* (B) */
+    int *mrow;             /* (B) memory row of decoder row j */
+
+    /* decoder */
+    float *emb_d;          /* (Nd x E) */
+    float *mask_d[L_MAX];  /* (Nd x X) dropout masks of layer l's input */
+    float *xin_d[L_MAX];   /* (Nd x X) layer l's input when not a plain copy */
     float *xp_d[L_MAX], *st_d[L_MAX], *cache_d[L_MAX]; /* (Nd x ...) */
+    float *attn;           /* (Nd x Tm) attention weights */
+    float *cat;            /* (Nd x (D+H)) [c; h] */
+    float *ht;             /* (Nd x H) attentional state h~ */
+    float *feed;           /* (Nd x H) the output layer's input after dropout */
+    float *mask_o;         /* (Nd x H) its dropout mask */
+    float *wq;             /* (Nd x A) mlp: W_q h + b_q */
+    float *scratch;        /* (A + T) */
     float *encfin[L_MAX];  /* (B x SH_e) final encoder states, decoder order */
     float *init_d[L_MAX];  /* (B x SH_d) decoder initial states */
     float *logits;         /* (Nd x V) logits, then their gradient */
-    float *zeros;          /* (B x SHmax) */
+    float *zeros;          /* (B x Wmax) */
 
     /* backward scratch */
-    float *ds_a, *ds_b;    /* (Nmax x SHmax) state gradients of two layers */
+    float *ds_a, *ds_b;    /* (Nmax x Wmax) gradients of two layers */
+    float *dst_r;          /* (Ne x SHmax) reversed layer's state gradient */
+    float *dxr;            /* (Ne x Xmax) reversed layer's input gradient */
     float *dxp;            /* (Nmax x GHmax) */
     float *dc_a, *dc_b;    /* (B x SHmax) gradient carried between steps */
+    float *dcar[L_MAX];    /* (B x SH) carried between decoder spans */
+    float *dfd;            /* (Nd x H) gradient on the output layer's input */
+    float *dcat;           /* (Nd x (D+H)) */
+    float *dmem, *dkeys;   /* like mem, keys */
+    float *dwq;            /* (Nd x A) */
     float *demb_e, *demb_d; /* (Ne x E), (Nd x E) embedding-row gradients,
                               kept until the trainer applies them */
     float *dinit[L_MAX];   /* (B x SH_d) */
@@ -52,14 +101,18 @@ struct s2s_work {
     /* greedy decoding */
     uint32_t *src_sorted;  /* (B x T) */
     int *order, *len_sorted, *row_of; /* (B) */
-    uint32_t *cur_ids;     /* (B) */
-    float *gst[2][L_MAX];  /* (B x SH) ping-pong states */
-    float *gxp, *gcache;   /* (B x GHmax), (B x Kmax) */
+    float *gst[L_MAX];     /* (B x SH) states before the step */
+    float *gfeed;          /* (B x H) h~ before the step */
 
-    int SHmax, GHmax, Kmax;
+    int SHmax, GHmax, Kmax, Wmax, Xmax;
 };
 
 static const s2s_cell_host *host(void) { return s2s_cell_host_services(); }
+
+static int has_attn(const s2s_model *m) { return m->attn.kind != S2S_ATTN_NONE; }
+
+/* Width of the fed-back / output-layer input h~ (the decoder's top h). */
+static int top_H(const s2s_model *m) { return m->dec[m->L_dec - 1].H; }
 
 /* ------------------------------------------------------------------------
  * Workspace */
@@ -74,21 +127,27 @@ static void *grow(void *p, size_t bytes)
 #define GROWI(p, n) ((p) = grow((p), (size_t)(n) * sizeof(int)))
 #define GROWU(p, n) ((p) = grow((p), (size_t)(n) * sizeof(uint32_t)))
 
+static int imax(int a, int b) { return a > b ? a : b; }
+
+static void note_layer(s2s_work *w, const s2s_layer *L)
+{
+    w->SHmax = imax(w->SHmax, L->S * L->H);
+    w->GHmax = imax(w->GHmax, L->G * L->H);
+    w->Kmax = imax(w->Kmax, L->K);
+    w->Xmax = imax(w->Xmax, L->X);
+}
+
 s2s_work *s2s_work_new(const s2s_model *m)
 {
     s2s_work *w = s2s_xcalloc(1, sizeof *w);
     for (int l = 0; l < m->L_enc; l++) {
-        const s2s_layer *L = &m->enc[l];
-        if (L->S * L->H > w->SHmax) w->SHmax = L->S * L->H;
-        if (L->G * L->H > w->GHmax) w->GHmax = L->G * L->H;
-        if (L->K > w->Kmax) w->Kmax = L->K;
+        note_layer(w, &m->enc[l]);
+        w->Wmax = imax(w->Wmax, s2s_enc_width(m, l));
     }
-    for (int l = 0; l < m->L_dec; l++) {
-        const s2s_layer *L = &m->dec[l];
-        if (L->S * L->H > w->SHmax) w->SHmax = L->S * L->H;
-        if (L->G * L->H > w->GHmax) w->GHmax = L->G * L->H;
-        if (L->K > w->Kmax) w->Kmax = L->K;
-    }
+    for (int l = 0; l < m->L_dec; l++) note_layer(w, &m->dec[l]);
+    w->Wmax = imax(w->Wmax, imax(w->SHmax, w->Xmax));
+    w->Wmax = imax(w->Wmax, imax(m->E, top_H(m)));
+    if (has_attn(m)) w->Wmax = imax(w->Wmax, m->attn.D + m->attn.H);
     return w;
 }
 
@@ -96,17 +155,24 @@ void s2s_work_free(s2s_work *w)
 {
     if (!w) return;
     free(w->Bt); free(w->Pt); free(w->Du); free(w->Qu); free(w->perm);
-    free(w->final_pos); free(w->ids_e); free(w->ids_d); free(w->gold_d);
-    free(w->emb_e); free(w->emb_d); free(w->logits); free(w->zeros);
-    free(w->ds_a); free(w->ds_b); free(w->dxp); free(w->dc_a); free(w->dc_b);
-    free(w->demb_e); free(w->demb_d); free(w->dtmp); free(w->src_sorted); free(w->order);
-    free(w->len_sorted); free(w->row_of); free(w->cur_ids); free(w->gxp);
-    free(w->gcache);
+    free(w->final_pos); free(w->rev); free(w->ids_e); free(w->ids_d);
+    free(w->gold_d); free(w->emb_e); free(w->emb_d); free(w->mem);
+    free(w->keys); free(w->mlen); free(w->mrow); free(w->attn); free(w->cat);
+    free(w->ht); free(w->feed); free(w->mask_o); free(w->wq);
+    free(w->scratch); free(w->logits); free(w->zeros); free(w->ds_a);
+    free(w->ds_b); free(w->dst_r); free(w->dxr); free(w->dxp); free(w->dc_a);
+    free(w->dc_b); free(w->dfd); free(w->dcat); free(w->dmem); free(w->dkeys);
+    free(w->dwq); free(w->demb_e); free(w->demb_d); free(w->dtmp);
+    free(w->src_sorted); free(w->order); free(w->len_sorted); free(w->row_of);
+    free(w->gfeed);
     for (int l = 0; l < L_MAX; l++) {
         free(w->xp_e[l]); free(w->st_e[l]); free(w->cache_e[l]);
+        free(w->xr_e[l]); free(w->xp_r[l]); free(w->st_r[l]);
+        free(w->cache_r[l]); free(w->out_e[l]); free(w->xin_e[l]);
+        free(w->mask_e[l]); free(w->mask_d[l]); free(w->xin_d[l]);
         free(w->xp_d[l]); free(w->st_d[l]); free(w->cache_d[l]);
-        free(w->encfin[l]); free(w->init_d[l]); free(w->dinit[l]);
-        free(w->denc[l]); free(w->gst[0][l]); free(w->gst[1][l]);
+        free(w->encfin[l]); free(w->init_d[l]); free(w->dcar[l]);
+        free(w->dinit[l]); free(w->denc[l]); free(w->gst[l]);
     }
     free(w);
 }
@@ -132,12 +198,17 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
     if (Nd < w->capNd) Nd = w->capNd;
     if (train < w->capTrain) train = w->capTrain;
     if (Nd < (size_t)B) Nd = (size_t)B; /* greedy decoding: one step of B rows */
-    size_t Nmax = Ne > Nd ? Ne : Nd, Nb = train == FOR_TRAIN ? Nmax : 1;
-    int E = m->E;
+    int tr = train == FOR_TRAIN;
+    size_t Nmax = Ne > Nd ? Ne : Nd, Nb = tr ? Nmax : 1;
+    size_t Neb = tr ? Ne : 1, Ndb = tr ? Nd : 1;
+    int E = m->E, H = top_H(m), drop = m->dropout > 0 && tr;
+    int D = m->attn.D, A = m->attn.kind == S2S_ATTN_MLP ? m->attn.A : 1;
+    int KW = m->attn.kind == S2S_ATTN_GENERAL ? m->attn.H : A;
+    size_t BT = (size_t)B * T;
 
     GROWI(w->Bt, T + 1); GROWI(w->Pt, T + 1);
     GROWI(w->Du, U + 1); GROWI(w->Qu, U + 1);
-    GROWI(w->perm, B); GROWI(w->final_pos, B);
+    GROWI(w->perm, B); GROWI(w->final_pos, B); GROWI(w->rev, Ne);
     GROWU(w->ids_e, Ne); GROWU(w->ids_d, Nd); GROWU(w->gold_d, Nd);
     GROWF(w->emb_e, Ne * E); GROWF(w->emb_d, Nd * E);
     for (int l = 0; l < m->L_enc; l++) {
@@ -145,39 +216,63 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
         GROWF(w->xp_e[l], Ne * L->G * L->H);
         GROWF(w->st_e[l], Ne * L->S * L->H);
         GROWF(w->cache_e[l], Ne * L->K);
-        GROWF(w->denc[l], (size_t)B * L->S * L->H);
-        GROWF(w->encfin[l], (size_t)B * L->S * L->H);
+        GROWF(w->denc[l], (size_t)B * L->S * s2s_enc_width(m, l));
+        GROWF(w->encfin[l], (size_t)B * L->S * s2s_enc_width(m, l));
+        if (m->bidir) {
+            GROWF(w->xr_e[l], Ne * L->X);
+            GROWF(w->xp_r[l], Ne * L->G * L->H);
+            GROWF(w->st_r[l], Ne * L->S * L->H);
+            GROWF(w->cache_r[l], Ne * L->K);
+            GROWF(w->out_e[l], Ne * 2 * L->H);
+        }
+        if (drop) {
+            GROWF(w->mask_e[l], Ne * L->X);
+            if (l > 0) GROWF(w->xin_e[l], Ne * L->X);
+        }
     }
     for (int l = 0; l < m->L_dec; l++) {
         const s2s_layer *L = &m->dec[l];
-        size_t Nl = train >= FOR_LOSS ? Nd : 1;
-        GROWF(w->xp_d[l], Nl * L->G * L->H);
-        GROWF(w->st_d[l], Nl * L->S * L->H);
-        GROWF(w->cache_d[l], Nl * L->K);
+        GROWF(w->xp_d[l], Nd * L->G * L->H);
+        GROWF(w->st_d[l], Nd * L->S * L->H);
+        GROWF(w->cache_d[l], Nd * L->K);
         GROWF(w->init_d[l], (size_t)B * L->S * L->H);
         GROWF(w->dinit[l], (size_t)B * L->S * L->H);
-        GROWF(w->gst[0][l], (size_t)B * L->S * L->H);
-        GROWF(w->gst[1][l], (size_t)B * L->S * L->H);
+        GROWF(w->dcar[l], (size_t)B * L->S * L->H);
+        GROWF(w->gst[l], (size_t)B * L->S * L->H);
+        if (drop) GROWF(w->mask_d[l], Nd * L->X);
+        if ((l == 0 && m->input_feed) || (l > 0 && drop))
+            GROWF(w->xin_d[l], Nd * L->X);
     }
+    if (has_attn(m)) {
+        GROWF(w->mem, BT * D); GROWF(w->keys, BT * KW);
+        GROWF(w->dmem, tr ? BT * D : 1); GROWF(w->dkeys, tr ? BT * KW : 1);
+        GROWF(w->attn, Nd * T); GROWF(w->cat, Nd * (D + H));
+        GROWF(w->ht, Nd * H); GROWF(w->wq, Nd * A); GROWF(w->dwq, Ndb * A);
+        GROWF(w->dcat, Ndb * (D + H));
+    }
+    GROWF(w->scratch, (size_t)A + T); /* mlp hidden (A), score gradients (T) */
+    GROWI(w->mlen, B); GROWI(w->mrow, B);
+    GROWF(w->feed, Nd * H); GROWF(w->mask_o, drop ? Nd * H : 1);
+    GROWF(w->dfd, Ndb * H);
     GROWF(w->logits, Nd * m->V_tgt);
-    GROWF(w->zeros, (size_t)B * w->SHmax);
-    memset(w->zeros, 0, (size_t)B * w->SHmax * sizeof(float));
-    GROWF(w->ds_a, Nb * w->SHmax); GROWF(w->ds_b, Nb * w->SHmax);
+    GROWF(w->zeros, (size_t)B * w->Wmax);
+    memset(w->zeros, 0, (size_t)B * w->Wmax * sizeof(float));
+    GROWF(w->ds_a, Nb * w->Wmax); GROWF(w->ds_b, Nb * w->Wmax);
+    GROWF(w->dst_r, m->bidir ? Neb * w->SHmax : 1);
+    GROWF(w->dxr, m->bidir ? Neb * w->Xmax : 1);
     GROWF(w->dxp, Nb * w->GHmax);
     GROWF(w->dc_a, (size_t)B * w->SHmax); GROWF(w->dc_b, (size_t)B * w->SHmax);
-    GROWF(w->demb_e, (train == FOR_TRAIN ? Ne : 1) * E); GROWF(w->demb_d, Nd * E);
-    GROWF(w->dtmp, (size_t)B * w->SHmax);
-    GROWU(w->src_sorted, (size_t)B * T);
+    GROWF(w->demb_e, Neb * E); GROWF(w->demb_d, Nd * E);
+    GROWF(w->dtmp, (size_t)B * imax(2 * w->SHmax, w->Wmax)); /* bridge input */
+    GROWU(w->src_sorted, BT);
     GROWI(w->order, B); GROWI(w->len_sorted, B); GROWI(w->row_of, B);
-    GROWU(w->cur_ids, B);
-    GROWF(w->gxp, (size_t)B * w->GHmax);
-    GROWF(w->gcache, (size_t)B * (w->Kmax ? w->Kmax : 1));
+    GROWF(w->gfeed, (size_t)B * H);
     w->capB = B; w->capT = T; w->capU = U;
     w->capNe = Ne; w->capNd = Nd; w->capTrain = train;
 }
 
 /* ------------------------------------------------------------------------
- * Packing */
+ * Packing, embeddings, dropout */
 
 /* counts[t] = rows with len > t (len sorted descending over `order`),
  * offs[t] = packed offset of step t; returns the packed row count. */
@@ -214,46 +309,78 @@ static void embed_backward(float *dtable, int E, const uint32_t *ids, int n,
                     (size_t)E);
 }
 
+/* Inverted dropout: out (n x d, stride ldo) = in (stride ldi) * mask, the
+ * mask (n x d) drawn from the pass's RNG: 0 with probability p, else
+ * 1/(1-p). out may be in. */
+static void dropout_forward(s2s_work *w, const float *in, int ldi, float *out,
+                            int ldo, int n, int d, float *mask)
+{
+    float p = w->drop, keep = 1.0f / (1.0f - p);
+    for (int i = 0; i < n; i++) {
+        float *mk = mask + (size_t)i * d;
+        for (int k = 0; k < d; k++)
+            mk[k] = s2s_rng_float(w->rng) < p ? 0.0f : keep;
+        const float *x = in + (size_t)i * ldi;
+        float *y = out + (size_t)i * ldo;
+        for (int k = 0; k < d; k++) y[k] = x[k] * mk[k];
+    }
+}
+
+/* g (n x d, stride ld) *= mask, in place. */
+static void dropout_backward(float *g, int ld, int n, int d, const float *mask)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < d; k++)
+            g[(size_t)i * ld + k] *= mask[(size_t)i * d + k];
+}
+
 /* ------------------------------------------------------------------------
- * One layer over a packed sequence */
+ * One layer over steps t0..t1-1 of a packed sequence. x points at the
+ * input of step t0's first row; xp, st, cache and dst are whole-sequence
+ * buffers indexed by the packed offsets Pt. */
 
 static void layer_forward(const s2s_layer *L, const float *P, const float *x,
-                          int ldx, int N, int T, const int *Bt,
+                          int ldx, int t0, int t1, const int *Bt,
                           const int *Pt, const float *init, float *xp,
                           float *st, float *cache)
 {
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
-    L->cell->project(host(), p, L->X, L->H, N, x, ldx, xp);
-    for (int t = 0; t < T; t++) {
-        const float *prev = t ? st + (size_t)Pt[t - 1] * SH : init;
+    L->cell->project(host(), p, L->X, L->H, Pt[t1] - Pt[t0], x, ldx,
+                     xp + (size_t)Pt[t0] * GH);
+    for (int t = t0; t < t1; t++) {
+        const float *prev = t > t0 ? st + (size_t)Pt[t - 1] * SH : init;
         L->cell->forward(host(), p, L->X, L->H, Bt[t], xp + (size_t)Pt[t] * GH,
                          prev, st + (size_t)Pt[t] * SH,
                          cache + (size_t)Pt[t] * L->K);
     }
 }
 
-/* dst (N x SH) holds the loss gradient on every packed state from above
- * (and from final-state injections). Writes the gradient on the initial
- * state to dinit (Bt[0] x SH) when not NULL, and accumulates the input
- * gradient into dx (N x X, stride lddx) when not NULL. */
+/* Reverse of layer_forward. dst holds the loss gradient on every packed
+ * state from above. carry (Bt[t1] x SH, when t1 < the sequence's end)
+ * holds the gradient reaching step t1-1's states from step t1; on return
+ * it holds the gradient on the states before t0 — copied to dinit too
+ * when dinit is not NULL. Accumulates the input gradient into dx (the
+ * rows of t0.., stride lddx) when dx is not NULL. */
 static void layer_backward(const s2s_layer *L, const float *P, float *g,
-                           s2s_work *w, const float *x, int ldx, int N, int T,
-                           const int *Bt, const int *Pt, const float *init,
-                           const float *xp, const float *st, float *cache,
-                           const float *dst, float *dinit, float *dx,
-                           int lddx)
+                           s2s_work *w, const float *x, int ldx, int t0,
+                           int t1, const int *Bt, const int *Pt,
+                           const float *init, const float *xp,
+                           const float *st, float *cache, const float *dst,
+                           float *carry, float *dinit, float *dx, int lddx)
 {
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
     float *dc = w->dc_a, *dp = w->dc_b;
-    for (int t = T - 1; t >= 0; t--) {
+    if (carry && Bt[t1] > 0)
+        memcpy(dc, carry, (size_t)Bt[t1] * SH * sizeof(float));
+    for (int t = t1 - 1; t >= t0; t--) {
         int n = Bt[t], n_later = Bt[t + 1];
         /* rows ending at t carry nothing from later steps */
         memset(dc + (size_t)n_later * SH, 0,
                (size_t)(n - n_later) * SH * sizeof(float));
         s2s_add(dc, dst + (size_t)Pt[t] * SH, (size_t)n * SH);
-        const float *prev = t ? st + (size_t)Pt[t - 1] * SH : init;
+        const float *prev = t > t0 ? st + (size_t)Pt[t - 1] * SH : init;
         L->cell->backward(host(), p, g, L->X, L->H, n,
                           xp + (size_t)Pt[t] * GH, prev,
                           st + (size_t)Pt[t] * SH,
@@ -261,51 +388,141 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
                           w->dxp + (size_t)Pt[t] * GH, dp);
         float *tmp = dc; dc = dp; dp = tmp;
     }
-    if (dinit) memcpy(dinit, dc, (size_t)Bt[0] * SH * sizeof(float));
-    L->cell->project_backward(host(), p, g, L->X, L->H, N, x, ldx, w->dxp,
-                              dx, lddx);
+    size_t n0 = (size_t)Bt[t0] * SH * sizeof(float);
+    if (dinit) memcpy(dinit, dc, n0);
+    if (carry) memcpy(carry, dc, n0);
+    L->cell->project_backward(host(), p, g, L->X, L->H, Pt[t1] - Pt[t0], x,
+                              ldx, w->dxp + (size_t)Pt[t0] * GH, dx, lddx);
 }
 
 /* ------------------------------------------------------------------------
- * Encoder */
+ * Encoder and memory */
+
+/* rows (n x d) of `in` (stride ldi) gathered to out row rev[i] ... i.e.
+ * out[rev[i]] = in[i]: the reversal is its own inverse. */
+static void reverse_rows(const int *rev, int n, const float *in, int ldi,
+                         float *out, int ldo, int d)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(out + (size_t)rev[i] * ldo, in + (size_t)i * ldi,
+               (size_t)d * sizeof(float));
+}
 
 static void encoder_forward(const s2s_model *m, s2s_work *w, int B,
                             const uint32_t *src, int ld_src,
                             const int *src_len)
 {
     const float *P = m->params.w;
-    int T = src_len[0];
+    int T = src_len[0], E = m->E;
     w->T = T;
     w->Ne = pack_steps(src_len, NULL, B, T, w->Bt, w->Pt);
     for (int t = 0; t < T; t++)
         for (int b = 0; b < w->Bt[t]; b++)
             w->ids_e[w->Pt[t] + b] = src[(size_t)b * ld_src + t];
     for (int b = 0; b < B; b++) w->final_pos[b] = w->Pt[src_len[b] - 1] + b;
-    embed(P + m->off_emb_src, m->E, w->ids_e, w->Ne, w->emb_e);
+    if (m->bidir)
+        for (int t = 0; t < T; t++)
+            for (int b = 0; b < w->Bt[t]; b++)
+                w->rev[w->Pt[t] + b] = w->Pt[src_len[b] - 1 - t] + b;
+    embed(P + m->off_emb_src, E, w->ids_e, w->Ne, w->emb_e);
+    if (w->drop)
+        dropout_forward(w, w->emb_e, E, w->emb_e, E, w->Ne, E, w->mask_e[0]);
 
     const float *x = w->emb_e;
-    int ldx = m->E;
+    int ldx = E;
     for (int l = 0; l < m->L_enc; l++) {
         const s2s_layer *L = &m->enc[l];
-        layer_forward(L, P, x, ldx, w->Ne, T, w->Bt, w->Pt, w->zeros,
-                      w->xp_e[l], w->st_e[l], w->cache_e[l]);
-        x = w->st_e[l];
-        ldx = L->S * L->H;
+        if (l > 0 && w->drop) {
+            dropout_forward(w, x, ldx, w->xin_e[l], L->X, w->Ne, L->X,
+                            w->mask_e[l]);
+            x = w->xin_e[l];
+            ldx = L->X;
+        }
+        layer_forward(L, P, x, ldx, 0, T, w->Bt, w->Pt, w->zeros, w->xp_e[l],
+                      w->st_e[l], w->cache_e[l]);
+        if (!m->bidir) {
+            x = w->st_e[l];
+            ldx = L->S * L->H;
+            continue;
+        }
+        /* the backward direction reads each sentence from its end: the
+         * same packing over reversed rows */
+        const s2s_layer *R = &m->enc_rev[l];
+        reverse_rows(w->rev, w->Ne, x, ldx, w->xr_e[l], L->X, L->X);
+        layer_forward(R, P, w->xr_e[l], L->X, 0, T, w->Bt, w->Pt, w->zeros,
+                      w->xp_r[l], w->st_r[l], w->cache_r[l]);
+        int H = L->H, SH = L->S * H;
+        float *out = w->out_e[l];
+        for (int i = 0; i < w->Ne; i++)
+            memcpy(out + (size_t)i * 2 * H, w->st_e[l] + (size_t)i * SH,
+                   (size_t)H * sizeof(float));
+        reverse_rows(w->rev, w->Ne, w->st_r[l], SH, out + H, 2 * H, H);
+        x = out;
+        ldx = 2 * H;
     }
 }
 
+/* The top encoder layer's output at packed position i, and its stride. */
+static const float *enc_top(const s2s_model *m, const s2s_work *w, int *ld)
+{
+    int l = m->L_enc - 1;
+    if (m->bidir) {
+        *ld = 2 * m->enc[l].H;
+        return w->out_e[l];
+    }
+    *ld = m->enc[l].S * m->enc[l].H;
+    return w->st_e[l];
+}
+
+/* Memory rows in share order (B x T x D, padding zeroed) and the keys the
+ * scores read. */
+static void memory_forward(const s2s_model *m, s2s_work *w, int B,
+                           const int *src_len)
+{
+    const s2s_attention *a = &m->attn;
+    const float *P = m->params.w;
+    int D = a->D, T = w->T, ld;
+    const float *top = enc_top(m, w, &ld);
+    w->Tm = T;
+    memset(w->mem, 0, (size_t)B * T * D * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        w->mlen[b] = src_len[b];
+        for (int t = 0; t < src_len[b]; t++)
+            memcpy(w->mem + ((size_t)b * T + t) * D,
+                   top + (size_t)(w->Pt[t] + b) * ld, (size_t)D * sizeof(float));
+    }
+    if (a->kind == S2S_ATTN_GENERAL)
+        s2s_gemm(0, 1, B * T, a->H, D, 1.0f, w->mem, D, P + a->off_wa, D, 0.0f,
+                 w->keys, a->H);
+    else if (a->kind == S2S_ATTN_MLP)
+        s2s_gemm(0, 1, B * T, a->A, D, 1.0f, w->mem, D, P + a->off_wa, D, 0.0f,
+                 w->keys, a->A);
+}
+
 /* Decoder initial states for rows taken in the order rows[j] (share rows):
- * the encoder's final states, directly or through the bridge. */
+ * the encoder's final states, both directions side by side in each state
+ * part, directly or through the bridge. */
 static void handoff_forward(const s2s_model *m, s2s_work *w, int B,
                             const int *rows, float *const *init)
 {
     const float *P = m->params.w;
     for (int l = 0; l < m->L_enc; l++) {
-        int SH = m->enc[l].S * m->enc[l].H;
-        for (int j = 0; j < B; j++)
-            memcpy(w->encfin[l] + (size_t)j * SH,
-                   w->st_e[l] + (size_t)w->final_pos[rows[j]] * SH,
-                   (size_t)SH * sizeof(float));
+        int H = m->enc[l].H, S = m->enc[l].S, SH = S * H;
+        for (int j = 0; j < B; j++) {
+            size_t at = (size_t)w->final_pos[rows[j]] * SH;
+            if (!m->bidir) {
+                memcpy(w->encfin[l] + (size_t)j * SH, w->st_e[l] + at,
+                       (size_t)SH * sizeof(float));
+                continue;
+            }
+            float *o = w->encfin[l] + (size_t)j * 2 * SH;
+            for (int s = 0; s < S; s++) {
+                memcpy(o + (size_t)s * 2 * H, w->st_e[l] + at + (size_t)s * H,
+                       (size_t)H * sizeof(float));
+                memcpy(o + (size_t)s * 2 * H + H, w->st_r[l] + at + (size_t)s * H,
+                       (size_t)H * sizeof(float));
+            }
+        }
     }
     for (int l = 0; l < m->L_dec; l++) {
         int SH = m->dec[l].S * m->dec[l].H;
@@ -323,13 +540,181 @@ static void handoff_forward(const s2s_model *m, s2s_work *w, int B,
 }
 
 /* ------------------------------------------------------------------------
+ * Attention over one span of decoder rows */
+
+static float dot(const float *a, const float *b, int n)
+{
+    float s = 0;
+    for (int k = 0; k < n; k++) s += a[k] * b[k];
+    return s;
+}
+
+/* e = tanh(wq + key) (A floats), for the mlp score v.e */
+static void mlp_hidden(const float *wq, const float *key, int A, float *e)
+{
+    for (int k = 0; k < A; k++) e[k] = wq[k] + key[k];
+    s2s_tanh(e, (size_t)A);
+}
+
+/* Rows i0..i1-1 (packed), decoder row of i given by row_of_i: scores,
+ * weights (w->attn), context and h into w->cat, then h~ = tanh(W_c cat). */
+static void attend_forward(const s2s_model *m, s2s_work *w, int u0, int u1)
+{
+    const s2s_attention *a = &m->attn;
+    const float *P = m->params.w;
+    const s2s_layer *top = &m->dec[m->L_dec - 1];
+    int D = a->D, H = a->H, A = a->A, SHt = top->S * top->H, Tm = w->Tm;
+    int i0 = w->Qu[u0], N = w->Qu[u1] - i0;
+    const float *h = w->st_d[m->L_dec - 1];
+    if (a->kind == S2S_ATTN_MLP) {
+        float *wq = w->wq + (size_t)i0 * A;
+        for (int i = 0; i < N; i++)
+            memcpy(wq + (size_t)i * A, P + a->off_bq, (size_t)A * sizeof(float));
+        s2s_gemm(0, 1, N, A, H, 1.0f, h + (size_t)i0 * SHt, SHt, P + a->off_wq,
+                 H, 1.0f, wq, A);
+    }
+    for (int u = u0; u < u1; u++)
+        for (int j = 0; j < w->Du[u]; j++) {
+            size_t i = (size_t)w->Qu[u] + j;
+            int b = w->mrow[j], Tb = w->mlen[b];
+            const float *q = h + i * SHt;
+            const float *mem = w->mem + (size_t)b * Tm * D;
+            float *s = w->attn + i * Tm;
+            for (int t = 0; t < Tb; t++) {
+                switch (a->kind) {
+                case S2S_ATTN_DOT:
+                    s[t] = dot(q, mem + (size_t)t * D, D);
+                    break;
+                case S2S_ATTN_GENERAL:
+                    s[t] = dot(q, w->keys + ((size_t)b * Tm + t) * H, H);
+                    break;
+                default:
+                    mlp_hidden(w->wq + i * A, w->keys + ((size_t)b * Tm + t) * A,
+                               A, w->scratch);
+                    s[t] = dot(P + a->off_v, w->scratch, A);
+                }
+            }
+            for (int t = Tb; t < Tm; t++) s[t] = 0;
+            s2s_softmax_rows(s, 1, Tb, Tm);
+            float *c = w->cat + i * (D + H);
+            memset(c, 0, (size_t)D * sizeof(float));
+            for (int t = 0; t < Tb; t++)
+                for (int k = 0; k < D; k++) c[k] += s[t] * mem[(size_t)t * D + k];
+            memcpy(c + D, q, (size_t)H * sizeof(float));
+        }
+    float *ht = w->ht + (size_t)i0 * H;
+    s2s_gemm(0, 1, N, H, D + H, 1.0f, w->cat + (size_t)i0 * (D + H), D + H,
+             P + a->off_wc, D + H, 0.0f, ht, H);
+    s2s_tanh(ht, (size_t)N * H);
+}
+
+/* Reverse of attend_forward over the same rows. dfd holds the gradient on
+ * h~; adds the gradient on h into dh (stride ldh, absolute rows), on the
+ * memory into w->dmem and on the keys into w->dkeys. */
+static void attend_backward(const s2s_model *m, s2s_work *w, float *Gd,
+                            size_t off_dense, int u0, int u1, float *dh,
+                            int ldh)
+{
+#define G_AT(off) (Gd + ((off) - off_dense))
+    const s2s_attention *a = &m->attn;
+    const float *P = m->params.w;
+    const s2s_layer *top = &m->dec[m->L_dec - 1];
+    int D = a->D, H = a->H, A = a->A, SHt = top->S * top->H, Tm = w->Tm;
+    int i0 = w->Qu[u0], N = w->Qu[u1] - i0;
+    const float *h = w->st_d[m->L_dec - 1];
+    float *dz = w->dfd + (size_t)i0 * H;
+    const float *ht = w->ht + (size_t)i0 * H;
+    for (size_t k = 0; k < (size_t)N * H; k++) dz[k] *= s2s_dtanh_y(ht[k]);
+    float *cat = w->cat + (size_t)i0 * (D + H);
+    s2s_gemm(1, 0, H, D + H, N, 1.0f, dz, H, cat, D + H, 1.0f,
+             G_AT(a->off_wc), D + H);
+    float *dcat = w->dcat + (size_t)i0 * (D + H);
+    s2s_gemm(0, 0, N, D + H, H, 1.0f, dz, H, P + a->off_wc, D + H, 0.0f, dcat,
+             D + H);
+    float *dwq = a->kind == S2S_ATTN_MLP ? w->dwq + (size_t)i0 * A : NULL;
+    if (dwq) memset(dwq, 0, (size_t)N * A * sizeof(float));
+    for (int u = u0; u < u1; u++)
+        for (int j = 0; j < w->Du[u]; j++) {
+            size_t i = (size_t)w->Qu[u] + j;
+            int b = w->mrow[j], Tb = w->mlen[b];
+            const float *q = h + i * SHt;
+            const float *mem = w->mem + (size_t)b * Tm * D;
+            float *dmem = w->dmem + (size_t)b * Tm * D;
+            const float *s = w->attn + i * Tm;
+            const float *dc = w->dcat + i * (D + H);
+            float *dq = dh + i * ldh;
+            s2s_add(dq, dc + D, (size_t)H);
+            /* da_t = dc.m_t; dscore = a (da - sum a da) */
+            float *ds = w->scratch + (a->kind == S2S_ATTN_MLP ? A : 0), sum = 0;
+            for (int t = 0; t < Tb; t++) {
+                ds[t] = dot(dc, mem + (size_t)t * D, D);
+                sum += s[t] * ds[t];
+                for (int k = 0; k < D; k++) dmem[(size_t)t * D + k] += s[t] * dc[k];
+            }
+            for (int t = 0; t < Tb; t++) ds[t] = s[t] * (ds[t] - sum);
+            for (int t = 0; t < Tb; t++) {
+                if (a->kind == S2S_ATTN_DOT) {
+                    for (int k = 0; k < D; k++) {
+                        dq[k] += ds[t] * mem[(size_t)t * D + k];
+                        dmem[(size_t)t * D + k] += ds[t] * q[k];
+                    }
+                } else if (a->kind == S2S_ATTN_GENERAL) {
+                    const float *key = w->keys + ((size_t)b * Tm + t) * H;
+                    float *dkey = w->dkeys + ((size_t)b * Tm + t) * H;
+                    for (int k = 0; k < H; k++) {
+                        dq[k] += ds[t] * key[k];
+                        dkey[k] += ds[t] * q[k];
+                    }
+                } else {
+                    const float *key = w->keys + ((size_t)b * Tm + t) * A;
+                    float *dkey = w->dkeys + ((size_t)b * Tm + t) * A;
+                    float *e = w->scratch, *dv = G_AT(a->off_v);
+                    const float *v = P + a->off_v;
+                    mlp_hidden(w->wq + i * A, key, A, e);
+                    float *dw = dwq + (i - (size_t)i0) * A;
+                    for (int k = 0; k < A; k++) {
+                        dv[k] += ds[t] * e[k];
+                        float de = ds[t] * v[k] * s2s_dtanh_y(e[k]);
+                        dw[k] += de;
+                        dkey[k] += de;
+                    }
+                }
+            }
+        }
+    if (dwq) {
+        s2s_gemm(1, 0, A, H, N, 1.0f, dwq, A, h + (size_t)i0 * SHt, SHt, 1.0f,
+                 G_AT(a->off_wq), H);
+        float *dbq = G_AT(a->off_bq);
+        for (int i = 0; i < N; i++) s2s_add(dbq, dwq + (size_t)i * A, (size_t)A);
+        s2s_gemm(0, 0, N, H, A, 1.0f, dwq, A, P + a->off_wq, H, 1.0f,
+                 dh + (size_t)i0 * ldh, ldh);
+    }
+#undef G_AT
+}
+
+/* Reverse of memory_forward's keys: dW_a, and the memory gradient. */
+static void memory_backward(const s2s_model *m, s2s_work *w, int B,
+                            float *Gd, size_t off_dense)
+{
+    const s2s_attention *a = &m->attn;
+    const float *P = m->params.w;
+    int D = a->D, T = w->Tm;
+    int KW = a->kind == S2S_ATTN_GENERAL ? a->H : a->A;
+    if (a->kind == S2S_ATTN_DOT) return;
+    s2s_gemm(1, 0, KW, D, B * T, 1.0f, w->dkeys, KW, w->mem, D, 1.0f,
+             Gd + (a->off_wa - off_dense), D);
+    s2s_gemm(0, 0, B * T, D, KW, 1.0f, w->dkeys, KW, P + a->off_wa, D, 1.0f,
+             w->dmem, D);
+}
+
+/* ------------------------------------------------------------------------
  * Output projection and loss */
 
 static void project_logits(const s2s_model *m, const float *h, int ldh,
                            int n, float *logits)
 {
     const float *P = m->params.w;
-    int V = m->V_tgt, H = m->dec[m->L_dec - 1].H;
+    int V = m->V_tgt, H = top_H(m);
     for (int i = 0; i < n; i++)
         memcpy(logits + (size_t)i * V, P + m->off_out_b,
                (size_t)V * sizeof(float));
@@ -357,6 +742,186 @@ static uint32_t argmax_row(const float *z, int V)
 }
 
 /* ------------------------------------------------------------------------
+ * The decoder step primitive */
+
+/* What the output layer reads (and input feeding passes on): the top h, or
+ * h~ with attention, after dropout when there is any. */
+static const float *out_rows(const s2s_model *m, const s2s_work *w, int *ld)
+{
+    const s2s_layer *top = &m->dec[m->L_dec - 1];
+    if (w->drop) { *ld = top->H; return w->feed; }
+    if (has_attn(m)) { *ld = top->H; return w->ht; }
+    *ld = top->S * top->H;
+    return w->st_d[m->L_dec - 1];
+}
+
+/* Decoder layer l's input over the rows of steps u0..u1-1, and its
+ * stride: the embeddings (with h~ of the step before when input feeding)
+ * for l = 0, the layer below's h above; dropout applied. feed_init is h~
+ * before step u0 (B x H). */
+static const float *dec_input(const s2s_model *m, s2s_work *w, int l, int u0,
+                              int u1, const float *feed_init, int *ldx)
+{
+    const s2s_layer *L = &m->dec[l];
+    int i0 = w->Qu[u0], N = w->Qu[u1] - i0, E = m->E;
+    if (l == 0 && !m->input_feed) {
+        *ldx = E;
+        return w->emb_d + (size_t)i0 * E;
+    }
+    if (l > 0 && !w->drop) {
+        *ldx = m->dec[l - 1].S * m->dec[l - 1].H;
+        return w->st_d[l - 1] + (size_t)i0 * *ldx;
+    }
+    float *x = w->xin_d[l] + (size_t)i0 * L->X;
+    *ldx = L->X;
+    if (l == 0) {
+        int H = top_H(m), ldf;
+        const float *fo = out_rows(m, w, &ldf);
+        for (int u = u0; u < u1; u++)
+            for (int j = 0; j < w->Du[u]; j++) {
+                float *r = w->xin_d[0] + ((size_t)w->Qu[u] + j) * L->X;
+                const float *f = u == u0 ? feed_init + (size_t)j * H
+                                         : fo + ((size_t)w->Qu[u - 1] + j) * ldf;
+                memcpy(r, w->emb_d + ((size_t)w->Qu[u] + j) * E,
+                       (size_t)E * sizeof(float));
+                memcpy(r + E, f, (size_t)H * sizeof(float));
+            }
+        return x;
+    }
+    const s2s_layer *Lb = &m->dec[l - 1];
+    int SH = Lb->S * Lb->H;
+    dropout_forward(w, w->st_d[l - 1] + (size_t)i0 * SH, SH, x, L->X, N, L->X,
+                    w->mask_d[l] + (size_t)i0 * L->X);
+    return x;
+}
+
+/* Steps u0..u1-1 of the decoder over the packed layout (Du, Qu): reads
+ * ids_d of those rows, the states before u0 (init, per layer) and h~
+ * before u0 (feed_init, with input feeding); writes their states,
+ * attention weights, h~ and logits. Decoder row j's memory is mrow[j]. */
+static void decoder_span(const s2s_model *m, s2s_work *w, int u0, int u1,
+                         float *const *init, const float *feed_init)
+{
+    const float *P = m->params.w;
+    int E = m->E, i0 = w->Qu[u0], N = w->Qu[u1] - i0;
+    float *emb = w->emb_d + (size_t)i0 * E;
+    embed(P + m->off_emb_tgt, E, w->ids_d + i0, N, emb);
+    if (w->drop)
+        dropout_forward(w, emb, E, emb, E, N, E, w->mask_d[0] + (size_t)i0 * E);
+    for (int l = 0; l < m->L_dec; l++) {
+        const s2s_layer *L = &m->dec[l];
+        int ldx;
+        const float *x = dec_input(m, w, l, u0, u1, feed_init, &ldx);
+        layer_forward(L, P, x, ldx, u0, u1, w->Du, w->Qu, init[l], w->xp_d[l],
+                      w->st_d[l], w->cache_d[l]);
+    }
+    if (has_attn(m)) attend_forward(m, w, u0, u1);
+    int H = top_H(m), ld;
+    if (w->drop) {
+        const s2s_layer *top = &m->dec[m->L_dec - 1];
+        const float *o = has_attn(m) ? w->ht : w->st_d[m->L_dec - 1];
+        int ldo = has_attn(m) ? H : top->S * top->H;
+        dropout_forward(w, o + (size_t)i0 * ldo, ldo, w->feed + (size_t)i0 * H,
+                        H, N, H, w->mask_o + (size_t)i0 * H);
+    }
+    const float *o = out_rows(m, w, &ld);
+    project_logits(m, o + (size_t)i0 * ld, ld, N,
+                   w->logits + (size_t)i0 * m->V_tgt);
+}
+
+/* Reverse of decoder_span. w->logits holds the gradient on the span's
+ * logits, w->dfd the gradient reaching its h~ from the step after (input
+ * feeding). dinit receives the gradient on init when u0 = 0; otherwise
+ * the carries w->dcar pass it to the span before, and the gradient on h~
+ * of step u0-1 is added to w->dfd. Gd: the dense gradient. */
+static void decoder_span_backward(const s2s_model *m, s2s_work *w, float *Gd,
+                                  int u0, int u1, float *const *init)
+{
+#define G_AT(off) (Gd + ((off) - m->off_dense))
+    const float *P = m->params.w;
+    int E = m->E, V = m->V_tgt, H = top_H(m);
+    int i0 = w->Qu[u0], N = w->Qu[u1] - i0;
+    const s2s_layer *top = &m->dec[m->L_dec - 1];
+    int SHt = top->S * top->H, ldo;
+    const float *o = out_rows(m, w, &ldo);
+    float *dlog = w->logits + (size_t)i0 * V;
+
+    /* output projection */
+    s2s_gemm(1, 0, V, H, N, 1.0f, dlog, V, o + (size_t)i0 * ldo, ldo, 1.0f,
+             G_AT(m->off_out_w), H);
+    float *db = G_AT(m->off_out_b);
+    for (int i = 0; i < N; i++) s2s_add(db, dlog + (size_t)i * V, V);
+    float *cur = w->ds_a, *below = w->ds_b;
+    memset(cur + (size_t)i0 * SHt, 0, (size_t)N * SHt * sizeof(float));
+    if (!w->drop && !has_attn(m)) {
+        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 0.0f,
+                 cur + (size_t)i0 * SHt, SHt);
+    } else {
+        float *dfd = w->dfd + (size_t)i0 * H;
+        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 1.0f, dfd,
+                 H);
+        if (w->drop) dropout_backward(dfd, H, N, H, w->mask_o + (size_t)i0 * H);
+        if (has_attn(m)) {
+            attend_backward(m, w, Gd, m->off_dense, u0, u1, cur, SHt);
+        } else {
+            for (int i = 0; i < N; i++)
+                s2s_add(cur + ((size_t)i0 + i) * SHt, dfd + (size_t)i * H,
+                        (size_t)H);
+        }
+    }
+
+    /* layers, top down */
+    for (int l = m->L_dec - 1; l >= 0; l--) {
+        const s2s_layer *L = &m->dec[l];
+        float *dx;
+        int lddx;
+        const float *x;
+        int ldx;
+        if (l > 0) {
+            lddx = m->dec[l - 1].S * m->dec[l - 1].H;
+            dx = below;
+            x = w->drop ? w->xin_d[l] : w->st_d[l - 1];
+            ldx = w->drop ? L->X : lddx;
+        } else if (m->input_feed) {
+            lddx = L->X;
+            dx = below;
+            x = w->xin_d[0];
+            ldx = L->X;
+        } else {
+            lddx = E;
+            dx = w->demb_d;
+            x = w->emb_d;
+            ldx = E;
+        }
+        dx += (size_t)i0 * lddx;
+        memset(dx, 0, (size_t)N * lddx * sizeof(float));
+        layer_backward(L, P, G_AT(L->off), w, x + (size_t)i0 * ldx, ldx, u0, u1,
+                       w->Du, w->Qu, init[l], w->xp_d[l], w->st_d[l],
+                       w->cache_d[l], cur, w->dcar[l], u0 == 0 ? w->dinit[l] : NULL,
+                       dx, lddx);
+        if (l > 0 && w->drop)
+            dropout_backward(dx, lddx, N, L->X, w->mask_d[l] + (size_t)i0 * L->X);
+        if (l == 0 && m->input_feed) {
+            /* split [d emb; d h~ of the step before] */
+            for (int u = u0; u < u1; u++)
+                for (int j = 0; j < w->Du[u]; j++) {
+                    size_t i = (size_t)w->Qu[u] + j;
+                    const float *r = below + i * lddx;
+                    memcpy(w->demb_d + i * E, r, (size_t)E * sizeof(float));
+                    if (u > 0)
+                        s2s_add(w->dfd + ((size_t)w->Qu[u - 1] + j) * H, r + E,
+                                (size_t)H);
+                }
+        }
+        float *tmp = cur; cur = below; below = tmp;
+    }
+    if (w->drop)
+        dropout_backward(w->demb_d + (size_t)i0 * E, E, N, E,
+                         w->mask_d[0] + (size_t)i0 * E);
+#undef G_AT
+}
+
+/* ------------------------------------------------------------------------
  * Decoder over a packed target (training and loss) */
 
 static void decoder_pack(const s2s_model *m, s2s_work *w, const s2s_seqs *s)
@@ -381,111 +946,58 @@ static void decoder_pack(const s2s_model *m, s2s_work *w, const s2s_seqs *s)
             w->ids_d[w->Qu[u] + j] = s->tgt_in[at];
             w->gold_d[w->Qu[u] + j] = s->tgt_out[at];
         }
+    for (int j = 0; j < B; j++) w->mrow[j] = w->perm[j];
 }
 
-/* Teacher-forced decoder forward, layer by layer (each layer's input
- * projection over all steps in one GEMM). */
-static void decoder_forward_teacher(const s2s_model *m, s2s_work *w)
+/* The states before step u: the initial ones, or step u-1's. */
+static void states_before(const s2s_model *m, s2s_work *w, int u,
+                          float **prev)
 {
-    const float *P = m->params.w;
-    embed(P + m->off_emb_tgt, m->E, w->ids_d, w->Nd, w->emb_d);
-    const float *x = w->emb_d;
-    int ldx = m->E;
     for (int l = 0; l < m->L_dec; l++) {
-        const s2s_layer *L = &m->dec[l];
-        layer_forward(L, P, x, ldx, w->Nd, w->U, w->Du, w->Qu, w->init_d[l],
-                      w->xp_d[l], w->st_d[l], w->cache_d[l]);
-        x = w->st_d[l];
-        ldx = L->S * L->H;
+        int SH = m->dec[l].S * m->dec[l].H;
+        prev[l] = u ? w->st_d[l] + (size_t)w->Qu[u - 1] * SH : w->init_d[l];
     }
-    const s2s_layer *top = &m->dec[m->L_dec - 1];
-    project_logits(m, w->st_d[m->L_dec - 1], top->S * top->H, w->Nd,
-                   w->logits);
 }
 
-/* Decoder forward step by step, feeding the model's own previous arg-max
- * with probability 1 - tf_ratio. The packed buffers end up laid out as in
- * the teacher-forced pass, so the backward pass is the same. */
-static void decoder_forward_sampled(const s2s_model *m, s2s_work *w,
-                                    float tf_ratio, s2s_rng *rng)
+/* The whole target in one span when no step's input depends on the step
+ * before, else one span per step. With tf_ratio < 1 each input is, with
+ * probability 1 - tf_ratio, the previous step's arg-max. */
+static void decoder_forward(const s2s_model *m, s2s_work *w, float tf_ratio,
+                            s2s_rng *rng)
 {
-    const float *P = m->params.w;
-    int E = m->E, V = m->V_tgt;
+    if (tf_ratio >= 1.0f && !m->input_feed) {
+        decoder_span(m, w, 0, w->U, w->init_d, NULL);
+        return;
+    }
+    int V = m->V_tgt;
+    float *prev[L_MAX];
     for (int u = 0; u < w->U; u++) {
         int n = w->Du[u], q = w->Qu[u];
-        if (u > 0)
+        if (u > 0 && tf_ratio < 1.0f)
             for (int j = 0; j < n; j++)
                 if (s2s_rng_float(rng) >= tf_ratio)
                     w->ids_d[q + j] = argmax_row(
                         w->logits + (size_t)(w->Qu[u - 1] + j) * V, V);
-        embed(P + m->off_emb_tgt, E, w->ids_d + q, n, w->emb_d + (size_t)q * E);
-        const float *x = w->emb_d + (size_t)q * E;
-        int ldx = E;
-        for (int l = 0; l < m->L_dec; l++) {
-            const s2s_layer *L = &m->dec[l];
-            const float *p = P + L->off;
-            int SH = L->S * L->H, GH = L->G * L->H;
-            float *xp = w->xp_d[l] + (size_t)q * GH;
-            float *st = w->st_d[l] + (size_t)q * SH;
-            L->cell->project(host(), p, L->X, L->H, n, x, ldx, xp);
-            const float *prev =
-                u ? w->st_d[l] + (size_t)w->Qu[u - 1] * SH : w->init_d[l];
-            L->cell->forward(host(), p, L->X, L->H, n, xp, prev, st,
-                             w->cache_d[l] + (size_t)q * L->K);
-            x = st;
-            ldx = SH;
-        }
-        project_logits(m, x, ldx, n, w->logits + (size_t)q * V);
+        states_before(m, w, u, prev);
+        int ld;
+        const float *fed = out_rows(m, w, &ld); /* stride H with input feeding */
+        decoder_span(m, w, u, u + 1, prev,
+                     u ? fed + (size_t)w->Qu[u - 1] * ld : w->zeros);
     }
 }
 
 /* ------------------------------------------------------------------------
  * Backward */
 
-/* G points at the gradient of parameter m->off_dense (the dense part:
- * everything but the embeddings, whose row gradients stay in w). */
-static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
+/* Gradients on the encoder's final states (share order), from the
+ * decoder's initial states. */
+static void handoff_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
 {
 #define G_AT(off) (Gd + ((off) - m->off_dense))
     const float *P = m->params.w;
-    int E = m->E, V = m->V_tgt;
-    const s2s_layer *top = &m->dec[m->L_dec - 1];
-    int SHt = top->S * top->H;
-
-    /* output projection: dlogits are in w->logits */
-    s2s_gemm(1, 0, V, top->H, w->Nd, 1.0f, w->logits, V,
-             w->st_d[m->L_dec - 1], SHt, 1.0f, G_AT(m->off_out_w), top->H);
-    float *db = G_AT(m->off_out_b);
-    for (int i = 0; i < w->Nd; i++) s2s_add(db, w->logits + (size_t)i * V, V);
-    float *cur = w->ds_a, *below = w->ds_b;
-    memset(cur, 0, (size_t)w->Nd * SHt * sizeof(float));
-    s2s_gemm(0, 0, w->Nd, top->H, V, 1.0f, w->logits, V, P + m->off_out_w,
-             top->H, 0.0f, cur, SHt);
-
-    /* decoder layers, top down */
-    for (int l = m->L_dec - 1; l >= 0; l--) {
-        const s2s_layer *L = &m->dec[l];
-        float *dx;
-        int lddx;
-        if (l > 0) {
-            lddx = m->dec[l - 1].S * m->dec[l - 1].H;
-            dx = below;
-        } else {
-            lddx = E;
-            dx = w->demb_d;
-        }
-        memset(dx, 0, (size_t)w->Nd * lddx * sizeof(float));
-        const float *x = l ? w->st_d[l - 1] : w->emb_d;
-        layer_backward(L, P, G_AT(L->off), w, x, lddx, w->Nd, w->U, w->Du, w->Qu,
-                       w->init_d[l], w->xp_d[l], w->st_d[l], w->cache_d[l],
-                       cur, w->dinit[l], dx, lddx);
-        float *tmp = cur; cur = below; below = tmp;
-    }
-
-    /* handoff: gradients on the encoder's final states, share order */
     for (int l = 0; l < m->L_enc; l++)
         memset(w->denc[l], 0,
-               (size_t)B * m->enc[l].S * m->enc[l].H * sizeof(float));
+               (size_t)B * m->enc[l].S * s2s_enc_width(m, l) * sizeof(float));
     for (int l = 0; l < m->L_dec; l++) {
         int SHd = m->dec[l].S * m->dec[l].H;
         const float *dfin = w->dinit[l];
@@ -506,32 +1018,116 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
             s2s_add(w->denc[from] + (size_t)w->perm[j] * SHe,
                     dfin + (size_t)j * SHe, SHe);
     }
+#undef G_AT
+}
 
-    /* encoder layers, top down */
+/* Encoder layers top down. dtop: gradient on the top layer's output from
+ * the memory (NULL without attention). */
+static void encoder_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
+{
+#define G_AT(off) (Gd + ((off) - m->off_dense))
+    const float *P = m->params.w;
+    int E = m->E, Ne = w->Ne;
+    float *cur = w->ds_a, *below = w->ds_b;
     for (int l = m->L_enc - 1; l >= 0; l--) {
         const s2s_layer *L = &m->enc[l];
-        int SH = L->S * L->H;
-        if (l == m->L_enc - 1) memset(cur, 0, (size_t)w->Ne * SH * sizeof(float));
-        for (int b = 0; b < B; b++)
-            s2s_add(cur + (size_t)w->final_pos[b] * SH,
-                    w->denc[l] + (size_t)b * SH, SH);
-        float *dx;
-        int lddx;
-        if (l > 0) {
-            lddx = m->enc[l - 1].S * m->enc[l - 1].H;
-            dx = below;
-        } else {
-            lddx = E;
-            dx = w->demb_e;
+        int H = L->H, S = L->S, SH = S * H, X = L->X;
+        int ldout = m->bidir ? 2 * H : SH; /* cur: gradient on the output */
+        if (l == m->L_enc - 1) {
+            memset(cur, 0, (size_t)Ne * ldout * sizeof(float));
+            if (has_attn(m)) {
+                int D = m->attn.D;
+                for (int b = 0; b < B; b++)
+                    for (int t = 0; t < w->mlen[b]; t++)
+                        s2s_add(cur + (size_t)(w->Pt[t] + b) * ldout,
+                                w->dmem + ((size_t)b * w->Tm + t) * D, (size_t)D);
+            }
         }
-        memset(dx, 0, (size_t)w->Ne * lddx * sizeof(float));
-        const float *x = l ? w->st_e[l - 1] : w->emb_e;
-        layer_backward(L, P, G_AT(L->off), w, x, lddx, w->Ne, w->T, w->Bt, w->Pt,
-                       w->zeros, w->xp_e[l], w->st_e[l], w->cache_e[l], cur,
-                       NULL, dx, lddx);
-        float *tmp = cur; cur = below; below = tmp;
+        const float *x = l ? (w->drop ? w->xin_e[l] : m->bidir ? w->out_e[l - 1]
+                                                               : w->st_e[l - 1])
+                           : w->emb_e;
+        int ldx = l ? (w->drop ? X : m->bidir ? 2 * m->enc[l - 1].H
+                                              : m->enc[l - 1].S * m->enc[l - 1].H)
+                    : E;
+        /* gradient on the input goes to the layer below's output (its
+         * layout) or the embedding rows */
+        int lddx = l ? (m->bidir ? 2 * m->enc[l - 1].H
+                                 : m->enc[l - 1].S * m->enc[l - 1].H)
+                     : E;
+        if (!m->bidir) {
+            for (int b = 0; b < B; b++)
+                s2s_add(cur + (size_t)w->final_pos[b] * SH,
+                        w->denc[l] + (size_t)b * SH, SH);
+            float *dx = l ? below : w->demb_e;
+            memset(dx, 0, (size_t)Ne * lddx * sizeof(float));
+            layer_backward(L, P, G_AT(L->off), w, x, ldx, 0, w->T, w->Bt, w->Pt,
+                           w->zeros, w->xp_e[l], w->st_e[l], w->cache_e[l], cur,
+                           NULL, NULL, dx, lddx);
+            if (w->drop) dropout_backward(dx, lddx, Ne, X, w->mask_e[l]);
+            float *tmp = cur; cur = below; below = tmp;
+            continue;
+        }
+        /* both ways: split the output gradient into the two directions'
+         * state gradients (the backward one in reversed order) */
+        const s2s_layer *R = &m->enc_rev[l];
+        float *dsf = below, *dsr = w->dst_r;
+        memset(dsf, 0, (size_t)Ne * SH * sizeof(float));
+        memset(dsr, 0, (size_t)Ne * SH * sizeof(float));
+        for (int i = 0; i < Ne; i++)
+            memcpy(dsf + (size_t)i * SH, cur + (size_t)i * 2 * H,
+                   (size_t)H * sizeof(float));
+        reverse_rows(w->rev, Ne, cur + H, 2 * H, dsr, SH, H);
+        for (int b = 0; b < B; b++) {
+            size_t at = (size_t)w->final_pos[b] * SH;
+            const float *d = w->denc[l] + (size_t)b * 2 * SH;
+            for (int s = 0; s < S; s++) {
+                s2s_add(dsf + at + (size_t)s * H, d + (size_t)s * 2 * H, (size_t)H);
+                s2s_add(dsr + at + (size_t)s * H, d + (size_t)s * 2 * H + H,
+                        (size_t)H);
+            }
+        }
+        float *dx = l ? cur : w->demb_e;
+        memset(dx, 0, (size_t)Ne * lddx * sizeof(float));
+        layer_backward(L, P, G_AT(L->off), w, x, ldx, 0, w->T, w->Bt, w->Pt,
+                       w->zeros, w->xp_e[l], w->st_e[l], w->cache_e[l], dsf,
+                       NULL, NULL, dx, lddx);
+        memset(w->dxr, 0, (size_t)Ne * X * sizeof(float));
+        layer_backward(R, P, G_AT(R->off), w, w->xr_e[l], X, 0, w->T, w->Bt,
+                       w->Pt, w->zeros, w->xp_r[l], w->st_r[l], w->cache_r[l],
+                       dsr, NULL, NULL, w->dxr, X);
+        for (int i = 0; i < Ne; i++)
+            s2s_add(dx + (size_t)w->rev[i] * lddx, w->dxr + (size_t)i * X,
+                    (size_t)X);
+        if (w->drop) dropout_backward(dx, lddx, Ne, X, w->mask_e[l]);
     }
 #undef G_AT
+}
+
+/* Gd points at the gradient of parameter m->off_dense (the dense part:
+ * everything but the embeddings, whose row gradients stay in w). */
+static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
+{
+    if (has_attn(m)) {
+        memset(w->dmem, 0, (size_t)B * w->Tm * m->attn.D * sizeof(float));
+        if (m->attn.kind != S2S_ATTN_DOT)
+            memset(w->dkeys, 0, (size_t)B * w->Tm *
+                   (m->attn.kind == S2S_ATTN_GENERAL ? m->attn.H : m->attn.A) *
+                   sizeof(float));
+    }
+    if (w->drop || has_attn(m))
+        memset(w->dfd, 0, (size_t)w->Nd * top_H(m) * sizeof(float));
+    float *prev[L_MAX];
+    if (!m->input_feed) {
+        decoder_span_backward(m, w, Gd, 0, w->U, w->init_d);
+    } else {
+        for (int u = w->U - 1; u >= 0; u--) {
+            states_before(m, w, u, prev);
+            decoder_span_backward(m, w, Gd, u, u + 1, prev);
+        }
+    }
+    handoff_backward(m, w, B, Gd);
+    if (has_attn(m)) memory_backward(m, w, B, Gd, m->off_dense);
+    encoder_backward(m, w, B, Gd);
 }
 
 /* ------------------------------------------------------------------------
@@ -548,13 +1144,13 @@ static double forward_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
         Nd += (size_t)s->tgt_len[b];
     }
     work_reserve(m, w, B, T, U, Ne, Nd, scale != 0.0f ? FOR_TRAIN : FOR_LOSS);
+    w->drop = scale != 0.0f && rng && m->dropout > 0 ? m->dropout : 0.0f;
+    w->rng = rng;
     encoder_forward(m, w, B, s->src, s->ld_src, s->src_len);
+    if (has_attn(m)) memory_forward(m, w, B, s->src_len);
     decoder_pack(m, w, s);
     handoff_forward(m, w, B, w->perm, w->init_d);
-    if (tf_ratio >= 1.0f)
-        decoder_forward_teacher(m, w);
-    else
-        decoder_forward_sampled(m, w, tf_ratio, rng);
+    decoder_forward(m, w, tf_ratio, rng);
     return softmax_xent(w->logits, w->Nd, m->V_tgt, w->gold_d, scale);
 }
 
@@ -607,28 +1203,27 @@ double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s)
 }
 
 /* ------------------------------------------------------------------------
- * Greedy decoding */
+ * Decoding: the encoder once, then one decoder step at a time */
 
-void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
-                     const uint32_t *src, int ld_src, const int *src_len,
-                     const int *max_out, uint32_t *out, int ld_out,
-                     int *out_len)
+int s2s_step_encode(const s2s_model *m, s2s_work *w, int B,
+                    const uint32_t *src, int ld_src, const int *src_len,
+                    int n_dec)
 {
-    const float *P = m->params.w;
-    int E = m->E, V = m->V_tgt;
     int T = 0;
     size_t Ne = 0;
     for (int b = 0; b < B; b++) {
-        out_len[b] = 0;
         T = src_len[b] > T ? src_len[b] : T;
         Ne += (size_t)(src_len[b] > 0 ? src_len[b] : 0);
     }
-    work_reserve(m, w, B, T > 0 ? T : 1, 1, Ne, (size_t)B, FOR_GREEDY);
+    work_reserve(m, w, B > n_dec ? B : n_dec, T > 0 ? T : 1, 1, Ne,
+                 (size_t)(B > n_dec ? B : n_dec), FOR_GREEDY);
+    w->drop = 0;
+    w->rng = NULL;
 
     /* rows with a source, longest first (empty sources translate to "") */
     int n = 0;
     for (int b = 0; b < B; b++)
-        if (src_len[b] > 0 && max_out[b] > 0) w->order[n++] = b;
+        if (src_len[b] > 0) w->order[n++] = b;
     for (int i = 1; i < n; i++) {
         int r = w->order[i], j = i;
         while (j > 0 && src_len[w->order[j - 1]] < src_len[r]) {
@@ -637,7 +1232,7 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         }
         w->order[j] = r;
     }
-    if (n == 0) return;
+    if (n == 0) return 0;
     for (int j = 0; j < n; j++) {
         int r = w->order[j];
         w->len_sorted[j] = src_len[r];
@@ -645,50 +1240,103 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
                (size_t)src_len[r] * sizeof(uint32_t));
     }
     encoder_forward(m, w, n, w->src_sorted, T, w->len_sorted);
+    if (has_attn(m)) memory_forward(m, w, n, w->len_sorted);
     for (int j = 0; j < n; j++) w->perm[j] = j;
-    float *const *st = w->gst[0];
-    handoff_forward(m, w, n, w->perm, w->gst[0]);
+    handoff_forward(m, w, n, w->perm, w->gst);
+    memset(w->gfeed, 0, (size_t)n * top_H(m) * sizeof(float));
+    for (int j = 0; j < n; j++) w->mrow[j] = j;
+    return n;
+}
 
-    int cur = 0;
-    for (int j = 0; j < n; j++) {
-        w->row_of[j] = w->order[j];
-        w->cur_ids[j] = S2S_SOS;
-    }
-    while (n > 0) {
-        embed(P + m->off_emb_tgt, E, w->cur_ids, n, w->demb_d);
-        const float *x = w->demb_d;
-        int ldx = E;
-        st = w->gst[cur];
-        float *const *nx = w->gst[cur ^ 1];
+const int *s2s_step_encoded_rows(const s2s_work *w) { return w->order; }
+
+int s2s_step_memory_len(const s2s_work *w, int k) { return w->mlen[k]; }
+
+void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
+                     const uint32_t *prev_ids, const int *mem_of)
+{
+    w->U = 1;
+    w->Du[0] = n;
+    w->Du[1] = 0;
+    w->Qu[0] = 0;
+    w->Qu[1] = n;
+    memcpy(w->ids_d, prev_ids, (size_t)n * sizeof(uint32_t));
+    memcpy(w->mrow, mem_of, (size_t)n * sizeof(int));
+    decoder_span(m, w, 0, 1, w->gst, w->gfeed);
+}
+
+const float *s2s_step_logits(const s2s_work *w) { return w->logits; }
+
+const float *s2s_step_attention(const s2s_work *w, int j)
+{
+    return w->attn ? w->attn + (size_t)j * w->Tm : NULL;
+}
+
+void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from)
+{
+    int H = top_H(m), ld;
+    const float *o = out_rows(m, w, &ld);
+    for (int k = 0; k < n; k++) {
+        int j = from[k];
         for (int l = 0; l < m->L_dec; l++) {
-            const s2s_layer *L = &m->dec[l];
-            const float *p = P + L->off;
-            L->cell->project(host(), p, L->X, L->H, n, x, ldx, w->gxp);
-            L->cell->forward(host(), p, L->X, L->H, n, w->gxp, st[l], nx[l],
-                             w->gcache);
-            x = nx[l];
-            ldx = L->S * L->H;
+            int SH = m->dec[l].S * m->dec[l].H;
+            memcpy(w->gst[l] + (size_t)k * SH, w->st_d[l] + (size_t)j * SH,
+                   (size_t)SH * sizeof(float));
         }
-        project_logits(m, x, ldx, n, w->logits);
+        if (m->input_feed)
+            memcpy(w->gfeed + (size_t)k * H, o + (size_t)j * ld,
+                   (size_t)H * sizeof(float));
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Greedy decoding */
+
+void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
+                     const uint32_t *src, int ld_src, const int *src_len,
+                     const int *max_out, uint32_t *out, int ld_out,
+                     int *out_len, float *align, int ld_align)
+{
+    int V = m->V_tgt;
+    for (int b = 0; b < B; b++) out_len[b] = 0;
+    int n = s2s_step_encode(m, w, B, src, ld_src, src_len, B);
+    /* rows allowed no output stop at once */
+    uint32_t *cur = w->src_sorted; /* free once the encoder has run */
+    int *mem_of = w->len_sorted;
+    int kept = 0;
+    for (int j = 0; j < n; j++) {
+        if (max_out[w->order[j]] <= 0) continue;
+        for (int l = 0; l < m->L_dec && kept != j; l++) {
+            size_t SH = (size_t)m->dec[l].S * m->dec[l].H;
+            memmove(w->gst[l] + kept * SH, w->gst[l] + j * SH,
+                    SH * sizeof(float));
+        }
+        w->row_of[kept] = w->order[j];
+        cur[kept] = S2S_SOS;
+        mem_of[kept++] = j;
+    }
+    n = kept;
+    while (n > 0) {
+        s2s_step_decode(m, w, n, cur, mem_of);
         /* keep the unfinished rows, packed to the front */
-        int kept = 0;
+        kept = 0;
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
             uint32_t tok = argmax_row(w->logits + (size_t)j * V, V);
             if (tok == S2S_EOS) continue;
+            if (align && has_attn(m))
+                memcpy(align + ((size_t)r * ld_out + out_len[r]) * ld_align,
+                       w->attn + (size_t)j * w->Tm,
+                       (size_t)w->mlen[mem_of[j]] * sizeof(float));
             out[(size_t)r * ld_out + out_len[r]++] = tok;
             if (out_len[r] >= max_out[r]) continue;
-            if (kept != j)
-                for (int l = 0; l < m->L_dec; l++) {
-                    int SH = m->dec[l].S * m->dec[l].H;
-                    memcpy(nx[l] + (size_t)kept * SH, nx[l] + (size_t)j * SH,
-                           (size_t)SH * sizeof(float));
-                }
             w->row_of[kept] = r;
-            w->cur_ids[kept] = tok;
+            w->perm[kept] = j;
+            cur[kept] = tok;
+            mem_of[kept] = mem_of[j];
             kept++;
         }
+        s2s_step_keep(m, w, kept, w->perm);
         n = kept;
-        cur ^= 1;
     }
 }

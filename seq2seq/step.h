@@ -62,10 +62,40 @@ double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s);
 
 /* Greedy decoding of B sources (any order of lengths). Writes up to
  * max_out[b] ids per row to out[b*ld_out ...] (without <eos>) and their
- * count to out_len[b]. Finished rows stop costing work. */
+ * count to out_len[b]. Finished rows stop costing work. With attention and
+ * align not NULL, the weights of output token i of row b over its source
+ * positions go to align[(b*ld_out + i)*ld_align ...]. */
 void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
                      const uint32_t *src, int ld_src, const int *src_len,
                      const int *max_out, uint32_t *out, int ld_out,
-                     int *out_len);
+                     int *out_len, float *align, int ld_align);
+
+/* The decoder step, for decoding loops (greedy, beam):
+ *   n = s2s_step_encode(...)   runs the encoder over the B sources that are
+ *                              not empty; encoded row k is source
+ *                              s2s_step_encoded_rows(w)[k] (longest first);
+ *                              the step states hold one row per encoded
+ *                              row, in that order; n_dec is the most
+ *                              decoder rows a step will have;
+ *   s2s_step_decode(n, ids, mem_of)  one step for n decoder rows: row j
+ *                              read token ids[j] and memory (encoded row)
+ *                              mem_of[j]; logits and attention weights of
+ *                              row j are then s2s_step_logits(w) + j*V and
+ *                              s2s_step_attention(w, j) (NULL without
+ *                              attention; s2s_step_memory_len(w, k)
+ *                              positions);
+ *   s2s_step_keep(n, from)     the states before the next step: row k
+ *                              continues decoded row from[k] (rows may
+ *                              repeat, as beam search needs). */
+int s2s_step_encode(const s2s_model *m, s2s_work *w, int B,
+                    const uint32_t *src, int ld_src, const int *src_len,
+                    int n_dec);
+const int *s2s_step_encoded_rows(const s2s_work *w);
+int s2s_step_memory_len(const s2s_work *w, int k);
+void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
+                     const uint32_t *ids, const int *mem_of);
+const float *s2s_step_logits(const s2s_work *w);
+const float *s2s_step_attention(const s2s_work *w, int j);
+void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from);
 
 #endif

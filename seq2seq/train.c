@@ -439,7 +439,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
             cap[b] = s2s_decode_limit(&tr->cfg, len[b]);
         }
         s2s_decode_batch(&tr->model, tr->work, tr->threads, B, src, maxT, len,
-                         cap, hyp, ld_out, hlen);
+                         cap, hyp, ld_out, hlen, NULL, 0);
         for (int b = 0; b < B; b++) {
             for (int i = 0; i < hlen[b]; i++)
                 htok[i] = s2s_vocab_token(tr->data.tgt_vocab,

@@ -152,7 +152,7 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
         }
         s2s_decode_batch(&t->ck.model, t->work, t->threads, (int)g, src, T,
                          len + i0, cap + i0, hyp + i0 * (size_t)ld_out, ld_out,
-                         hlen + i0);
+                         hlen + i0, NULL, 0);
     }
 
     const char **toks = s2s_xcalloc((size_t)ld_out, sizeof *toks);

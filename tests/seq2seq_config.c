@@ -178,10 +178,14 @@ static const char *FULL =
     "model:\n"
     "  embed: 300\n"
     "  init_range: 0.08\n"
+    "  attention: mlp\n"
+    "  input_feed: true\n"
+    "  dropout: 0.25\n"
     "  encoder:\n"
     "    cell: gru\n"
     "    layers: 3\n"
     "    hidden: 512\n"
+    "    bidirectional: true\n"
     "  decoder:\n"
     "    cell: [lstm, ./plugins/my cell.so]\n"
     "    layers: 2\n"
@@ -206,7 +210,8 @@ static const char *FULL =
     "decode:\n"
     "  max_len: 50\n"
     "  max_len_ratio: 1.5\n"
-    "  batch: 1\n";
+    "  batch: 1\n"
+    "  replace_unk: true\n";
 
 Test(config, a_file_with_every_key)
 {
@@ -231,6 +236,11 @@ Test(config, a_file_with_every_key)
     cr_assert_eq(cfg.tokenizer.french_spacing, 1);
     cr_assert_eq(cfg.model.embed, 300);
     cr_assert_eq(cfg.model.init_range, 0.08f);
+    cr_assert_str_eq(cfg.model.attention, "mlp");
+    cr_assert_eq(cfg.model.input_feed, 1);
+    cr_assert_eq(cfg.model.dropout, 0.25f);
+    cr_assert_eq(cfg.model.bidirectional, 1);
+    cr_assert_eq(cfg.decode.replace_unk, 1);
     cr_assert_eq(cfg.model.encoder.layers, 3);
     cr_assert_eq(cfg.model.encoder.hidden, 512);
     for (int l = 0; l < 3; l++) cr_assert_str_eq(cfg.model.encoder.cell[l], "gru");
@@ -452,12 +462,14 @@ static const char *ALL_KEYS[] = {
     "model.embed", "model.init_range", "model.cell", "model.layers",
     "model.hidden", "model.encoder.cell", "model.encoder.layers",
     "model.encoder.hidden", "model.decoder.cell", "model.decoder.layers",
-    "model.decoder.hidden",
+    "model.decoder.hidden", "model.attention", "model.input_feed",
+    "model.dropout", "model.encoder.bidirectional",
     "train.batch", "train.epochs", "train.max_steps", "train.optimizer",
     "train.lr", "train.beta1", "train.beta2", "train.eps", "train.lr_decay",
     "train.clip", "train.teacher_forcing", "train.threads", "train.seed",
     "train.run_dir", "train.eval_every", "train.log_every",
     "decode.max_len", "decode.max_len_ratio", "decode.batch",
+    "decode.replace_unk",
 };
 
 /* "a.b.c" with `value` -> "a:\n  b:\n    c: value\n" */
@@ -990,4 +1002,22 @@ Test(configs_dir, default_config_is_the_small_model)
     cr_assert_eq(cfg.train.batch, 64);
     cr_assert(cfg.train.epochs >= 4 && cfg.train.epochs <= 15); /* minutes, not hours */
     cr_assert_str_eq(cfg.train.run_dir, "runs/default");
+}
+
+Test(config, attention_keys_checked_against_each_other)
+{
+    assert_error("model:\n  attention: luong\n",
+                 "t.yaml:2: key 'model.attention' must be none, dot, general or "
+                 "mlp, got 'luong'");
+    assert_error("model:\n  input_feed: true\n",
+                 "t.yaml:2: key 'model.input_feed' needs model.attention (dot, "
+                 "general or mlp): input feeding passes the attentional state on");
+    assert_error("model:\n  hidden: 8\n  attention: dot\n  encoder:\n    bidirectional: true\n",
+                 "t.yaml:3: key 'model.attention' is dot, which needs the "
+                 "encoder's outputs (16, both directions) as wide as the "
+                 "decoder's hidden size (8); use general or mlp, or match the sizes");
+    assert_error("model:\n  dropout: 1\n",
+                 "t.yaml:2: key 'model.dropout' must be in [0, 1), got '1'");
+    cr_assert_eq(load(&cfg, "model:\n  attention: general\n  input_feed: yes\n"), 0,
+                 "%s", err.msg);
 }

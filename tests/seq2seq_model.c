@@ -171,11 +171,11 @@ Test(greedy, batch_equals_single)
     const int len[3] = {1, 4, 3}, cap[3] = {6, 2, 9};
     uint32_t out[3][10];
     int olen[3];
-    s2s_step_greedy(&m, w, 3, &src[0][0], 4, len, cap, &out[0][0], 10, olen);
+    s2s_step_greedy(&m, w, 3, &src[0][0], 4, len, cap, &out[0][0], 10, olen, NULL, 0);
     for (int b = 0; b < 3; b++) {
         uint32_t one[10];
         int n1;
-        s2s_step_greedy(&m, w, 1, src[b], 4, &len[b], &cap[b], one, 10, &n1);
+        s2s_step_greedy(&m, w, 1, src[b], 4, &len[b], &cap[b], one, 10, &n1, NULL, 0);
         cr_assert_eq(olen[b], n1, "row %d: %d vs %d tokens", b, olen[b], n1);
         cr_assert(olen[b] <= cap[b]);
         for (int k = 0; k < n1; k++) cr_assert_eq(out[b][k], one[k]);
