@@ -288,7 +288,8 @@ Test(cli, missing_and_bad_checkpoints)
 Test(cli, help_and_version)
 {
     const char *cmds[] = {"train --help", "translate --help", "repl --help",
-                          "eval --help", "config --help", "bench --help", "--help"};
+                          "eval --help", "config --help", "bench --help", "check-cell --help",
+                          "--help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char *out, *err;
         cr_assert_eq(run(cmds[i], NULL, &out, &err), 0, "%s", cmds[i]);
