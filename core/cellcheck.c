@@ -301,6 +301,11 @@ typedef struct report {
     int failed;
 } report;
 
+/* The check running, for a crash handler (s2s_cellcheck_current). */
+static const char *volatile current = "load";
+
+const char *s2s_cellcheck_current(void) { return current; }
+
 static void say(report *r, int ok, const char *check, const char *fmt, ...)
 {
     fprintf(r->out, "%s  %s: ", ok ? "pass" : "FAIL", check);
@@ -671,12 +676,20 @@ int s2s_cellcheck_run(const s2s_cell_desc *d, const char *path, FILE *out)
 {
     (void)path;
     report r = {.out = out};
+    current = "descriptor";
     check_descriptor(&r, d);
+    current = "init";
     check_init(&r, d);
+    current = "determinism";
     check_determinism(&r, d);
+    current = "batch invariance";
     check_batch_invariance(&r, d);
+    current = "gradients";
     check_gradients(&r, d);
+    current = "bounds";
     check_bounds(&r, d);
+    current = "learns";
     check_learns(&r, d);
+    current = "load";
     return r.failed;
 }

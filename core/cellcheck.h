@@ -17,7 +17,8 @@
  *                     steps): the loss falls under Adam
  *
  * Knows only cells/cell.h and core. A plugin that crashes crashes the
- * check (run it under a debugger or ASan to see where).
+ * check; s2s_cellcheck_current names the check that was running, for a
+ * signal handler to report.
  */
 #ifndef S2S_CELLCHECK_H
 #define S2S_CELLCHECK_H
@@ -36,5 +37,9 @@
  * report), writing one line per check to out: "pass  NAME: figures" or
  * "FAIL  NAME: what, figures". Returns the number of failed checks. */
 int s2s_cellcheck_run(const s2s_cell_desc *d, const char *path, FILE *out);
+
+/* The name of the check running now ("load" before and after);
+ * async-signal-safe. */
+const char *s2s_cellcheck_current(void);
 
 #endif

@@ -497,6 +497,23 @@ static const char CHECK_CELL_HELP[] =
     "against central finite differences; no write outside the buffers it\n"
     "is given; a toy task it should learn. Exit status 1 if any fails.\n";
 
+/* A plugin that crashes: say in which check, as one more FAIL line. */
+static void on_cell_crash(int sig)
+{
+    static const char a[] = "FAIL  ", b[] = ": the plugin crashed (signal ",
+                      c[] = "); run it under gdb, or build it with "
+                            "-fsanitize=address, to see where\n";
+    const char *check = s2s_cellcheck_current();
+    char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), 0};
+    ssize_t w = write(1, a, sizeof a - 1);
+    w += write(1, check, strlen(check));
+    w += write(1, b, sizeof b - 1);
+    w += write(1, sig >= 10 ? num : num + 1, sig >= 10 ? 2 : 1);
+    w += write(1, c, sizeof c - 1);
+    (void)w;
+    _exit(1);
+}
+
 static int cmd_check_cell(int argc, char **argv)
 {
     if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -512,6 +529,12 @@ static int cmd_check_cell(int argc, char **argv)
     }
     printf("checking %s (cell '%s')\n", cell.path, cell.desc->name);
     fflush(stdout);
+    static const int crashes[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof crashes / sizeof *crashes; i++) {
+        struct sigaction sa = {.sa_handler = on_cell_crash};
+        sigemptyset(&sa.sa_mask);
+        sigaction(crashes[i], &sa, NULL);
+    }
     int failed = s2s_cellcheck_run(cell.desc, cell.path, stdout);
     printf("%s: %d of 7 checks failed\n", failed ? "FAIL" : "pass", failed);
     s2s_cell_unload(&cell);

@@ -1,7 +1,8 @@
 /* tests/cli_check_cell.c — `s2s check-cell` end to end: a good cell gives
  * seven "pass" lines and exit status 0, quickly; each malformed test
  * plugin gives one "FAIL  load:" line with the loader's reason and status
- * 1; a cell with one wrong gradient term fails the gradient check. */
+ * 1; a cell with one wrong gradient term fails the gradient check; a
+ * plugin that crashes gives a FAIL line naming the check. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,11 @@ Test(cli_check_cell, a_wrong_gradient_term_fails_with_status_1)
     cr_assert_eq(check_cell("S2S_TEST_FLAW=grad", arg, &out), 1, "%s", out);
     cr_assert(strstr(out, "FAIL  gradients: "), "%s", out);
     cr_assert(strstr(out, "pass  descriptor: "), "%s", out);
+    free(out);
+    /* a crash is one more FAIL line, naming the check that was running */
+    cr_assert_eq(check_cell("S2S_TEST_FLAW=crash", arg, &out), 1, "%s", out);
+    cr_assert(strstr(out, "pass  init: "), "%s", out);
+    cr_assert(strstr(out, "FAIL  determinism: the plugin crashed (signal 11)"), "%s", out);
     free(out);
     cr_assert_eq(check_cell("", arg, &out), 0, "without the flaw: %s", out);
     free(out);

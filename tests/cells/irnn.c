@@ -13,6 +13,8 @@
  * tests/cells/irnn_flawed.c builds this file again with one flaw switched
  * on (IRNN_FLAWED), for `s2s check-cell` to catch.
  */
+#include <signal.h>
+
 #include "cells/cell.h"
 
 #ifndef IRNN_NAME
@@ -87,6 +89,9 @@ static void irnn_forward(const s2s_cell_host *host, const float *params,
     /* flaw "overrun": one float written past the end of next */
     if (IRNN_FLAW("overrun"))
         next[(size_t)B * H] = 0.0f;
+    /* flaw "crash": a fault, as a wild pointer would give */
+    if (IRNN_FLAW("crash"))
+        raise(SIGSEGV);
     /* flaw "nondet": a hidden counter changes every other call */
     if (IRNN_FLAW("nondet")) {
         static int calls;

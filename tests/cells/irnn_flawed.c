@@ -2,7 +2,8 @@
  * on, chosen by $S2S_TEST_FLAW when a step runs: grad (one gradient term
  * transposed), init (the last bias left unset), overrun (forward writes
  * one float past its output), nondet (forward differs from call to call),
- * batch (rows of a batch leak into each other). Unset or anything else: no
+ * batch (rows of a batch leak into each other), crash (forward raises
+ * SIGSEGV). Unset or anything else: no
  * flaw. `s2s check-cell` must fail each with the right check
  * (tests/cells_check.c, tests/cli_check_cell.c).
  */
