@@ -92,6 +92,7 @@ $(BUILD)/cells/%.so: cells/%.c cells/cell.h cells/standard.h | $(DEPS_OK)
 $(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h $(wildcard tests/cells/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CELL_CFLAGS) -I. $< -o $@
+$(BUILD)/tests/cells/irnn_flawed.so: tests/cells/irnn.c
 
 LIBS_ALL := $(LIB_SEQ2SEQ) $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 

@@ -61,7 +61,7 @@ void s2s_config_defaults(s2s_config *c)
     c->model.embed = 256;
     side_defaults(&c->model.encoder);
     side_defaults(&c->model.decoder);
-    c->model.init_range = 0.1f;
+    c->model.init_range = 0.0f; /* not given: each cell's own init */
     set_str(c->model.attention, sizeof c->model.attention, "none");
 
     c->train.batch = 64;
@@ -160,7 +160,7 @@ static const key_spec KEYS[] = {
 
     SEC("model"),
     INT("model.embed", model.embed, 1, MAX_SIZE),
-    FLT("model.init_range", model.init_range, 0, 1, HUGE_VAL, 0),
+    FLT("model.init_range", model.init_range, 0, 0, HUGE_VAL, 0),
     SIDE("model.cell", K_CELL, SIDE_BOTH, 0, 0),
     SIDE("model.layers", K_LAYERS, SIDE_BOTH, 1, S2S_MAX_LAYERS),
     SIDE("model.hidden", K_HIDDEN, SIDE_BOTH, 1, MAX_SIZE),
@@ -930,8 +930,9 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
             yes_no(c->tokenizer.french_spacing));
 
-    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g\n", c->model.embed,
-            c->model.init_range);
+    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g%s\n", c->model.embed,
+            c->model.init_range,
+            c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");
     fprintf(f, "  attention: %s\n  input_feed: %s\n  dropout: %.9g\n",
             c->model.attention, yes_no(c->model.input_feed), c->model.dropout);
     write_side(f, "encoder", &c->model.encoder);
@@ -959,4 +960,35 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->decode.beam, c->decode.length_penalty, c->decode.alpha,
             c->decode.beta);
     return ferror(f) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Data paths                                                               */
+
+size_t s2s_config_data_keys(s2s_config *c, s2s_data_key out[6])
+{
+    out[0] = (s2s_data_key){"data.train", c->data.train};
+    out[1] = (s2s_data_key){"data.train_target", c->data.train_target};
+    out[2] = (s2s_data_key){"data.dev", c->data.dev};
+    out[3] = (s2s_data_key){"data.dev_target", c->data.dev_target};
+    out[4] = (s2s_data_key){"data.test", c->data.test};
+    out[5] = (s2s_data_key){"data.test_target", c->data.test_target};
+    return 6;
+}
+
+void s2s_config_absolute_data_paths(s2s_config *c)
+{
+    s2s_data_key keys[6];
+    size_t n = s2s_config_data_keys(c, keys);
+    for (size_t i = 0; i < n; i++) {
+        char *p = keys[i].path;
+        if (!p[0] || p[0] == '/') continue;
+        char *abs = realpath(p, NULL);
+        if (abs && strlen(abs) < S2S_PATH_MAX) {
+            /* whole buffer zeroed: configs are compared with memcmp */
+            memset(p, 0, S2S_PATH_MAX);
+            memcpy(p, abs, strlen(abs));
+        }
+        free(abs);
+    }
 }

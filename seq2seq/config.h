@@ -45,7 +45,11 @@ typedef struct s2s_config {
     struct {
         int embed;                  /* model.embed (256) */
         s2s_side_config encoder, decoder;
-        float init_range;           /* model.init_range: uniform(-r, r) (0.1) */
+        float init_range;           /* model.init_range: > 0, every parameter
+                                     * uniform(-r, r); 0 (the default, "not
+                                     * given"): each cell's own init for its
+                                     * parameters, uniform(-0.1, 0.1) for the
+                                     * rest */
         int bidirectional;          /* model.encoder.bidirectional: each encoder layer
                                        runs both ways, outputs concatenated (false) */
         char attention[16];         /* model.attention: none | dot | general | mlp (none) */
@@ -108,5 +112,17 @@ int s2s_config_apply_string(s2s_config *c, const char *yaml, size_t len,
 /* Writes the fully resolved config as YAML that s2s_config_load reads back
  * to an identical struct. */
 int s2s_config_write(const s2s_config *c, FILE *f);
+
+/* Makes every data.* path that names an existing file absolute (realpath),
+ * so that a checkpoint's run file finds its data from any directory; a
+ * path that does not resolve is left as it is (the loader reports it). */
+void s2s_config_absolute_data_paths(s2s_config *c);
+
+/* The data.* keys of c: their names and fields, n of them. */
+typedef struct s2s_data_key {
+    const char *key;
+    char *path;
+} s2s_data_key;
+size_t s2s_config_data_keys(s2s_config *c, s2s_data_key out[6]);
 
 #endif

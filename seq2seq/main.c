@@ -5,12 +5,15 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cellcheck.h"
+#include "core/loader.h"
 #include "seq2seq/bench.h"
 #include "seq2seq/config.h"
 #include "seq2seq/repl_shell.h"
@@ -146,8 +149,10 @@ static const char TRANSLATE_HELP[] =
     "\n"
     "Translates FILE (default: standard input), one sentence per line, and\n"
     "writes one line per input line to standard output. Lines are decoded\n"
-    "in batches; when standard input is a terminal each line is translated\n"
-    "as soon as it is typed.\n"
+    "in batches of up to --batch; from a pipe, whatever has arrived is\n"
+    "decoded as soon as input pauses (so a program can write a line and\n"
+    "wait for its translation), and each batch is flushed at once; from a\n"
+    "terminal each line is translated as soon as it is typed.\n"
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
@@ -224,6 +229,59 @@ static int translate_flush(s2s_translator *t, char **lines, size_t n,
     return ferror(stdout) ? -1 : 0;
 }
 
+/* Lines read with read(2) into a buffer of our own (not stdio's), so that
+ * whether more input is ready can be asked of the descriptor with poll(). */
+typedef struct line_reader {
+    int fd, eof;
+    char *buf;
+    size_t cap, start, end; /* unread bytes: buf[start..end) */
+    char *line;             /* the line handed out */
+    size_t line_cap;
+} line_reader;
+
+/* The next line, its line end included and a NUL after it, in *line (valid
+ * until the next call) and its length in *len. Returns 1 for a line, 0 at
+ * the end of input, -1 on a read error (errno says why), and 2 when `wait`
+ * is 0, no whole line is buffered and no byte is ready to read. */
+static int reader_next(line_reader *rd, int wait, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = rd->end > rd->start ? memchr(rd->buf + rd->start, '\n', rd->end - rd->start) : NULL;
+        if (nl || (rd->eof && rd->end > rd->start)) {
+            size_t k = nl ? (size_t)(nl - (rd->buf + rd->start)) + 1 : rd->end - rd->start;
+            if (k + 1 > rd->line_cap) {
+                rd->line_cap = k + 1;
+                rd->line = s2s_xrealloc(rd->line, rd->line_cap);
+            }
+            memcpy(rd->line, rd->buf + rd->start, k);
+            rd->line[k] = 0;
+            rd->start += k;
+            *line = rd->line;
+            *len = k;
+            return 1;
+        }
+        if (rd->eof) return 0;
+        if (!wait) {
+            struct pollfd p = {.fd = rd->fd, .events = POLLIN};
+            if (poll(&p, 1, 0) == 0) return 2;
+        }
+        if (rd->start > 0) {
+            memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
+            rd->end -= rd->start;
+            rd->start = 0;
+        }
+        if (rd->cap - rd->end < 4096) {
+            rd->cap = rd->cap ? 2 * rd->cap : 65536;
+            rd->buf = s2s_xrealloc(rd->buf, rd->cap);
+        }
+        ssize_t r = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) rd->eof = 1;
+        rd->end += (size_t)r;
+    }
+}
+
 static int cmd_translate(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -295,14 +353,27 @@ static int cmd_translate(int argc, char **argv)
     if (interactive) batch = 1;
     char **lines = s2s_xcalloc((size_t)batch, sizeof *lines);
     size_t n = 0, lineno = 0, first = 1;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    int bad = 0, rc = 0;
-    while ((got = getline(&buf, &cap, in)) >= 0) {
+    line_reader rd = {.fd = fileno(in)};
+    char *buf;
+    size_t got;
+    int bad = 0, rc = 0, r;
+    /* A batch is decoded when it is full or, from a pipe, as soon as no
+     * more input is ready: a program that writes one line and waits for
+     * its translation gets it; a stream of lines is still batched. */
+    while ((r = reader_next(&rd, n == 0, &buf, &got)) != 0) {
+        if (r < 0) break;
+        if (r == 2) {
+            if (translate_flush(t, lines, n, first, name, &bad) < 0) {
+                fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
+                rc = 1;
+                break;
+            }
+            n = 0;
+            continue;
+        }
         lineno++;
         while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
-        if ((size_t)got != strlen(buf)) {
+        if (got != strlen(buf)) {
             fprintf(stderr, "s2s: %s:%zu: NUL byte in line\n", name, lineno);
             buf[0] = 0;
             bad = 1;
@@ -318,7 +389,7 @@ static int cmd_translate(int argc, char **argv)
             }
         }
     }
-    if (rc == 0 && ferror(in)) {
+    if (rc == 0 && r < 0) {
         /* what was read is still translated; then the reason */
         int e = errno;
         translate_flush(t, lines, n, first, name, &bad);
@@ -330,7 +401,8 @@ static int cmd_translate(int argc, char **argv)
         fprintf(stderr, "s2s: writing the output: %s\n", strerror(errno));
         rc = 1;
     }
-    free(buf);
+    free(rd.buf);
+    free(rd.line);
     free(lines);
     if (in != stdin) fclose(in);
     s2s_translator_close(t);
@@ -341,11 +413,23 @@ static int cmd_translate(int argc, char **argv)
  * s2s repl */
 
 static const char REPL_HELP[] =
-    "usage: s2s repl -m CHECKPOINT [--threads N]\n"
+    "usage: s2s repl -m CHECKPOINT [--commands] [--threads N]\n"
     "\n"
-    "Loads the model once, then translates each line typed at the prompt\n"
-    "(line editing and history on a terminal; plain lines from a pipe).\n"
-    "Commands: :help, :tokens on|off, :time on|off, :align on|off, :quit.\n";
+    "Loads the model once, then translates each line typed at the prompt:\n"
+    "line editing, Ctrl-C clears the line, Ctrl-D leaves; history is saved\n"
+    "after every line in ~/.s2s_history. Commands: :help, :tokens on|off\n"
+    "(a source word the model does not know shows as <unk:word>),\n"
+    ":time on|off, :align on|off (attention heat map), :beam K, :nbest N,\n"
+    ":quit.\n"
+    "\n"
+    "From a pipe it prints one translation per line on standard output,\n"
+    "each as soon as its line has arrived; a line that fails gives an empty\n"
+    "line there and its reason on standard error, and the exit status is 1.\n"
+    "Lines starting with ':' are sentences there, unless --commands.\n"
+    "\n"
+    "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
+    "  --commands        from a pipe too, ':' lines are commands\n"
+    "  --threads N       threads (default 1)\n";
 
 /* The REPL's model side: the translator, and :nbest's list. */
 typedef struct repl_model {
@@ -421,13 +505,15 @@ static int cmd_repl(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"threads", required_argument, 0, 't'},
+        {"commands", no_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
-    int threads = 1, c;
+    int threads = 1, commands = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
+        case 'c': commands = 1; break;
         case 't':
             if (parse_threads("repl", optarg, &threads)) return 2;
             break;
@@ -444,9 +530,10 @@ static int cmd_repl(int argc, char **argv)
                         .after = repl_after};
     if (s2s_translator_has_attention(t)) ops.attention = repl_attention;
     repl_model rm = {.t = t, .nbest = 1};
-    int rc = s2s_repl_run(&ops, &rm, stdin, stdout, &err);
+    s2s_repl_options ro = {.commands = commands};
+    int rc = s2s_repl_run_with(&ops, &rm, stdin, stdout, &ro, &err);
     s2s_translator_close(t);
-    return rc < 0 ? fail(&err) : 0;
+    return rc < 0 ? fail(&err) : rc > 0 ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -680,6 +767,63 @@ static int cmd_config(int argc, char **argv)
     return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * s2s check-cell */
+
+static const char CHECK_CELL_HELP[] =
+    "usage: s2s check-cell PATH.so | NAME\n"
+    "\n"
+    "Loads a cell plugin as training would and checks that it keeps the\n"
+    "contract of cells/cell.h, one line per check, pass or FAIL with its\n"
+    "figures: the descriptor; init fills exactly its parameters; forward\n"
+    "and backward are deterministic and batch-invariant; every gradient\n"
+    "against central finite differences; no write outside the buffers it\n"
+    "is given; a toy task it should learn. Exit status 1 if any fails.\n";
+
+/* A plugin that crashes: say in which check, as one more FAIL line. */
+static void on_cell_crash(int sig)
+{
+    static const char a[] = "FAIL  ", b[] = ": the plugin crashed (signal ",
+                      c[] = "); run it under gdb, or build it with "
+                            "-fsanitize=address, to see where\n";
+    const char *check = s2s_cellcheck_current();
+    char num[4] = {(char)('0' + sig / 10 % 10), (char)('0' + sig % 10), 0};
+    ssize_t w = write(1, a, sizeof a - 1);
+    w += write(1, check, strlen(check));
+    w += write(1, b, sizeof b - 1);
+    w += write(1, sig >= 10 ? num : num + 1, sig >= 10 ? 2 : 1);
+    w += write(1, c, sizeof c - 1);
+    (void)w;
+    _exit(1);
+}
+
+static int cmd_check_cell(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs(CHECK_CELL_HELP, stdout);
+        return 0;
+    }
+    if (argc != 2) return usage_error("check-cell", "%s", "wants one plugin path or cell name");
+    s2s_cell cell;
+    s2s_err err;
+    if (s2s_cell_load(&cell, argv[1], &err) < 0) {
+        printf("FAIL  load: %s\n", err.msg);
+        return 1;
+    }
+    printf("checking %s (cell '%s')\n", cell.path, cell.desc->name);
+    fflush(stdout);
+    static const int crashes[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof crashes / sizeof *crashes; i++) {
+        struct sigaction sa = {.sa_handler = on_cell_crash};
+        sigemptyset(&sa.sa_mask);
+        sigaction(crashes[i], &sa, NULL);
+    }
+    int failed = s2s_cellcheck_run(cell.desc, cell.path, stdout);
+    printf("%s: %d of 7 checks failed\n", failed ? "FAIL" : "pass", failed);
+    s2s_cell_unload(&cell);
+    return failed ? 1 : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 
 static const char HELP[] =
@@ -694,6 +838,7 @@ static const char HELP[] =
     "  eval -m CKPT            BLEU, chrF and perplexity on the test split\n"
     "  config [RUN.yaml]       print the resolved run configuration\n"
     "  bench [CONFIG...]       the reference benchmark, as JSON lines\n"
+    "  check-cell PATH.so      check a cell plugin of your own\n"
     "\n"
     "'s2s COMMAND --help' tells more. s2s --version prints the version.\n";
 
@@ -724,6 +869,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc, argv);
     if (strcmp(cmd, "bench") == 0) return s2s_bench_main(argc, argv);
+    if (strcmp(cmd, "check-cell") == 0) return cmd_check_cell(argc, argv);
     fprintf(stderr, "s2s: unknown command '%s' (see 's2s --help')\n", cmd);
     return 2;
 }

@@ -1,16 +1,16 @@
 /* seq2seq/repl_shell.c — the read-translate-print loop of `s2s repl`: line
- * editing with libedit on a terminal, plain getline on a pipe, and the
- * ':' commands (see repl_shell.h).
+ * editing with libedit (its native histedit API) on a terminal, plain
+ * getline on a pipe, and the ':' commands (see repl_shell.h).
  */
 #include "seq2seq/repl_shell.h"
 
 #include <errno.h>
+#include <histedit.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <editline/readline.h>
 
 #include "core/sysinfo.h"
 
@@ -32,19 +32,10 @@ static const char HELP[] =
     "                   (models with attention)\n"
     "  :beam K          keep K hypotheses per sentence (1 = greedy)\n"
     "  :nbest N         also show the N best translations with their scores\n"
-    "  ::text           translate \":text\" (a sentence starting with ':')\n";
-
-typedef struct shell {
-    const s2s_repl_ops *ops;
-    void *ctx;
-    FILE *out;
-    int interactive;
-    int show_tokens, show_time, show_align;
-    int quit;
-} shell;
-
-/* ------------------------------------------------------------------------ */
-/* One line of input                                                        */
+    "  ::text           translate \":text\" (a sentence starting with ':')\n"
+    "With :tokens on, a source word the model does not know shows as\n"
+    "<unk:word>. Ctrl-C clears the line; history is kept in "
+    "~/" HISTORY_FILE ".\n";
 
 /* Writes s with any line break replaced by a space: every message the loop
  * prints is one line, whatever the callback put in it. */
@@ -53,6 +44,40 @@ static void put_one_line(FILE *out, const char *s)
     for (; *s; s++)
         fputc(*s == '\n' || *s == '\r' ? ' ' : *s, out);
 }
+
+typedef struct shell {
+    const s2s_repl_ops *ops;
+    void *ctx;
+    FILE *out, *err;
+    int interactive;
+    int commands;        /* lines starting with ':' are commands */
+    int show_tokens, show_time, show_align;
+    int quit;
+    long lineno;         /* input lines read */
+    long failed;         /* lines that failed (pipe mode) */
+} shell;
+
+/* A problem with one line: on a terminal "error: ..." in place of the
+ * translation; from a pipe an empty line on the output (which stays
+ * aligned with the input) and "s2s: stdin:N: ..." on the error stream. */
+static void line_error(shell *sh, const char *msg)
+{
+    if (sh->interactive) {
+        fputs("error: ", sh->out);
+        put_one_line(sh->out, msg);
+        fputc('\n', sh->out);
+        return;
+    }
+    fputc('\n', sh->out);
+    fprintf(sh->err, "s2s: stdin:%ld: ", sh->lineno);
+    put_one_line(sh->err, msg);
+    fputc('\n', sh->err);
+    fflush(sh->err);
+    sh->failed++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One line of input                                                        */
 
 /* Columns a UTF-8 string takes on a terminal (one per code point). */
 static int cols(const char *s, size_t n)
@@ -115,9 +140,7 @@ static void translate_line(shell *sh, const char *line)
     if (!(seconds >= 0))
         seconds = took;
     if (rc != 0) {
-        fputs("error: ", sh->out);
-        put_one_line(sh->out, e.msg[0] ? e.msg : "the translation failed");
-        fputc('\n', sh->out);
+        line_error(sh, e.msg[0] ? e.msg : "the translation failed");
     } else {
         put_one_line(sh->out, text ? text : "");
         fputc('\n', sh->out);
@@ -151,9 +174,9 @@ static void set_flag(shell *sh, int *flag, const char *what, const char *arg)
         if (sh->interactive)
             fprintf(sh->out, "%s: %s\n", what, *flag ? "on" : "off");
     } else {
-        fprintf(sh->out, "error: :%s takes on or off, not '", what);
-        put_one_line(sh->out, arg);
-        fputs("'\n", sh->out);
+        char msg[256];
+        snprintf(msg, sizeof msg, ":%s takes on or off, not '%.200s'", what, arg);
+        line_error(sh, msg);
     }
 }
 
@@ -180,9 +203,10 @@ static void run_command(shell *sh, char *cmd)
     else if (sh->ops->command && sh->ops->command(sh->ctx, cmd, arg, sh->out))
         ;
     else {
-        fputs("error: unknown command '", sh->out);
-        put_one_line(sh->out, cmd);
-        fputs("' (:help lists the commands)\n", sh->out);
+        char msg[256];
+        snprintf(msg, sizeof msg, "unknown command '%.200s' (:help lists the "
+                 "commands)", cmd);
+        line_error(sh, msg);
     }
 }
 
@@ -199,9 +223,9 @@ static void handle_line(shell *sh, char *line)
         end--;
     if (end == s) {
         fputc('\n', sh->out);
-    } else if (s[0] == ':' && s[1] == ':') {
+    } else if (sh->commands && s[0] == ':' && s[1] == ':') {
         translate_line(sh, s + 1);
-    } else if (s[0] == ':') {
+    } else if (sh->commands && s[0] == ':') {
         *end = '\0';
         run_command(sh, s);
     } else {
@@ -234,6 +258,7 @@ static int pipe_loop(shell *sh, FILE *in, s2s_err *err)
             break;
         }
         lineno++;
+        sh->lineno = lineno;
         handle_line(sh, line);
         if ((rc = flush_out(sh, err)) != 0)
             break;
@@ -256,6 +281,23 @@ static char *history_path(const char *opt)
     return p;
 }
 
+/* Ctrl-C at the prompt: the handler only notes it; the read it
+ * interrupts (installed without SA_RESTART) makes el_gets return NULL with
+ * errno EINTR, and the loop starts a fresh line, as bash and python do. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static char *prompt(EditLine *el)
+{
+    (void)el;
+    return PROMPT;
+}
+
 static int edit_loop(shell *sh, FILE *in, const char *history_opt, s2s_err *err)
 {
     /* libedit shows and edits multibyte characters only under a UTF-8
@@ -266,46 +308,67 @@ static int edit_loop(shell *sh, FILE *in, const char *history_opt, s2s_err *err)
     if (!loc || (!strstr(loc, "UTF-8") && !strstr(loc, "utf8")))
         setlocale(LC_CTYPE, "C.UTF-8");
 
-    FILE *old_in = rl_instream, *old_out = rl_outstream;
-    rl_instream = in;
-    rl_outstream = sh->out;
-    rl_readline_name = "s2s";
-    rl_initialize();
-    using_history();
-    stifle_history(HISTORY_MAX);
-    char *hist = history_path(history_opt);
-    if (hist)
-        read_history(hist); /* best effort: a first run has none */
+    EditLine *el = el_init("s2s", in, sh->out, stderr);
+    History *hist = history_init();
+    if (!el || !hist) {
+        if (el) el_end(el);
+        if (hist) history_end(hist);
+        setlocale(LC_CTYPE, old_ctype);
+        free(old_ctype);
+        return s2s_fail(err, "repl: cannot set up line editing (libedit)");
+    }
+    HistEvent ev;
+    history(hist, &ev, H_SETSIZE, HISTORY_MAX);
+    history(hist, &ev, H_SETUNIQUE, 1); /* no repeats of the last line */
+    el_set(el, EL_EDITOR, "emacs");
+    el_set(el, EL_PROMPT, prompt);
+    el_set(el, EL_HIST, history, hist);
+    el_source(el, NULL); /* ~/.editrc, as other libedit programs do */
+    char *path = history_path(history_opt);
+    if (path)
+        history(hist, &ev, H_LOAD, path); /* best effort: a first run has none */
+
+    struct sigaction sa = {.sa_handler = on_interrupt}, old_sa;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
 
     fprintf(sh->out, "s2s %s: type a sentence to translate it; :help for commands, "
             ":quit or Ctrl-D to leave.\n", S2S_VERSION);
     int rc = flush_out(sh, err);
-    char *last = NULL;
     while (rc == 0 && !sh->quit) {
-        char *line = readline(PROMPT);
-        if (!line) {
+        interrupted = 0;
+        int count = 0;
+        const char *got = el_gets(el, &count);
+        if (!got && (interrupted || (count < 0 && errno == EINTR))) {
+            fputs("^C\n", sh->out); /* the line is dropped; a fresh prompt */
+            rc = flush_out(sh, err);
+            continue;
+        }
+        if (!got || count <= 0) {
             fputc('\n', sh->out); /* end the prompt's line on Ctrl-D */
             rc = flush_out(sh, err);
             break;
         }
-        /* History keeps what was typed, not repeats of the last line. */
-        if (line[strspn(line, " \t")] && (!last || strcmp(last, line) != 0)) {
-            add_history(line);
-            free(last);
-            last = s2s_xstrdup(line);
+        char *line = s2s_xstrdup(got);
+        sh->lineno++;
+        /* History keeps what was typed, saved at once (a crash or a kill
+         * loses nothing), as a shell with its history file does. */
+        if (line[strspn(line, " \t\r\n")]) {
+            size_t n = strlen(line);
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                line[--n] = '\0';
+            history(hist, &ev, H_ENTER, line);
+            if (path)
+                history(hist, &ev, H_SAVE, path);
         }
         handle_line(sh, line);
         free(line);
         rc = flush_out(sh, err);
     }
-    free(last);
-    if (hist) {
-        write_history(hist); /* best effort, as a shell does */
-        free(hist);
-    }
-    clear_history();
-    rl_instream = old_in;
-    rl_outstream = old_out;
+    sigaction(SIGINT, &old_sa, NULL);
+    free(path);
+    el_end(el);
+    history_end(hist);
     setlocale(LC_CTYPE, old_ctype);
     free(old_ctype);
     return rc;
@@ -321,6 +384,7 @@ int s2s_repl_run_with(const s2s_repl_ops *ops, void *ctx, FILE *in,
         .ops = ops,
         .ctx = ctx,
         .out = out,
+        .err = opt->err ? opt->err : stderr,
         .show_tokens = opt->show_tokens != 0,
         .show_time = opt->show_time != 0,
     };
@@ -328,8 +392,12 @@ int s2s_repl_run_with(const s2s_repl_ops *ops, void *ctx, FILE *in,
         sh.interactive = isatty(fileno(in));
     else
         sh.interactive = opt->mode == S2S_REPL_INTERACTIVE;
-    return sh.interactive ? edit_loop(&sh, in, opt->history, err)
-                          : pipe_loop(&sh, in, err);
+    sh.commands = sh.interactive || opt->commands;
+    int rc = sh.interactive ? edit_loop(&sh, in, opt->history, err)
+                            : pipe_loop(&sh, in, err);
+    if (rc < 0)
+        return -1;
+    return sh.failed > 0 ? (sh.failed > 1000000 ? 1000000 : (int)sh.failed) : 0;
 }
 
 int s2s_repl_run(const s2s_repl_ops *ops, void *ctx, FILE *in, FILE *out,

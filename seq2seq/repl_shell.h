@@ -1,11 +1,18 @@
 /* seq2seq/repl_shell.h — the interactive translation loop of `s2s repl`,
  * independent of the model: the model side is one callback.
  *
- * When the input is a terminal the loop reads with libedit (line editing,
- * history kept in ~/.s2s_history, best effort) after the prompt "s2s> ".
- * Otherwise (a pipe, a file) it reads lines with getline and writes only
- * what was asked for: one translation per input line, flushed per line, no
- * prompt, no banner. Either way:
+ * When the input is a terminal the loop reads with libedit (line editing;
+ * history in ~/.s2s_history, saved after every line, best effort) after
+ * the prompt "s2s> "; Ctrl-C drops the line being typed and gives a fresh
+ * prompt, Ctrl-D on an empty line leaves. Otherwise (a pipe, a file) it
+ * reads lines with getline and writes only translations, one per input
+ * line, flushed per line, no prompt, no banner; a line that fails gives an
+ * empty output line (the output stays aligned with the input) and one line
+ * "s2s: stdin:N: why" on the error stream.
+ *
+ * Lines starting with ':' are commands on a terminal, and from a pipe only
+ * when the options say so (`s2s repl --commands`); otherwise they are
+ * sentences like any other:
  *
  *   :help            the commands
  *   :quit            leave (so does end of input; also :q, :exit)
@@ -15,10 +22,10 @@
  *   (and the model side's own commands, e.g. :beam K, :nbest N)
  *   ::text           translate ":text" (a sentence that starts with ':')
  *
- * An empty line prints an empty line. An error from the callback prints
- * one line "error: ..." in place of the translation (so piped output stays
- * aligned with the input) and the loop goes on. Extra lines from :tokens and
- * :time are indented by two spaces.
+ * An empty line prints an empty line. On a terminal, an error from the
+ * callback prints one line "error: ..." in place of the translation and
+ * the loop goes on. Extra lines from :tokens and :time are indented by two
+ * spaces.
  */
 #ifndef S2S_REPL_SHELL_H
 #define S2S_REPL_SHELL_H
@@ -60,10 +67,13 @@ typedef struct s2s_repl_options {
     const char *history;      /* NULL: $HOME/.s2s_history; "": none */
     int show_tokens;          /* initial :tokens state */
     int show_time;            /* initial :time state */
+    int commands;             /* pipe mode: ':' lines are commands */
+    FILE *err;                /* pipe mode: where line errors go (NULL: stderr) */
 } s2s_repl_options;
 
 /* Runs the loop until :quit or end of input with the default options.
- * Returns 0, or -1 when reading `in` or writing `out` fails (err says
+ * Returns the number of input lines that failed (pipe mode; 0 when all
+ * went well), or -1 when reading `in` or writing `out` fails (err says
  * which and why). */
 int s2s_repl_run(const s2s_repl_ops *ops, void *ctx, FILE *in, FILE *out,
                  s2s_err *err);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/kernels.h"
 #include "core/optim.h"
@@ -60,10 +61,13 @@ static void canonical(const s2s_config *c, s2s_config *out)
 static int same_model_and_data(const s2s_config *a0, const s2s_config *b0)
 {
     /* compare what the run files say, not unused bytes (e.g. cells of
-     * layers beyond model.layers) */
+     * layers beyond model.layers), with data paths made absolute (older
+     * checkpoints stored them as given) */
     s2s_config ca, cb, *a = &ca, *b = &cb;
     canonical(a0, a);
     canonical(b0, b);
+    s2s_config_absolute_data_paths(a);
+    s2s_config_absolute_data_paths(b);
     return memcmp(&a->data, &b->data, sizeof a->data) == 0 &&
            memcmp(&a->tokenizer, &b->tokenizer, sizeof a->tokenizer) == 0 &&
            memcmp(&a->model, &b->model, sizeof a->model) == 0 &&
@@ -77,6 +81,10 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
 {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
+    /* the checkpoints store the data paths absolute, so that `s2s eval`
+     * finds the data from any directory; they are read as given, so that
+     * messages name them as the user wrote them */
+    s2s_config_absolute_data_paths(&tr->cfg);
     s2s_loaded ck;
     memset(&ck, 0, sizeof ck);
     int resuming = resume_path != NULL;
@@ -162,6 +170,28 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
     return 0;
 }
 
+/* One line naming the first data file of the checkpoint's run file that
+ * cannot be read, and how to go on; 0 when all can. */
+static int missing_data(const char *ckpt, s2s_config *c, s2s_err *err)
+{
+    s2s_data_key keys[6];
+    size_t n = s2s_config_data_keys(c, keys);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = keys[i].path;
+        if (!p[0] || access(p, R_OK) == 0) continue;
+        int e = errno;
+        char where[S2S_PATH_MAX + 32] = "", cwd[S2S_PATH_MAX];
+        if (p[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(where, sizeof where, " (relative to %s)", cwd);
+        s2s_fail(err, "%s: %s '%s' of the training run%s: %s; run from the "
+                 "directory training ran in, or score a file of your own "
+                 "with --test FILE [--test-target FILE]", ckpt, keys[i].key, p,
+                 where, strerror(e));
+        return 1;
+    }
+    return 0;
+}
+
 int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
                                 int threads, const char *test_file,
                                 const char *test_target, s2s_err *err)
@@ -181,6 +211,9 @@ int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
         c->data.split_every = 0;
         c->data.min_len = 1;
         c->data.max_len = 0; /* every sentence of a test set counts */
+    } else if (missing_data(path, &tr->cfg, err)) {
+        s2s_loaded_free(&ck);
+        return -1;
     }
     s2s_data_spec spec;
     s2s_config_data_spec(&tr->cfg, &spec);

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,25 @@ static char *join_ids(const s2s_vocab *v, const uint32_t *ids, int n)
     return s;
 }
 
+/* The tokens space-joined, those the source vocabulary lacks (id
+ * S2S_UNK) as "<unk:token>", so that :tokens shows what the model saw. */
+static char *join_marking_unknown(const s2s_tokens *tk, const uint32_t *ids)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < tk->n; i++) len += tk->len[i] + 8;
+    char *s = s2s_xmalloc(len), *p = s;
+    for (size_t i = 0; i < tk->n; i++) {
+        if (i) *p++ = ' ';
+        int unk = ids[i] == S2S_UNK;
+        if (unk) p += sprintf(p, "<unk:");
+        memcpy(p, tk->buf + tk->off[i], tk->len[i]);
+        p += tk->len[i];
+        if (unk) *p++ = '>';
+    }
+    *p = 0;
+    return s;
+}
+
 /* "0-0 1-2 ...": source position - output position of each output
  * token's highest attention weight (Pharaoh format). */
 static char *pharaoh(const int *amax, int n)
@@ -134,7 +154,7 @@ static size_t translate(s2s_translator *t, const char *const *texts, size_t n,
         total += t->tokens.n;
         if (n == 1) {
             free(t->last_src);
-            t->last_src = s2s_tokens_join(&t->tokens);
+            t->last_src = join_marking_unknown(&t->tokens, ids + off[i]);
         }
     }
     /* decoded in groups of at most GROUP_TOKENS source tokens, so that one

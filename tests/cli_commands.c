@@ -4,6 +4,8 @@
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +142,113 @@ static void toy_run_file(const char *cell, int epochs)
     write_file("toy.yaml", yaml);
 }
 
+/* ------------------------------------------------------------------------
+ * A conversation through pipes: the test writes a line and waits for the
+ * answer, as a program driving s2s would; every wait is bounded. */
+
+typedef struct child {
+    pid_t pid;
+    int to, from;       /* its stdin, its stdout */
+    char got[8192];     /* bytes read and not yet returned */
+    size_t n;
+} child;
+
+static void child_start(child *c, const char *cmd, const char *model)
+{
+    int in[2], out[2];
+    cr_assert_eq(pipe(in), 0);
+    cr_assert_eq(pipe(out), 0);
+    memset(c, 0, sizeof *c);
+    c->pid = fork();
+    cr_assert_neq(c->pid, -1);
+    if (c->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+        if (chdir(dir) != 0) _exit(126);
+        execl(bin, bin, cmd, "-m", model, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->to = in[1];
+    c->from = out[0];
+}
+
+static void child_say(child *c, const char *text)
+{
+    cr_assert_eq(write(c->to, text, strlen(text)), (ssize_t)strlen(text));
+}
+
+/* The next line it writes (no line end, into line), within `seconds`;
+ * 0 when it came, -1 on timeout or end of output. */
+static int child_line(child *c, char *line, size_t size, int seconds)
+{
+    for (;;) {
+        char *nl = memchr(c->got, '\n', c->n);
+        if (nl) {
+            size_t k = (size_t)(nl - c->got);
+            snprintf(line, size, "%.*s", (int)k, c->got);
+            memmove(c->got, nl + 1, c->n - k - 1);
+            c->n -= k + 1;
+            return 0;
+        }
+        struct pollfd p = {.fd = c->from, .events = POLLIN};
+        if (poll(&p, 1, seconds * 1000) <= 0) return -1;
+        ssize_t r = read(c->from, c->got + c->n, sizeof c->got - 1 - c->n);
+        if (r <= 0) return -1;
+        c->n += (size_t)r;
+    }
+}
+
+/* Closes its input; returns its exit status (killed after 30 s). */
+static int child_finish(child *c)
+{
+    close(c->to);
+    int st = 0;
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
+            close(c->from);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        }
+        usleep(100000);
+    }
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, &st, 0);
+    close(c->from);
+    return -1;
+}
+
+/* One line in, its translation out before any more input: for translate
+ * (which batches) and for the REPL. */
+static void line_by_line(const char *cmd, const char *model)
+{
+    child c;
+    child_start(&c, cmd, model);
+    char s[64], t[64], line[256];
+    for (int k = 0; k < 3; k++) {
+        toy_pair(k * 4, s, t);
+        strcat(s, "\n");
+        child_say(&c, s);
+        cr_assert_eq(child_line(&c, line, sizeof line, 30), 0,
+                     "s2s %s: no answer to one line within 30 s", cmd);
+        cr_assert_str_eq(line, t, "s2s %s", cmd);
+    }
+    /* several lines at once all come back, in order */
+    char many[512] = "", want[4][64];
+    for (int k = 0; k < 4; k++) {
+        toy_pair(k + 9, s, want[k]);
+        strcat(many, s);
+        strcat(many, "\n");
+    }
+    child_say(&c, many);
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(child_line(&c, line, sizeof line, 30), 0, "s2s %s", cmd);
+        cr_assert_str_eq(line, want[k], "s2s %s", cmd);
+    }
+    cr_assert_eq(child_finish(&c), 0, "s2s %s", cmd);
+}
+
 Test(cli, unknown_cell_names_it_and_the_search_path)
 {
     toy_run_file("nosuchcell", 1);
@@ -180,7 +289,8 @@ Test(cli, missing_and_bad_checkpoints)
 Test(cli, help_and_version)
 {
     const char *cmds[] = {"train --help", "translate --help", "repl --help",
-                          "eval --help", "config --help", "bench --help", "--help"};
+                          "eval --help", "config --help", "bench --help", "check-cell --help",
+                          "--help"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char *out, *err;
         cr_assert_eq(run(cmds[i], NULL, &out, &err), 0, "%s", cmds[i]);
@@ -225,6 +335,10 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
+    /* a program that writes a line and waits gets its translation */
+    line_by_line("translate", "run/best.ckpt");
+    line_by_line("repl", "run/best.ckpt");
+
     /* the same from a file argument, CRLF and no final newline */
     snprintf(in, sizeof in, "%s\r\n%s", s0, s1);
     write_file("in2.txt", in);
@@ -234,14 +348,28 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
 
-    /* the REPL from a pipe prints just the translations */
-    snprintf(in, sizeof in, "%s\n:tokens on\n%s\n:quit\n%s\n", s0, s1, s2);
-    rc = run("repl -m run/best.ckpt", in, &out, &err);
+    /* the REPL from a pipe prints just the translations; ':' lines are
+     * commands there only with --commands; a word the model does not
+     * know is marked in the :tokens output */
+    snprintf(in, sizeof in, "%s\n:tokens on\n%s zorglub\n:quit\n%s\n", s0, s1, s2);
+    rc = run("repl -m run/best.ckpt --commands", in, &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     snprintf(want, sizeof want, "%s\n", t0);
     cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
-    cr_assert(strstr(out, t1), "%s", out);
+    cr_assert(strstr(out, "  src: ") && strstr(out, " <unk:zorglub>\n"), "%s", out);
     cr_assert_null(strstr(out, t2), "input after :quit was translated: %s", out);
+    free(out);
+    free(err);
+    /* without --commands they are sentences: every line is translated,
+     * and a line that fails goes to stderr and sets the exit status */
+    snprintf(in, sizeof in, "%s\nmi \xff\n:quit\n%s\n", s0, s2);
+    rc = run("repl -m run/best.ckpt", in, &out, &err);
+    cr_assert_eq(rc, 1, "a failed line makes the exit status 1: %s", err);
+    cr_assert_eq(lines(out), 4, "%s", out);
+    snprintf(want, sizeof want, "%s\n\n", t0);
+    cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    cr_assert(strstr(out, t2), "%s", out);
+    cr_assert(strstr(err, "stdin:2:") && lines(err) == 1, "%s", err);
     free(out);
     free(err);
 
@@ -263,6 +391,26 @@ Test(cli, train_translate_repl_eval_through_pipes)
     free(out);
     free(err);
     expect_error("eval -m run/best.ckpt --test nosuch.tsv", 1, "nosuch.tsv", NULL);
+
+    /* the checkpoint holds the data paths absolute: eval works from any
+     * directory; with the corpus gone, one line says which file and how
+     * to pass one */
+    {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "cd / && '%s' eval -m '%s/run/best.ckpt' "
+                 ">'%s/o.txt' 2>'%s/e.txt'", bin, dir, dir, dir);
+        cr_assert_eq(system(cmd), 0, "eval from / failed");
+        snprintf(cmd, sizeof cmd, "cd '%s' && mv toy.tsv toy.moved", dir);
+        cr_assert_eq(system(cmd), 0);
+        char want_path[600];
+        snprintf(want_path, sizeof want_path, "data.train '%s/toy.tsv'", dir);
+        expect_error("eval -m run/best.ckpt", 1, want_path, "--test FILE");
+        cr_assert_eq(run("eval -m run/best.ckpt --test toy.moved", NULL, &out, &err), 0, "%s", err);
+        free(out);
+        free(err);
+        snprintf(cmd, sizeof cmd, "cd '%s' && mv toy.moved toy.tsv", dir);
+        cr_assert_eq(system(cmd), 0);
+    }
 
     /* a sentence over the length limit is refused alone; its neighbours
      * are still translated */
@@ -473,7 +621,7 @@ Test(cli, n_best_score_and_repl_beam)
     free(err);
     /* the REPL from a pipe: translations and n-best lines, no chatter */
     snprintf(in, sizeof in, ":beam 4\n:nbest 2\n%s\n", s0);
-    cr_assert_eq(run("repl -m run/best.ckpt", in, &out, &err), 0, "%s", err);
+    cr_assert_eq(run("repl --commands -m run/best.ckpt", in, &out, &err), 0, "%s", err);
     char want[256];
     snprintf(want, sizeof want, "%s\n  1. %s ||| ", t0, t0);
     cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);

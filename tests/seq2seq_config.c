@@ -86,7 +86,7 @@ static void assert_defaults(const s2s_config *c)
     cr_assert_eq(c->tokenizer.split_punct, 1);
     cr_assert_eq(c->tokenizer.french_spacing, 0);
     cr_assert_eq(c->model.embed, 256);
-    cr_assert_eq(c->model.init_range, 0.1f);
+    cr_assert_eq(c->model.init_range, 0.0f); /* not given: cells init their own */
     const s2s_side_config *sides[2] = { &c->model.encoder, &c->model.decoder };
     for (int s = 0; s < 2; s++) {
         cr_assert_eq(sides[s]->layers, 1);
@@ -571,7 +571,7 @@ Test(config, out_of_range)
         { "model:\n  hidden: 65537\n", "t.yaml:2: key 'model.hidden' must be between 1 and 65536, got '65537'" },
         { "model:\n  encoder: {hidden: 0}\n", "t.yaml:2: key 'model.encoder.hidden' must be between 1 and 65536, got '0'" },
         { "model:\n  embed: 0\n", "t.yaml:2: key 'model.embed' must be between 1 and 65536, got '0'" },
-        { "model:\n  init_range: 0\n", "t.yaml:2: key 'model.init_range' must be > 0, got '0'" },
+        { "model:\n  init_range: -0.5\n", "t.yaml:2: key 'model.init_range' must be >= 0, got '-0.5'" },
         { "train:\n  lr: 0\n", "t.yaml:2: key 'train.lr' must be > 0, got '0'" },
         { "train:\n  lr: -1e-3\n", "t.yaml:2: key 'train.lr' must be > 0, got '-1e-3'" },
         { "train:\n  lr: 1e-50\n", "t.yaml:2: key 'train.lr' must be > 0, got '1e-50'" },

@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pty.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,16 +93,29 @@ static char *contents(FILE *f)
     return s;
 }
 
-/* Runs the loop in pipe mode over text; returns the output. */
-static char *run(const char *text, fake *fk, int *rc)
+/* What the last run() wrote to its error stream. */
+static char errors[4096];
+
+/* Runs the loop in pipe mode over text, with ':' commands on (as `s2s repl
+ * --commands`) or off; returns the output, the errors in `errors`. */
+static char *run_with(const char *text, fake *fk, int *rc, int commands)
 {
-    FILE *in = input_of(text, strlen(text)), *out = tmpfile();
+    FILE *in = input_of(text, strlen(text)), *out = tmpfile(), *err = tmpfile();
     s2s_err e;
-    *rc = s2s_repl_run(&OPS, fk, in, out, &e);
-    char *s = contents(out);
+    s2s_repl_options opt = {.commands = commands, .err = err};
+    *rc = s2s_repl_run_with(&OPS, fk, in, out, &opt, &e);
+    char *s = contents(out), *es = contents(err);
+    snprintf(errors, sizeof errors, "%s", es);
+    free(es);
     fclose(in);
     fclose(out);
+    fclose(err);
     return s;
+}
+
+static char *run(const char *text, fake *fk, int *rc)
+{
+    return run_with(text, fk, rc, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -169,12 +184,15 @@ Test(repl, help_and_unknown_commands)
     fake fk = {0};
     int rc;
     char *out = run(":help\n:frobnicate now\n:tokens maybe\n", &fk, &rc);
-    cr_assert_eq(rc, 0);
+    cr_assert_eq(rc, 2, "two lines failed");
     cr_assert_not_null(strstr(out, ":tokens on|off"));
     cr_assert_not_null(strstr(out, ":time on|off"));
     cr_assert_not_null(strstr(out, ":quit"));
-    cr_assert_not_null(strstr(out, "error: unknown command ':frobnicate' (:help lists the commands)\n"));
-    cr_assert_not_null(strstr(out, "error: :tokens takes on or off, not 'maybe'\n"));
+    cr_assert_null(strstr(out, "error"), "%s", out);
+    /* from a pipe the errors go to the error stream, naming the line */
+    cr_assert_str_eq(errors,
+                     "s2s: stdin:2: unknown command ':frobnicate' (:help lists the commands)\n"
+                     "s2s: stdin:3: :tokens takes on or off, not 'maybe'\n");
     cr_assert_eq(fk.calls, 0);
     free(out);
 }
@@ -209,8 +227,10 @@ Test(repl, callback_error_is_one_line_and_the_loop_goes_on)
     fake fk = {0};
     int rc;
     char *out = run("a b\nFAIL here\nc d\n", &fk, &rc);
-    cr_assert_eq(rc, 0);
-    cr_assert_str_eq(out, "b a\nerror: cannot translate this: FAIL here\nd c\n");
+    cr_assert_eq(rc, 1, "one line failed");
+    /* an empty line keeps the output aligned with the input */
+    cr_assert_str_eq(out, "b a\n\nd c\n");
+    cr_assert_str_eq(errors, "s2s: stdin:2: cannot translate this: FAIL here\n");
     cr_assert_eq(fk.calls, 3);
     free(out);
 }
@@ -256,12 +276,25 @@ Test(repl, through_a_pipe)
     FILE *in = fdopen(fds[0], "r"), *out = tmpfile();
     fake fk = {0};
     s2s_err e;
-    cr_assert_eq(s2s_repl_run(&OPS, &fk, in, out, &e), 0, "%s", e.msg);
+    s2s_repl_options opt = {.commands = 1};
+    cr_assert_eq(s2s_repl_run_with(&OPS, &fk, in, out, &opt, &e), 0, "%s", e.msg);
     char *s = contents(out);
     cr_assert_str_eq(s, "france la vive\ndeux un\n  src: un deux\n  out: deux un\n");
     free(s);
     fclose(in);
     fclose(out);
+}
+
+Test(repl, colon_lines_are_sentences_from_a_pipe_without_the_flag)
+{
+    fake fk = {0};
+    int rc;
+    char *out = run_with(":tokens on\na b\n:quit now\n::x\n", &fk, &rc, 0);
+    cr_assert_eq(rc, 0, "%s", errors);
+    cr_assert_str_eq(out, "on :tokens\nb a\nnow :quit\n::x\n");
+    cr_assert_eq(fk.calls, 4);
+    cr_assert_str_eq(errors, "");
+    free(out);
 }
 
 Test(repl, options_set_the_initial_state)
@@ -374,5 +407,90 @@ Test(repl, terminal_uses_line_editing_and_history)
     cr_assert_not_null(strstr(buf, "hello"), "%s", buf);
     cr_assert_not_null(strstr(buf, "ok"), "%s", buf);
     unlink(path);
+    rmdir(home);
+}
+
+/* Ctrl-C at the prompt, as a terminal sends it (SIGINT to the reading
+ * thread): the half-typed line is dropped and the loop goes on. The
+ * history file already holds the first line before the loop ends. */
+typedef struct typist {
+    int master;
+    pthread_t reader;    /* the thread running the loop */
+    char screen[1 << 16];
+    size_t n;
+    int saw_prompt_again, history_early;
+    char history[256];
+} typist;
+
+/* Reads the screen until `want` shows after `from`, within 10 s. */
+static int wait_for(typist *t, size_t from, const char *want)
+{
+    for (int i = 0; i < 1000; i++) {
+        t->screen[t->n] = '\0';
+        if (strstr(t->screen + from, want)) return 1;
+        struct pollfd p = {t->master, POLLIN, 0};
+        if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN)) {
+            ssize_t got = read(t->master, t->screen + t->n, sizeof t->screen - 1 - t->n);
+            if (got > 0) t->n += (size_t)got;
+        }
+    }
+    return 0;
+}
+
+static void *type_and_interrupt(void *arg)
+{
+    typist *t = arg;
+    const char *first = "first line\rhalf typed";
+    if (write(t->master, first, strlen(first)) != (ssize_t)strlen(first)) return NULL;
+    if (!wait_for(t, 0, "line first") || !wait_for(t, 0, "half typed")) return NULL;
+    FILE *h = fopen(t->history, "r");
+    if (h) {
+        char buf[1024];
+        size_t k = fread(buf, 1, sizeof buf - 1, h);
+        buf[k] = '\0';
+        t->history_early = strstr(buf, "first") != NULL;
+        fclose(h);
+    }
+    usleep(100000); /* the loop is back in read() */
+    size_t mark = t->n;
+    pthread_kill(t->reader, SIGINT);
+    t->saw_prompt_again = wait_for(t, mark, "^C") && wait_for(t, mark, "s2s> ");
+    const char *rest = "after all\r:quit\r";
+    if (write(t->master, rest, strlen(rest)) != (ssize_t)strlen(rest)) return NULL;
+    wait_for(t, mark, "all after");
+    return NULL;
+}
+
+Test(repl, ctrl_c_clears_the_line_and_history_is_saved_after_each_line)
+{
+    int master, slave;
+    if (openpty(&master, &slave, NULL, NULL, NULL) != 0)
+        cr_skip_test("no pseudo-terminals here: %s", strerror(errno));
+    char home[] = "/tmp/s2s_repl_home_XXXXXX";
+    cr_assert_not_null(mkdtemp(home));
+    setenv("HOME", home, 1);
+    static typist t;
+    memset(&t, 0, sizeof t);
+    t.master = master;
+    t.reader = pthread_self();
+    snprintf(t.history, sizeof t.history, "%s/.s2s_history", home);
+
+    pthread_t typer;
+    cr_assert_eq(pthread_create(&typer, NULL, type_and_interrupt, &t), 0);
+    FILE *in = fdopen(slave, "r"), *out = fdopen(dup(slave), "w");
+    fake fk = {0};
+    s2s_err e;
+    cr_assert_eq(s2s_repl_run(&OPS, &fk, in, out, &e), 0, "%s", e.msg);
+    pthread_join(typer, NULL);
+    fclose(in);
+    fclose(out);
+    close(master);
+
+    cr_assert(t.history_early, "the history file lacked the first line while the loop ran");
+    cr_assert(t.saw_prompt_again, "no ^C and fresh prompt after Ctrl-C:\n%s", t.screen);
+    cr_assert_eq(fk.calls, 2, "%d calls:\n%s", fk.calls, t.screen);
+    cr_assert_str_eq(fk.last, "after all", "the dropped text reached the translator");
+    cr_assert_not_null(strstr(t.screen, "all after"), "%s", t.screen);
+    unlink(t.history);
     rmdir(home);
 }
