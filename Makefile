@@ -44,12 +44,17 @@ DEPS_OK := $(BUILD)/.deps-ok
 CORE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
 TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c))
 CORPORA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard corpora/*.c))
-SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
+SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard seq2seq/*.c))
+# The command-line front end (seq2seq/cli/) sits on top of the library and
+# is not part of it; main.c is the program, the rest an archive the CLI
+# tests link.
+CLI_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(filter-out seq2seq/cli/main.c,$(wildcard seq2seq/cli/*.c)))
 
 LIB_CORE      := $(BUILD)/libs2s_core.a
 LIB_TOKENIZER := $(BUILD)/libs2s_tokenizer.a
 LIB_CORPORA   := $(BUILD)/libs2s_corpora.a
 LIB_SEQ2SEQ   := $(BUILD)/libs2s_seq2seq.a
+LIB_CLI       := $(BUILD)/libs2s_cli.a
 
 CELLS      := $(patsubst cells/%.c,$(BUILD)/cells/%.so,$(wildcard cells/*.c))
 TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c))
@@ -59,10 +64,11 @@ S2S_BIN    := $(BUILD)/s2s
 TESTS_CORE      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/core_*.c tests/cells_*.c))
 TESTS_TOKENIZER := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/tokenizer_*.c))
 TESTS_CORPORA   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/corpora_*.c))
-TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2seq_*.c tests/cli_*.c))
-TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ)
+TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2seq_*.c))
+TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.c))
+TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
-.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq run \
+.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
         check-asan bench bench-cells install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN)
@@ -80,6 +86,7 @@ $(LIB_CORE): $(CORE_OBJ)
 $(LIB_TOKENIZER): $(TOKENIZER_OBJ)
 $(LIB_CORPORA): $(CORPORA_OBJ)
 $(LIB_SEQ2SEQ): $(SEQ2SEQ_OBJ)
+$(LIB_CLI): $(CLI_OBJ)
 $(BUILD)/lib%.a: | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@rm -f $@
@@ -95,7 +102,7 @@ $(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h $(wildcard tests/cells/*
 
 LIBS_ALL := $(LIB_SEQ2SEQ) $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 
-$(S2S_BIN): $(BUILD)/seq2seq/main.o $(LIBS_ALL)
+$(S2S_BIN): $(BUILD)/seq2seq/cli/main.o $(LIB_CLI) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 CRITERION = -lcriterion
@@ -106,6 +113,8 @@ $(TESTS_TOKENIZER): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_TOKENIZER) $(LIB_
 $(TESTS_CORPORA): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
 $(TESTS_SEQ2SEQ): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_ALL) $(CELLS) $(TEST_CELLS) $(S2S_BIN)
+	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
+$(TESTS_CLI): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CLI) $(LIBS_ALL) $(CELLS) $(TEST_CELLS) $(S2S_BIN)
 	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
 
 # Tests find the built plugins, the binary and the shared corpus through
@@ -121,6 +130,8 @@ test-tokenizer: $(TESTS_TOKENIZER)
 test-corpora: $(TESTS_CORPORA)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
 test-seq2seq: $(TESTS_SEQ2SEQ)
+	@$(TEST_ENV) ./scripts/run-tests.sh $^
+test-cli: $(TESTS_CLI)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
 
 # Sanitizers want frame pointers and less inlining; leaks are checked too.

@@ -1,4 +1,4 @@
-/* seq2seq/bench.c — `s2s bench`: the figures of ../shared/BENCHMARK.md as
+/* seq2seq/cli/bench.c — `s2s bench`: the figures of ../shared/BENCHMARK.md as
  * JSON lines, measured on the real training and decoding code paths.
  *
  *   gemm peak (1 and 2 threads) -> split and vocabulary sizes ->
@@ -6,7 +6,7 @@
  *   peak RSS is its own) -> config S trained for N epochs: dev perplexity
  *   per epoch, test BLEU / chrF -> greedy decoding speed at batch 1 and 64.
  */
-#include "seq2seq/bench.h"
+#include "seq2seq/cli/bench.h"
 
 #include <errno.h>
 #include <getopt.h>

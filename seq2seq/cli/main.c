@@ -1,4 +1,4 @@
-/* seq2seq/main.c — the `s2s` command: train, translate, repl, eval, config,
+/* seq2seq/cli/main.c — the `s2s` command: train, translate, repl, eval, config,
  * bench. The only place that prints an error and picks an exit status:
  * 0 success, 1 a failure (with one line on stderr), 2 a usage error. */
 #include <errno.h>
@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "seq2seq/bench.h"
+#include "seq2seq/cli/bench.h"
 #include "seq2seq/config.h"
-#include "seq2seq/repl_shell.h"
+#include "seq2seq/cli/repl_shell.h"
 #include "seq2seq/s2s.h"
 #include "seq2seq/train.h"
 

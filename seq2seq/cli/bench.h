@@ -1,4 +1,4 @@
-/* seq2seq/bench.h — `s2s bench`: the reference benchmark of
+/* seq2seq/cli/bench.h — `s2s bench`: the reference benchmark of
  * ../shared/BENCHMARK.md, printed as JSON lines. */
 #ifndef S2S_BENCH_H
 #define S2S_BENCH_H
