@@ -833,6 +833,18 @@ static void write_key_str(FILE *f, const char *indent, const char *key,
 
 static const char *yes_no(int b) { return b ? "true" : "false"; }
 
+/* The shortest decimal that reads back to the same float: 1e-3 prints as
+ * 0.001, not 0.00100000005 (%.9g always round-trips but is rarely the
+ * shortest). buf holds at least 32 bytes. */
+static const char *float_str(float v, char *buf)
+{
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, 32, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 static void write_side(FILE *f, const char *name, const s2s_side_config *s)
 {
     int uniform = 1;
@@ -882,18 +894,21 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
             yes_no(c->tokenizer.french_spacing));
 
-    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g\n", c->model.embed,
-            c->model.init_range);
+    char b[7][32];
+    fprintf(f, "model:\n  embed: %d\n  init_range: %s\n", c->model.embed,
+            float_str(c->model.init_range, b[0]));
     write_side(f, "encoder", &c->model.encoder);
     write_side(f, "decoder", &c->model.decoder);
 
     fprintf(f, "train:\n  batch: %d\n  epochs: %d\n  max_steps: %ld\n",
             c->train.batch, c->train.epochs, c->train.max_steps);
     fprintf(f, "  optimizer: %s\n", c->train.optimizer);
-    fprintf(f, "  lr: %.9g\n  beta1: %.9g\n  beta2: %.9g\n  eps: %.9g\n"
-            "  lr_decay: %.9g\n  clip: %.9g\n  teacher_forcing: %.9g\n",
-            c->train.lr, c->train.beta1, c->train.beta2, c->train.eps,
-            c->train.lr_decay, c->train.clip, c->train.teacher_forcing);
+    fprintf(f, "  lr: %s\n  beta1: %s\n  beta2: %s\n  eps: %s\n"
+            "  lr_decay: %s\n  clip: %s\n  teacher_forcing: %s\n",
+            float_str(c->train.lr, b[0]), float_str(c->train.beta1, b[1]),
+            float_str(c->train.beta2, b[2]), float_str(c->train.eps, b[3]),
+            float_str(c->train.lr_decay, b[4]), float_str(c->train.clip, b[5]),
+            float_str(c->train.teacher_forcing, b[6]));
     fprintf(f, "  threads: %d\n  seed: %" PRIu64 "\n", c->train.threads,
             c->train.seed);
     write_key_str(f, i, "run_dir", c->train.run_dir);
@@ -901,7 +916,8 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->train.log_every);
     fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
 
-    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n",
-            c->decode.max_len, c->decode.max_len_ratio, c->decode.batch);
+    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %s\n  batch: %d\n",
+            c->decode.max_len, float_str(c->decode.max_len_ratio, b[0]),
+            c->decode.batch);
     return ferror(f) ? -1 : 0;
 }

@@ -803,7 +803,7 @@ Test(config, write_round_trips_awkward_strings)
 
 Test(config, write_round_trips_every_float)
 {
-    /* floats drawn over many magnitudes survive %.9g exactly */
+    /* floats drawn over many magnitudes survive the shortest form exactly */
     s2s_rng rng;
     s2s_rng_seed(&rng, 42);
     s2s_config_defaults(&cfg);
@@ -823,6 +823,25 @@ Test(config, write_round_trips_every_float)
     }
     cfg.train.lr = FLT_TRUE_MIN; /* subnormal */
     cfg.train.clip = FLT_MAX;
+    assert_round_trip(&cfg);
+}
+
+Test(config, write_prints_the_shortest_float_that_reads_back)
+{
+    s2s_config_defaults(&cfg);
+    cfg.train.lr = 1e-3f;          /* %.9g: 0.00100000005 */
+    cfg.train.eps = 1e-8f;
+    cfg.model.init_range = 0.1f;
+    cfg.train.beta2 = 0.999f;
+    cfg.train.clip = 5.0f;
+    cfg.decode.max_len_ratio = 1.0f / 3.0f; /* 8 digits: 0.33333334 */
+    size_t len;
+    char *text = write_to_string(&cfg, &len);
+    const char *want[] = {"  lr: 0.001\n", "  eps: 1e-08\n", "  init_range: 0.1\n",
+                          "  beta2: 0.999\n", "  clip: 5\n", "  max_len_ratio: 0.33333334\n"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        cr_assert(strstr(text, want[i]), "no '%s' in:\n%s", want[i], text);
+    free(text);
     assert_round_trip(&cfg);
 }
 
