@@ -84,8 +84,9 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         if (s2s_checkpoint_load(resume_path, &ck, err) < 0) return -1;
         if (!ck.has_state) {
             s2s_loaded_free(&ck);
-            return s2s_fail(err, "%s: no training state in this checkpoint "
-                            "(it was saved for translation only)", resume_path);
+            return s2s_fail(err, "%s: a translation-only checkpoint (s2s export) "
+                            "has no optimiser state to resume from; resume from "
+                            "the run's last.ckpt", resume_path);
         }
         if (!same_model_and_data(&ck.cfg, cfg)) {
             s2s_loaded_free(&ck);
@@ -128,6 +129,7 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         s2s_model_init_params(&tr->model, cfg->model.init_range, &rng);
         tr->st.lr = cfg->train.lr;
         tr->st.best_dev_loss = INFINITY;
+        tr->st.best_dev_bleu = tr->st.best_dev_chrf = NAN;
     }
     tr->loaded = 2;
     return trainer_threads(tr, err);
@@ -498,6 +500,10 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     fflush(metrics);
     if (isfinite(dev) && dev < tr->st.best_dev_loss) {
         tr->st.best_dev_loss = dev;
+        tr->st.best_dev_bleu = with_bleu ? sc.bleu : NAN;
+        tr->st.best_dev_chrf = with_bleu ? sc.chrf : NAN;
+        tr->st.best_step = tr->st.step;
+        tr->st.best_epoch = epoch;
         return save(tr, "best.ckpt", err);
     }
     if (tr->data.split[S2S_DEV].n == 0 && with_bleu)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "seq2seq/cli/bench.h"
+#include "seq2seq/cli/info.h"
 #include "seq2seq/config.h"
 #include "seq2seq/cli/repl_shell.h"
 #include "seq2seq/s2s.h"
@@ -410,7 +411,10 @@ static const char HELP[] =
     "  repl -m CKPT            translate interactively\n"
     "  eval -m CKPT            BLEU, chrF and perplexity on the test split\n"
     "  config [RUN.yaml]       print the resolved run configuration\n"
-    "  bench [CONFIG...]       the reference benchmark, as JSON lines\n"
+    "  info CKPT [--json]      what a checkpoint holds: model, vocabularies, training\n"
+    "  export CKPT OUT         a translation-only copy (no optimiser state)\n"
+    "  bench [--configs S,G,R,M] [--no-quality] ...\n"
+    "                          the reference benchmark (bench/README.md), JSON lines\n"
     "\n"
     "'s2s COMMAND --help' tells more. s2s --version prints the version.\n";
 
@@ -440,6 +444,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
     if (strcmp(cmd, "config") == 0) return cmd_config(argc, argv);
     if (strcmp(cmd, "bench") == 0) return s2s_bench_main(argc, argv);
+    if (strcmp(cmd, "info") == 0) return s2s_info_main(argc, argv);
+    if (strcmp(cmd, "export") == 0) return s2s_export_main(argc, argv);
     fprintf(stderr, "s2s: unknown command '%s' (see 's2s --help')\n", cmd);
     return 2;
 }
