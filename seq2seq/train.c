@@ -486,7 +486,7 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     s2s_scores sc = {0};
     if (with_bleu && tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, &sc, NULL);
     if (with_bleu)
-        s2s_progress_log(prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
+        s2s_progress_log(prog, "epoch %d: epoch train loss %.4f, dev loss %.4f, dev ppl %.3f, "
                          "dev BLEU %.2f, chrF %.2f, %.0f tok/s", epoch, train_loss,
                          dev, exp(dev), sc.bleu, sc.chrf, tps);
     else
@@ -561,8 +561,10 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             tok += tr->batch.ntokens;
             s2s_progress_step(&prog, (long)tr->st.batch, loss, (long)tr->batch.ntokens);
             double tps = tok / (omp_get_wtime() - t0);
-            if (tr->st.step % c->train.log_every == 0) {
-                /* a train-loss point for the curves; dev columns empty */
+            if (tr->st.batch % (uint64_t)c->train.log_every == 0) {
+                /* a train-loss point for the curves, dev columns empty: the
+                 * mean over the same window as the log's "loss" (the
+                 * progress reporter's windows end at the same batches) */
                 fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g,\n", epoch, tr->st.step,
                         win_sum / win_n, tps, tr->st.lr);
                 win_sum = 0;
@@ -583,8 +585,11 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                          c->source_file[0] ? c->source_file : "RUN.yaml");
                 goto out;
             }
+            /* not at the end of an epoch or of the run: the evaluation
+             * after the loop (with BLEU) comes at that same step */
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&
+                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps) &&
                 evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0, err) < 0) {
                 rc = -1;
                 goto out;
