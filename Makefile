@@ -4,7 +4,7 @@
 #   make            build everything          make test        run the tests
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench      benchmark figures as JSON lines (long)
+#   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
 #   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
@@ -26,6 +26,13 @@ INCLUDEDIR ?= $(PREFIX)/include
 
 CELLDIR_INSTALL := $(LIBDIR)/s2s/cells
 CELLDIR_BUILD    = $(abspath $(BUILD))/cells
+
+# The reference corpus of `make bench` and of the tests that read it: not
+# in the repository (bench/README.md says what it is and where to get it).
+# Put it at corpora/tatoeba/eng-fra.txt or pass TATOEBA=PATH; a checkout
+# beside a ../shared folder that holds it uses that copy.
+TATOEBA ?= $(firstword $(wildcard corpora/tatoeba/eng-fra.txt \
+             ../shared/corpora/eng-fra/eng-fra.txt) corpora/tatoeba/eng-fra.txt)
 
 # Lazily expanded: pkg-config runs after scripts/deps.sh has installed it.
 LIB_PKGS  = yaml-0.1 libutf8proc openblas
@@ -147,7 +154,8 @@ $(TESTS_CLI): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CLI) $(LIBS_ALL) $(CELL
 
 # Tests find the built plugins, the binary and the shared corpus through
 # these; they run from the repository root.
-TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2 S2S_SAN='$(SAN)'
+TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2 S2S_SAN='$(SAN)' \
+           S2S_TATOEBA=$(abspath $(TATOEBA))
 
 test: $(TESTS)
 	@$(TEST_ENV) ./scripts/run-tests.sh $(TESTS)
@@ -176,7 +184,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) $(CELLS)
 bench-cells: $(BUILD)/bench/bench_cells
 	$(BUILD)/bench/bench_cells
 bench: all
-	$(S2S_BIN) bench
+	S2S_TATOEBA=$(TATOEBA) $(S2S_BIN) bench
 
 # The command, the cells, the library (shared with its soname links, and
 # static), its header and pkg-config file, and cell.h for cell authors.

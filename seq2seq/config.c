@@ -421,6 +421,58 @@ static int get_string(ctx *x, const char *what, const s2s_yaml_node *v,
     return 0;
 }
 
+/* A path with ${NAME} or ${NAME:-default} in it: the environment
+ * variable NAME, or the default when NAME is unset or empty (as in the
+ * shell), so that a run file can leave a location to its user (the
+ * benchmark configs' corpus). A '$' not followed by '{' stays as it is. */
+static int expand_env(ctx *x, const char *what, int line, const char *s,
+                      char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+        char name[256];
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end)
+                return fail_at(x, line, "%s: '${' without a closing '}' in '%s'", what, s);
+            const char *dflt = strstr(p + 2, ":-");
+            size_t nlen = (size_t)((dflt && dflt < end ? dflt : end) - (p + 2));
+            if (nlen == 0 || nlen >= sizeof name)
+                return fail_at(x, line, "%s: bad variable name in '%s'", what, s);
+            memcpy(name, p + 2, nlen);
+            name[nlen] = 0;
+            for (size_t i = 0; i < nlen; i++)
+                if (!(name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') ||
+                      (name[i] >= 'a' && name[i] <= 'z') || (i && name[i] >= '0' && name[i] <= '9')))
+                    return fail_at(x, line, "%s: bad variable name '%s' in '%s'", what,
+                                   name, s);
+            const char *val = getenv(name);
+            if (val && *val) {
+                piece = val;
+                len = strlen(val);
+            } else if (dflt && dflt < end) {
+                piece = dflt + 2;
+                len = (size_t)(end - piece);
+            } else {
+                return fail_at(x, line, "%s: environment variable %s is not set (set "
+                               "it, or write ${%s:-DEFAULT})", what, name, name);
+            }
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (n + len >= size)
+            return fail_at(x, line, "%s is too long once expanded (at most %zu bytes)",
+                           what, size - 1);
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = 0;
+    return 0;
+}
+
 /* A cell: a non-empty name or path; `item` is 1-based in a list (errors
  * then name the item's line), 0 for a single name. Plugins are not loaded
  * here (the loader does that). */
@@ -512,9 +564,14 @@ static int apply_leaf(ctx *x, int idx, const s2s_yaml_node *v, int line)
     }
     case K_STR: {
         const char *s;
+        char path[S2S_PATH_MAX];
         snprintf(r, sizeof r, "key '%s'", k->key);
-        if (get_string(x, r, v, line, k->size, k->flags & NONEMPTY, &s)) return -1;
-        set_str(field, k->size, s);
+        if (get_string(x, r, v, line, k->size, k->flags & NONEMPTY, &s) ||
+            expand_env(x, r, line, s, path, k->size < sizeof path ? k->size : sizeof path))
+            return -1;
+        if ((k->flags & NONEMPTY) && !path[0])
+            return fail_at(x, line, "%s must not be empty", r);
+        set_str(field, k->size, path);
         return 0;
     }
     case K_OPTIM:

@@ -826,6 +826,29 @@ Test(config, write_round_trips_every_float)
     assert_round_trip(&cfg);
 }
 
+Test(config, paths_take_environment_variables)
+{
+    setenv("S2S_TEST_CORPUS", "/data/c.tsv", 1);
+    unsetenv("S2S_TEST_UNSET");
+    s2s_config_defaults(&cfg);
+    cr_assert_eq(load(&cfg, "data:\n  train: ${S2S_TEST_CORPUS:-x.tsv}\n"
+                            "  dev: ${S2S_TEST_UNSET:-corpora/d.tsv}\n"
+                            "  test: a$b/${S2S_TEST_CORPUS}.t\n"
+                            "train:\n  run_dir: runs/${S2S_TEST_UNSET:-}S\n"), 0, "%s", err.msg);
+    cr_assert_str_eq(cfg.data.train, "/data/c.tsv");
+    cr_assert_str_eq(cfg.data.dev, "corpora/d.tsv");
+    cr_assert_str_eq(cfg.data.test, "a$b//data/c.tsv.t");
+    cr_assert_str_eq(cfg.train.run_dir, "runs/S");
+    assert_error("data:\n  train: ${S2S_TEST_UNSET}/x\n",
+                 "t.yaml:2: key 'data.train': environment variable S2S_TEST_UNSET is not "
+                 "set (set it, or write ${S2S_TEST_UNSET:-DEFAULT})");
+    assert_error("data:\n  train: ${S2S_TEST_CORPUS\n",
+                 "t.yaml:2: key 'data.train': '${' without a closing '}' in '${S2S_TEST_CORPUS'");
+    assert_error("train:\n  run_dir: ${S2S_TEST_UNSET:-}\n",
+                 "t.yaml:2: key 'train.run_dir' must not be empty");
+    unsetenv("S2S_TEST_CORPUS");
+}
+
 Test(config, write_prints_the_shortest_float_that_reads_back)
 {
     s2s_config_defaults(&cfg);
@@ -937,7 +960,9 @@ Test(configs_dir, every_file_loads_and_round_trips)
 /* BENCHMARK.md: data, tokenizer, training and decoding shared by S/M/G/R. */
 static void assert_benchmark_common(const char *run_dir)
 {
-    cr_assert_str_eq(cfg.data.train, "../shared/corpora/eng-fra/eng-fra.txt");
+    /* the corpus location is the user's: $S2S_TATOEBA, or the default */
+    const char *env = getenv("S2S_TATOEBA");
+    cr_assert_str_eq(cfg.data.train, env && *env ? env : "corpora/tatoeba/eng-fra.txt");
     cr_assert_str_eq(cfg.data.train_target, "");
     cr_assert_eq(cfg.data.src_column, 2);
     cr_assert_eq(cfg.data.tgt_column, 1);

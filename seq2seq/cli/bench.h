@@ -1,5 +1,5 @@
 /* seq2seq/cli/bench.h — `s2s bench`: the reference benchmark of
- * ../shared/BENCHMARK.md, printed as JSON lines. */
+ * bench/README.md, printed as JSON lines. */
 #ifndef S2S_BENCH_H
 #define S2S_BENCH_H
 
