@@ -220,3 +220,25 @@ Test(cli_info, export_is_a_third_of_the_size_and_translates_the_same)
     free(out);
     free(err);
 }
+
+Test(cli_info, help_agrees_with_the_commands)
+{
+    char *out, *err, *bench;
+    cr_assert_eq(run("--help", NULL, &out, &err), 0);
+    free(err);
+    cr_assert_eq(run("bench --help", NULL, &bench, &err), 0);
+    free(err);
+    /* s2s --help shows bench's own arguments, not others */
+    cr_assert(strstr(out, "  bench [--configs S,G,R,M] [--no-quality]"), "%s", out);
+    cr_assert(strstr(bench, "usage: s2s bench [--configs S,G,R,M]"), "%s", bench);
+    cr_assert(strstr(out, "  info CKPT [--json]") && strstr(out, "  export CKPT OUT"), "%s", out);
+    free(out);
+    free(bench);
+    const char *cmds[] = {"info --help", "export --help"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(run(cmds[i], NULL, &out, &err), 0, "%s", cmds[i]);
+        cr_assert(strncmp(out, "usage: s2s ", 11) == 0, "%s: %s", cmds[i], out);
+        free(out);
+        free(err);
+    }
+}
