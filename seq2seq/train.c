@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
 #include "seq2seq/plot.h"
@@ -101,6 +103,11 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
     s2s_config_data_spec(cfg, &spec);
     if (s2s_dataset_load(&spec, resuming ? ck.src : NULL,
                          resuming ? ck.tgt : NULL, &tr->data, err) < 0) {
+        /* the benchmark's corpus is not in the repository: say what it is */
+        if (strcmp(cfg->data.train, s2s_tatoeba_path()) == 0 &&
+            access(cfg->data.train, R_OK) != 0)
+            s2s_fail(err, "%s: %s; %s", cfg->data.train, strerror(errno),
+                     S2S_TATOEBA_ABOUT);
         s2s_dataset_free(&tr->data);
         if (resuming) s2s_loaded_free(&ck);
         return -1;

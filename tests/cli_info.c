@@ -242,3 +242,21 @@ Test(cli_info, help_agrees_with_the_commands)
         free(err);
     }
 }
+
+Test(cli_info, a_benchmark_config_without_its_corpus_says_what_it_is)
+{
+    char repo[4096], args[8192];
+    cr_assert_not_null(getcwd(repo, sizeof repo)); /* tests run from the root */
+    setenv("S2S_TATOEBA", "nosuch/eng-fra.txt", 1);
+    snprintf(args, sizeof args, "train '%s/configs/S.yaml'", repo);
+    char *out, *err;
+    cr_assert_eq(run(args, NULL, &out, &err), 1, "%s", err);
+    cr_assert_eq(lines(err), 1, "%s", err);
+    const char *want[] = {"nosuch/eng-fra.txt: No such file", "Tatoeba English-French",
+                          "sha256 0bb85dbaa1c896844649094d7eaf2e34bee34e84fe362b26ce7e8f2e12aae104",
+                          "manythings.org/anki", "corpora/tatoeba/eng-fra.txt"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        cr_assert(strstr(err, want[i]), "no '%s' in: %s", want[i], err);
+    free(out);
+    free(err);
+}
