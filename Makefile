@@ -4,8 +4,8 @@
 #   make            build everything          make test        run the tests
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench      benchmark figures as JSON lines (long)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
+#   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
 # portable baseline, e.g. `make MARCH=x86-64-v2`.
@@ -17,19 +17,33 @@ MARCH   ?= native
 OPT     ?= -O3
 SAN     ?=
 VERSION := 0.1.0
+# The number in libs2s.so's soname: raise it when a change to s2s.h breaks
+# programs built against an older one.
+SOVERSION := 0
+VERSION_NUMBER := $(shell echo $(VERSION) | awk -F. '{print $$1 * 10000 + $$2 * 100 + $$3}')
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 
-CELLDIR_INSTALL := $(PREFIX)/lib/s2s/cells
+CELLDIR_INSTALL := $(LIBDIR)/s2s/cells
 CELLDIR_BUILD    = $(abspath $(BUILD))/cells
 
+# The reference corpus of `make bench` and of the tests that read it: not
+# in the repository (bench/README.md says what it is and where to get it).
+# Put it at corpora/tatoeba/eng-fra.txt or pass TATOEBA=PATH; a checkout
+# beside a ../shared folder that holds it uses that copy.
+TATOEBA ?= $(firstword $(wildcard corpora/tatoeba/eng-fra.txt \
+             ../shared/corpora/eng-fra/eng-fra.txt) corpora/tatoeba/eng-fra.txt)
+
 # Lazily expanded: pkg-config runs after scripts/deps.sh has installed it.
-PKGS      = yaml-0.1 libutf8proc openblas libedit
+LIB_PKGS  = yaml-0.1 libutf8proc openblas
+PKGS      = $(LIB_PKGS) libedit
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror=implicit-function-declaration $(OPT) -march=$(MARCH) -g \
            -fopenmp -fPIC -MMD -MP -I. $(SAN) $(PKG_CFLAGS) \
-           -DS2S_VERSION='"$(VERSION)"' \
+           -DS2S_VERSION='"$(VERSION)"' -DS2S_VERSION_NUMBER=$(VERSION_NUMBER) \
            -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \
            -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
 LDFLAGS ?=
@@ -44,28 +58,43 @@ DEPS_OK := $(BUILD)/.deps-ok
 CORE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
 TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c))
 CORPORA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard corpora/*.c))
-SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
+SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard seq2seq/*.c))
+# The command-line front end (seq2seq/cli/) sits on top of the library and
+# is not part of it; main.c is the program, the rest an archive the CLI
+# tests link.
+CLI_OBJ       := $(patsubst %.c,$(BUILD)/%.o,$(filter-out seq2seq/cli/main.c,$(wildcard seq2seq/cli/*.c)))
 
 LIB_CORE      := $(BUILD)/libs2s_core.a
 LIB_TOKENIZER := $(BUILD)/libs2s_tokenizer.a
 LIB_CORPORA   := $(BUILD)/libs2s_corpora.a
 LIB_SEQ2SEQ   := $(BUILD)/libs2s_seq2seq.a
+LIB_CLI       := $(BUILD)/libs2s_cli.a
 
 CELLS      := $(patsubst cells/%.c,$(BUILD)/cells/%.so,$(wildcard cells/*.c))
 TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c))
 S2S_BIN    := $(BUILD)/s2s
 
+# The installed library: every layer but the command line, as libs2s.a and
+# libs2s.so (exporting only the calls of s2s.h), with its public header.
+LIB_OBJ    := $(SEQ2SEQ_OBJ) $(CORPORA_OBJ) $(TOKENIZER_OBJ) $(CORE_OBJ)
+LIB_A      := $(BUILD)/libs2s.a
+LIB_SONAME := libs2s.so.$(SOVERSION)
+LIB_SO     := $(BUILD)/libs2s.so.$(VERSION)
+LIB_HEADER := $(BUILD)/include/s2s/s2s.h
+LIB_ALL    := $(LIB_A) $(LIB_SO) $(LIB_HEADER)
+
 # Each test file links the layers its prefix names, and nothing above.
 TESTS_CORE      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/core_*.c tests/cells_*.c))
 TESTS_TOKENIZER := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/tokenizer_*.c))
 TESTS_CORPORA   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/corpora_*.c))
-TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2seq_*.c tests/cli_*.c))
-TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ)
+TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2seq_*.c))
+TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.c))
+TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
-.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq run \
+.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
         check-asan bench bench-cells install uninstall clean deps
 
-all: $(CELLS) $(S2S_BIN)
+all: $(CELLS) $(S2S_BIN) $(LIB_ALL)
 
 deps: $(DEPS_OK)
 $(DEPS_OK): scripts/deps.sh
@@ -80,10 +109,23 @@ $(LIB_CORE): $(CORE_OBJ)
 $(LIB_TOKENIZER): $(TOKENIZER_OBJ)
 $(LIB_CORPORA): $(CORPORA_OBJ)
 $(LIB_SEQ2SEQ): $(SEQ2SEQ_OBJ)
+$(LIB_CLI): $(CLI_OBJ)
+$(LIB_A): $(LIB_OBJ)
 $(BUILD)/lib%.a: | $(DEPS_OK)
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(AR) rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) seq2seq/libs2s.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+	    -Wl,--version-script=seq2seq/libs2s.map $(LIB_OBJ) -o $@ \
+	    $(shell pkg-config --libs $(LIB_PKGS)) -ldl -lm
+	ln -sf $(@F) $(BUILD)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(BUILD)/libs2s.so
+
+$(LIB_HEADER): seq2seq/s2s.h Makefile
+	@mkdir -p $(@D)
+	sed -e 's/@S2S_VERSION@/$(VERSION)/' -e 's/@S2S_VERSION_NUMBER@/$(VERSION_NUMBER)/' $< > $@
 
 $(BUILD)/cells/%.so: cells/%.c cells/cell.h cells/standard.h | $(DEPS_OK)
 	@mkdir -p $(@D)
@@ -96,7 +138,7 @@ $(BUILD)/tests/cells/irnn_flawed.so: tests/cells/irnn.c
 
 LIBS_ALL := $(LIB_SEQ2SEQ) $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 
-$(S2S_BIN): $(BUILD)/seq2seq/main.o $(LIBS_ALL)
+$(S2S_BIN): $(BUILD)/seq2seq/cli/main.o $(LIB_CLI) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 CRITERION = -lcriterion
@@ -108,10 +150,13 @@ $(TESTS_CORPORA): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CORPORA) $(LIB_TOKE
 	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
 $(TESTS_SEQ2SEQ): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_ALL) $(CELLS) $(TEST_CELLS) $(S2S_BIN)
 	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
+$(TESTS_CLI): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CLI) $(LIBS_ALL) $(CELLS) $(TEST_CELLS) $(S2S_BIN) $(LIB_ALL)
+	$(CC) $(LDFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS) $(CRITERION)
 
 # Tests find the built plugins, the binary and the shared corpus through
 # these; they run from the repository root.
-TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2
+TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2 S2S_SAN='$(SAN)' \
+           S2S_TATOEBA=$(abspath $(TATOEBA))
 
 test: $(TESTS)
 	@$(TEST_ENV) ./scripts/run-tests.sh $(TESTS)
@@ -122,6 +167,8 @@ test-tokenizer: $(TESTS_TOKENIZER)
 test-corpora: $(TESTS_CORPORA)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
 test-seq2seq: $(TESTS_SEQ2SEQ)
+	@$(TEST_ENV) ./scripts/run-tests.sh $^
+test-cli: $(TESTS_CLI)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
 
 # Sanitizers want frame pointers and less inlining; leaks are checked too.
@@ -138,15 +185,29 @@ $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) $(CELLS)
 bench-cells: $(BUILD)/bench/bench_cells
 	$(BUILD)/bench/bench_cells
 bench: all
-	$(S2S_BIN) bench
+	S2S_TATOEBA=$(TATOEBA) $(S2S_BIN) bench
 
+# The command, the cells, the library (shared with its soname links, and
+# static), its header and pkg-config file, and cell.h for cell authors.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CELLDIR_INSTALL) $(DESTDIR)$(PREFIX)/include/s2s/cells
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(CELLDIR_INSTALL) \
+	    $(DESTDIR)$(INCLUDEDIR)/s2s/cells $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 755 $(S2S_BIN) $(DESTDIR)$(PREFIX)/bin/s2s
 	install -m 644 $(CELLS) $(DESTDIR)$(CELLDIR_INSTALL)/
-	install -m 644 cells/cell.h $(DESTDIR)$(PREFIX)/include/s2s/cells/cell.h
+	install -m 644 cells/cell.h $(DESTDIR)$(INCLUDEDIR)/s2s/cells/cell.h
+	install -m 644 $(LIB_HEADER) $(DESTDIR)$(INCLUDEDIR)/s2s/s2s.h
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libs2s.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libs2s.so
+	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' \
+	    -e 's#@INCLUDEDIR@#$(INCLUDEDIR)#' -e 's#@VERSION@#$(VERSION)#' \
+	    -e 's#@REQUIRES@#$(LIB_PKGS)#' seq2seq/s2s.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/s2s.pc
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/s2s $(DESTDIR)$(PREFIX)/include/s2s/cells/cell.h
+	rm -f $(DESTDIR)$(PREFIX)/bin/s2s $(DESTDIR)$(INCLUDEDIR)/s2s/cells/cell.h \
+	    $(DESTDIR)$(INCLUDEDIR)/s2s/s2s.h $(DESTDIR)$(LIBDIR)/libs2s.a \
+	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIB_SO)) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/libs2s.so $(DESTDIR)$(LIBDIR)/pkgconfig/s2s.pc
 	rm -rf $(DESTDIR)$(CELLDIR_INSTALL)
 
 clean:

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""bench/pytorch_reference.py -- the reference benchmark of
-../shared/BENCHMARK.md implemented in PyTorch, so that s2s's figures can be
-put beside PyTorch's on the same machine.  Prints JSON lines on stdout.
+"""bench/pytorch_reference.py -- the reference benchmark of bench/README.md
+implemented in PyTorch, so that s2s's figures can be put beside PyTorch's
+on the same machine.  Prints JSON lines on stdout.
 
 Run from the repository root with Debian's python and PyTorch
 (apt-get install python3-torch), e.g.
@@ -19,7 +19,7 @@ OPENBLAS_NUM_THREADS and re-executes itself before importing torch.  The
 BLAS thread count actually in force is read back from OpenBLAS and printed.
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as they are.
 
-Figures (BENCHMARK.md):
+Figures (bench/README.md):
   data              split and vocabulary sizes
   train_throughput  target tokens (non-pad, <eos> included) per second over
                     --steps optimiser steps after --warmup steps, batches
@@ -50,7 +50,7 @@ PUNCT = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"}
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", default="../shared/corpora/eng-fra/eng-fra.txt",
+    p.add_argument("--data", default=os.environ.get("S2S_TATOEBA") or "corpora/tatoeba/eng-fra.txt",
                    help="English<TAB>French corpus (default: %(default)s)")
     p.add_argument("--configs", default="S", help="comma list of S,M,G,R (default S)")
     p.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
@@ -274,7 +274,7 @@ def flops_per_token(cell, L, E, H, V, src_tgt_ratio):
 # ------------------------------------------------------------------ metrics
 
 def bleu4(hyps, refs):
-    """Corpus BLEU-4 as BENCHMARK.md / seq2seq/metrics.h: clipped n-gram
+    """Corpus BLEU-4 as bench/README.md / seq2seq/metrics.h: clipped n-gram
     precisions 1..4, geometric mean, brevity penalty, no smoothing."""
     import math
     match, total, c, r = [0] * 4, [0] * 4, 0, 0

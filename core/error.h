@@ -11,9 +11,14 @@
 
 #include <stddef.h>
 
+/* seq2seq/s2s.h, the installed public header, defines the same type under
+ * the same guard (it may include nothing of ours). */
+#ifndef S2S_ERR_DEFINED
+#define S2S_ERR_DEFINED
 typedef struct s2s_err {
     char msg[1024];
 } s2s_err;
+#endif
 
 /* Fills e (if not NULL) with a printf-style message; returns -1. */
 int s2s_fail(s2s_err *e, const char *fmt, ...)

@@ -57,6 +57,7 @@ void s2s_progress_init(s2s_progress *p, FILE *f, s2s_progress_mode mode,
     p->log_every = log_every > 0 ? log_every : 100;
     p->now = default_clock;
     p->width = 80;
+    p->win_mean = NAN;
     int fd = f ? fileno(f) : -1;
     int tty = fd >= 0 && isatty(fd);
     if (mode == S2S_PROGRESS_AUTO)
@@ -95,6 +96,13 @@ void s2s_progress_set_steps_done(s2s_progress *p, long done)
 double s2s_progress_mean_loss(const s2s_progress *p)
 {
     return p->loss_n > 0 ? p->loss_sum / (double)p->loss_n : NAN;
+}
+
+double s2s_progress_window_loss(const s2s_progress *p)
+{
+    if (!isnan(p->win_mean))
+        return p->win_mean;
+    return p->win_n > 0 ? p->win_sum / (double)p->win_n : NAN;
 }
 
 double s2s_progress_tokens_per_s(const s2s_progress *p)
@@ -142,7 +150,7 @@ static void format_position(const s2s_progress *p, char *buf, size_t size)
 static void format_figures(const s2s_progress *p, char *buf, size_t size)
 {
     char loss[32], rate[32], eta[32];
-    double l = s2s_progress_mean_loss(p), r = s2s_progress_tokens_per_s(p);
+    double l = s2s_progress_window_loss(p), r = s2s_progress_tokens_per_s(p);
     if (isfinite(l))
         snprintf(loss, sizeof loss, "%.3f", l);
     else
@@ -209,6 +217,9 @@ void s2s_progress_begin_epoch(s2s_progress *p, int epoch, int epochs,
     p->step = 0;
     p->loss_sum = 0;
     p->loss_n = 0;
+    p->win_sum = 0;
+    p->win_n = 0;
+    p->win_mean = NAN;
     p->tokens = 0;
     p->t_epoch = now(p);
     p->t_draw = p->t_epoch;
@@ -221,6 +232,14 @@ void s2s_progress_step(s2s_progress *p, long step, double loss, long ntokens)
     if (isfinite(loss)) {
         p->loss_sum += loss;
         p->loss_n++;
+        p->win_sum += loss;
+        p->win_n++;
+    }
+    if (step % p->log_every == 0) {
+        /* a window ends here (a row of metrics.csv) */
+        p->win_mean = p->win_n > 0 ? p->win_sum / (double)p->win_n : NAN;
+        p->win_sum = 0;
+        p->win_n = 0;
     }
     if (ntokens > 0)
         p->tokens += (double)ntokens;
@@ -265,7 +284,7 @@ void s2s_progress_end_epoch(s2s_progress *p)
         else
             snprintf(rate, sizeof rate, "-");
         s2s_format_hms(now(p) - p->t_epoch, took, sizeof took);
-        fprintf(p->f, "%s done: %ld steps loss %s tok/s %s time %s\n", pos,
+        fprintf(p->f, "%s done: %ld steps epoch loss %s tok/s %s time %s\n", pos,
                 p->step, loss, rate, took);
     }
     fflush(p->f);

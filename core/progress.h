@@ -10,7 +10,11 @@
  *
  *   epoch 2/10 step 300/1778 loss 3.912 tok/s 6012 eta 0:41:07
  *
- * loss is the mean of the losses passed since the epoch began; tok/s is the
+ * loss is the mean over the last complete window of log_every steps of
+ * this epoch (windows end where step % log_every == 0, the rows of the
+ * trainer's metrics.csv), or over the steps so far before the first window
+ * ends; the epoch's closing line shows "epoch loss", the mean since the
+ * epoch began. tok/s is the
  * target tokens passed since the epoch began over the time since then; the
  * ETA covers the whole run (the rest of this epoch and the epochs still to
  * come, or up to the limit set with s2s_progress_set_total_steps if that
@@ -57,6 +61,9 @@ typedef struct s2s_progress {
     double t_draw;             /* clock at the last bar draw */
     double loss_sum;           /* over the finite losses of this epoch */
     long loss_n;
+    double win_sum;            /* ... of the window in progress */
+    long win_n;
+    double win_mean;           /* of the last complete window; NAN before */
     double tokens;             /* target tokens this epoch */
     int bar_shown;             /* a bar is on the line now (terminal mode) */
 } s2s_progress;
@@ -105,7 +112,8 @@ void s2s_progress_log(s2s_progress *p, const char *fmt, ...)
 void s2s_progress_finish(s2s_progress *p);
 
 /* The running figures, for callers and tests. NAN when undefined. */
-double s2s_progress_mean_loss(const s2s_progress *p);
+double s2s_progress_mean_loss(const s2s_progress *p);  /* since the epoch began */
+double s2s_progress_window_loss(const s2s_progress *p); /* as `loss` shows */
 double s2s_progress_tokens_per_s(const s2s_progress *p);
 /* Seconds left in the run, NAN when unknown. */
 double s2s_progress_eta(const s2s_progress *p);

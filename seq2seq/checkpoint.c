@@ -1,7 +1,9 @@
 /* seq2seq/checkpoint.c — a model and its training state in a checkpoint
  * file (sections of core/ckpt.h): "meta", "config" (the resolved run file
  * as YAML), "vsrc" and "vtgt" (vocabularies), "params", and for resuming
- * "adam_m", "adam_v" and "state". */
+ * "adam_m", "adam_v" and "state"; "best" (optional) holds the dev figures
+ * of the best evaluation. An exported checkpoint keeps "state" and "best"
+ * for information, drops the moments and says so in "meta". */
 #include "seq2seq/checkpoint.h"
 
 #include <math.h>
@@ -72,6 +74,14 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
         s2s_buf_put_f32(&b, st->lr);
         s2s_buf_put_f64(&b, st->best_dev_loss);
         if (add_buf(w, "state", &b, err) < 0) goto fail;
+        if (isfinite(st->best_dev_loss)) {
+            s2s_buf_init(&b);
+            s2s_buf_put_f64(&b, st->best_dev_bleu);
+            s2s_buf_put_f64(&b, st->best_dev_chrf);
+            s2s_buf_put_i64(&b, st->best_step);
+            s2s_buf_put_i32(&b, st->best_epoch);
+            if (add_buf(w, "best", &b, err) < 0) goto fail;
+        }
     }
     return s2s_ckpt_commit(w, err);
 fail:
@@ -88,6 +98,167 @@ static s2s_vocab *load_vocab(const s2s_ckpt *ck, const char *tag,
     char name[S2S_PATH_MAX + 32];
     snprintf(name, sizeof name, "%s: section '%s'", ck->name, tag);
     return s2s_vocab_parse(p, n, name, err);
+}
+
+/* The optional "best" section into st (NAN and 0 when absent). */
+static int read_best(const s2s_ckpt *ck, s2s_train_state *st, s2s_err *err)
+{
+    st->best_dev_bleu = st->best_dev_chrf = NAN;
+    st->best_step = 0;
+    st->best_epoch = 0;
+    if (!s2s_ckpt_get(ck, "best", NULL)) return 0;
+    s2s_cur c;
+    int64_t step;
+    int32_t epoch;
+    if (s2s_ckpt_cursor(ck, "best", &c, err) < 0 ||
+        s2s_cur_f64(&c, &st->best_dev_bleu, err) < 0 ||
+        s2s_cur_f64(&c, &st->best_dev_chrf, err) < 0 ||
+        s2s_cur_i64(&c, &step, err) < 0 || s2s_cur_i32(&c, &epoch, err) < 0 ||
+        s2s_cur_end(&c, err) < 0)
+        return -1;
+    st->best_step = (long)step;
+    st->best_epoch = epoch;
+    return 1;
+}
+
+/* meta: format, version, parameter count, vocabulary sizes, has_state. */
+typedef struct meta {
+    uint32_t format, vs, vt;
+    uint64_t n;
+    uint8_t has_state;
+    char version[64];
+} meta;
+
+static int read_meta(const s2s_ckpt *ck, meta *m, s2s_err *err)
+{
+    s2s_cur c;
+    if (s2s_ckpt_cursor(ck, "meta", &c, err) < 0 ||
+        s2s_cur_u32(&c, &m->format, err) < 0)
+        return -1;
+    if (m->format != MODEL_FORMAT)
+        return s2s_fail(err, "%s: model format %u, this s2s reads %u", ck->name,
+                        m->format, MODEL_FORMAT);
+    if (s2s_cur_str(&c, m->version, sizeof m->version, err) < 0 ||
+        s2s_cur_u64(&c, &m->n, err) < 0 || s2s_cur_u32(&c, &m->vs, err) < 0 ||
+        s2s_cur_u32(&c, &m->vt, err) < 0 || s2s_cur_u8(&c, &m->has_state, err) < 0 ||
+        s2s_cur_end(&c, err) < 0)
+        return -1;
+    return 0;
+}
+
+int s2s_checkpoint_cells(const s2s_ckpt *ck, const s2s_config *cfg,
+                         s2s_ckpt_cell *out, int max)
+{
+    /* Names come from the config. The plugin hashes go in sha256 once the
+     * checkpoint records them (a "cells" section): read them here. */
+    (void)ck;
+    const s2s_side_config *sides[2] = {&cfg->model.encoder, &cfg->model.decoder};
+    const char *names[2] = {"encoder", "decoder"};
+    int n = 0;
+    for (int s = 0; s < 2; s++)
+        for (int l = 0; l < sides[s]->layers && l < S2S_MAX_LAYERS && n < max; l++, n++) {
+            out[n].side = names[s];
+            out[n].layer = l + 1;
+            snprintf(out[n].name, sizeof out[n].name, "%s", sides[s]->cell[l]);
+            out[n].sha256[0] = 0;
+        }
+    return n;
+}
+
+int s2s_checkpoint_info(const char *path, s2s_ckpt_info *info, s2s_err *err)
+{
+    memset(info, 0, sizeof *info);
+    s2s_ckpt ck;
+    if (s2s_ckpt_open(&ck, path, err) < 0) return -1;
+    meta m;
+    if (read_meta(&ck, &m, err) < 0) goto fail;
+    info->file_bytes = ck.size;
+    info->format = m.format;
+    memcpy(info->version, m.version, sizeof info->version);
+    info->params = m.n;
+    info->vocab_src = m.vs;
+    info->vocab_tgt = m.vt;
+    info->resumable = m.has_state;
+    size_t ylen;
+    const char *yaml = s2s_ckpt_require(&ck, "config", &ylen, err);
+    if (!yaml) goto fail;
+    char name[S2S_PATH_MAX + 32];
+    snprintf(name, sizeof name, "%s: section 'config'", path);
+    if (s2s_config_load_string(&info->cfg, yaml, ylen, name, err) < 0) goto fail;
+    info->state.best_dev_loss = INFINITY;
+    if (s2s_ckpt_get(&ck, "state", NULL)) {
+        s2s_cur c;
+        int64_t step;
+        int32_t epoch;
+        if (s2s_ckpt_cursor(&ck, "state", &c, err) < 0 ||
+            s2s_cur_i64(&c, &step, err) < 0 || s2s_cur_i32(&c, &epoch, err) < 0 ||
+            s2s_cur_u64(&c, &info->state.batch, err) < 0 ||
+            s2s_cur_f32(&c, &info->state.lr, err) < 0 ||
+            s2s_cur_f64(&c, &info->state.best_dev_loss, err) < 0 ||
+            s2s_cur_end(&c, err) < 0)
+            goto fail;
+        info->state.step = (long)step;
+        info->state.epoch = epoch;
+        info->has_position = 1;
+    }
+    int rb = read_best(&ck, &info->state, err);
+    if (rb < 0) goto fail;
+    info->has_best = rb > 0 && isfinite(info->state.best_dev_loss);
+    info->n_cells = s2s_checkpoint_cells(&ck, &info->cfg, info->cells,
+                                         2 * S2S_MAX_LAYERS);
+    s2s_ckpt_close(&ck);
+    return 0;
+fail:
+    s2s_ckpt_close(&ck);
+    return -1;
+}
+
+int s2s_checkpoint_export(const char *in, const char *out, uint64_t *in_bytes,
+                          uint64_t *out_bytes, s2s_err *err)
+{
+    s2s_ckpt ck;
+    if (s2s_ckpt_open(&ck, in, err) < 0) return -1;
+    meta m;
+    if (read_meta(&ck, &m, err) < 0) {
+        s2s_ckpt_close(&ck);
+        return -1;
+    }
+    s2s_ckpt_writer *w = s2s_ckpt_create(out, err);
+    if (!w) {
+        s2s_ckpt_close(&ck);
+        return -1;
+    }
+    uint64_t total = 24 + 16; /* header and trailer */
+    for (uint32_t i = 0; i < ck.n_sections; i++) {
+        const s2s_ckpt_section *sec = &ck.sections[i];
+        if (strcmp(sec->tag, "adam_m") == 0 || strcmp(sec->tag, "adam_v") == 0)
+            continue;
+        int rc;
+        if (strcmp(sec->tag, "meta") == 0) {
+            s2s_buf b;
+            s2s_buf_init(&b);
+            s2s_buf_put_u32(&b, m.format);
+            s2s_buf_put_str(&b, m.version);
+            s2s_buf_put_u64(&b, m.n);
+            s2s_buf_put_u32(&b, m.vs);
+            s2s_buf_put_u32(&b, m.vt);
+            s2s_buf_put_u8(&b, 0); /* translation only */
+            total += 24 + ((b.len + 7) & ~(size_t)7);
+            rc = add_buf(w, "meta", &b, err);
+        } else {
+            total += 24 + ((sec->len + 7) & ~(size_t)7);
+            rc = s2s_ckpt_add(w, sec->tag, ck.data + sec->off, sec->len, err);
+        }
+        if (rc < 0) {
+            s2s_ckpt_abort(w);
+            s2s_ckpt_close(&ck);
+            return -1;
+        }
+    }
+    if (in_bytes) *in_bytes = ck.size;
+    if (out_bytes) *out_bytes = total;
+    s2s_ckpt_close(&ck);
+    return s2s_ckpt_commit(w, err);
 }
 
 int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
@@ -172,6 +343,7 @@ int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
         out->state.step = (long)step;
         out->state.epoch = epoch;
         out->has_state = 1;
+        if (read_best(&ck, &out->state, err) < 0) goto fail;
     }
     s2s_ckpt_close(&ck);
     return 0;

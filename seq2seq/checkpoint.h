@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/ckpt.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
 #include "tokenizer/vocab.h"
@@ -20,6 +21,11 @@ typedef struct s2s_train_state {
     uint64_t batch;       /* next batch of that epoch */
     float lr;             /* current learning rate (after decay) */
     double best_dev_loss; /* per token; INFINITY before the first eval */
+    /* the evaluation that gave best_dev_loss (section "best"; NAN where
+     * not measured, e.g. BLEU at a train.eval_every evaluation) */
+    double best_dev_bleu, best_dev_chrf;
+    long best_step;
+    int best_epoch;       /* 1-based */
 } s2s_train_state;
 
 /* Writes atomically (temporary file, fsync, rename). state may be NULL
@@ -40,5 +46,48 @@ typedef struct s2s_loaded {
 /* Reads and validates the whole file before trusting any size in it. */
 int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err);
 void s2s_loaded_free(s2s_loaded *l);
+
+/* ------------------------------------------------------------------------
+ * Inspecting and shipping a checkpoint (`s2s info`, `s2s export`): the
+ * sections are read, checked and copied without building the model or
+ * loading a plugin. */
+
+typedef struct s2s_ckpt_cell {
+    const char *side;          /* "encoder" or "decoder" */
+    int layer;                 /* 1-based */
+    char name[S2S_PATH_MAX];   /* as the run file gave it */
+    char sha256[65];           /* hex SHA-256 of the plugin it was trained
+                                  with; "" when the file does not record it */
+} s2s_ckpt_cell;
+
+typedef struct s2s_ckpt_info {
+    uint64_t file_bytes;
+    uint32_t format;           /* the model format (meta) */
+    char version[64];          /* the s2s that wrote it */
+    uint64_t params;
+    uint32_t vocab_src, vocab_tgt;
+    int resumable;             /* holds the Adam moments (not exported) */
+    int has_position;          /* `state` is the position in training */
+    int has_best;              /* `state.best_*` are the best dev figures */
+    s2s_train_state state;
+    s2s_config cfg;
+    int n_cells;
+    s2s_ckpt_cell cells[2 * S2S_MAX_LAYERS];
+} s2s_ckpt_info;
+
+/* Fills info (large: allocate it) from the file at path. */
+int s2s_checkpoint_info(const char *path, s2s_ckpt_info *info, s2s_err *err);
+
+/* The cells of ck, encoder layers then decoder layers, with the plugin
+ * hashes the file records (when it does). Returns the count. */
+int s2s_checkpoint_cells(const s2s_ckpt *ck, const s2s_config *cfg,
+                         s2s_ckpt_cell *out, int max);
+
+/* Writes a translation-only copy of checkpoint `in` to `out` (atomically):
+ * every section but the Adam moments, marked as holding no training state,
+ * so translate, eval and info accept it and `train --resume` refuses it.
+ * *in_bytes and *out_bytes (if not NULL) receive both sizes. */
+int s2s_checkpoint_export(const char *in, const char *out, uint64_t *in_bytes,
+                          uint64_t *out_bytes, s2s_err *err);
 
 #endif

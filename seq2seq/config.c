@@ -437,6 +437,58 @@ static int get_string(ctx *x, const char *what, const s2s_yaml_node *v,
     return 0;
 }
 
+/* A path with ${NAME} or ${NAME:-default} in it: the environment
+ * variable NAME, or the default when NAME is unset or empty (as in the
+ * shell), so that a run file can leave a location to its user (the
+ * benchmark configs' corpus). A '$' not followed by '{' stays as it is. */
+static int expand_env(ctx *x, const char *what, int line, const char *s,
+                      char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+        char name[256];
+        if (p[0] == '$' && p[1] == '{') {
+            const char *end = strchr(p + 2, '}');
+            if (!end)
+                return fail_at(x, line, "%s: '${' without a closing '}' in '%s'", what, s);
+            const char *dflt = strstr(p + 2, ":-");
+            size_t nlen = (size_t)((dflt && dflt < end ? dflt : end) - (p + 2));
+            if (nlen == 0 || nlen >= sizeof name)
+                return fail_at(x, line, "%s: bad variable name in '%s'", what, s);
+            memcpy(name, p + 2, nlen);
+            name[nlen] = 0;
+            for (size_t i = 0; i < nlen; i++)
+                if (!(name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') ||
+                      (name[i] >= 'a' && name[i] <= 'z') || (i && name[i] >= '0' && name[i] <= '9')))
+                    return fail_at(x, line, "%s: bad variable name '%s' in '%s'", what,
+                                   name, s);
+            const char *val = getenv(name);
+            if (val && *val) {
+                piece = val;
+                len = strlen(val);
+            } else if (dflt && dflt < end) {
+                piece = dflt + 2;
+                len = (size_t)(end - piece);
+            } else {
+                return fail_at(x, line, "%s: environment variable %s is not set (set "
+                               "it, or write ${%s:-DEFAULT})", what, name, name);
+            }
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (n + len >= size)
+            return fail_at(x, line, "%s is too long once expanded (at most %zu bytes)",
+                           what, size - 1);
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = 0;
+    return 0;
+}
+
 /* A cell: a non-empty name or path; `item` is 1-based in a list (errors
  * then name the item's line), 0 for a single name. Plugins are not loaded
  * here (the loader does that). */
@@ -528,9 +580,14 @@ static int apply_leaf(ctx *x, int idx, const s2s_yaml_node *v, int line)
     }
     case K_STR: {
         const char *s;
+        char path[S2S_PATH_MAX];
         snprintf(r, sizeof r, "key '%s'", k->key);
-        if (get_string(x, r, v, line, k->size, k->flags & NONEMPTY, &s)) return -1;
-        set_str(field, k->size, s);
+        if (get_string(x, r, v, line, k->size, k->flags & NONEMPTY, &s) ||
+            expand_env(x, r, line, s, path, k->size < sizeof path ? k->size : sizeof path))
+            return -1;
+        if ((k->flags & NONEMPTY) && !path[0])
+            return fail_at(x, line, "%s must not be empty", r);
+        set_str(field, k->size, path);
         return 0;
     }
     case K_CHOICE: {
@@ -881,6 +938,18 @@ static void write_key_str(FILE *f, const char *indent, const char *key,
 
 static const char *yes_no(int b) { return b ? "true" : "false"; }
 
+/* The shortest decimal that reads back to the same float: 1e-3 prints as
+ * 0.001, not 0.00100000005 (%.9g always round-trips but is rarely the
+ * shortest). buf holds at least 32 bytes. */
+static const char *float_str(float v, char *buf)
+{
+    for (int p = 1; p <= 9; p++) {
+        snprintf(buf, 32, "%.*g", p, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 static void write_side(FILE *f, const char *name, const s2s_side_config *s)
 {
     int uniform = 1;
@@ -930,11 +999,13 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
             yes_no(c->tokenizer.french_spacing));
 
-    fprintf(f, "model:\n  embed: %d\n  init_range: %.9g%s\n", c->model.embed,
-            c->model.init_range,
+    char b[7][32];
+    fprintf(f, "model:\n  embed: %d\n  init_range: %s%s\n", c->model.embed,
+            float_str(c->model.init_range, b[0]),
             c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");
-    fprintf(f, "  attention: %s\n  input_feed: %s\n  dropout: %.9g\n",
-            c->model.attention, yes_no(c->model.input_feed), c->model.dropout);
+    fprintf(f, "  attention: %s\n  input_feed: %s\n  dropout: %s\n",
+            c->model.attention, yes_no(c->model.input_feed),
+            float_str(c->model.dropout, b[1]));
     write_side(f, "encoder", &c->model.encoder);
     fprintf(f, "    bidirectional: %s\n", yes_no(c->model.bidirectional));
     write_side(f, "decoder", &c->model.decoder);
@@ -942,10 +1013,12 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "train:\n  batch: %d\n  epochs: %d\n  max_steps: %ld\n",
             c->train.batch, c->train.epochs, c->train.max_steps);
     fprintf(f, "  optimizer: %s\n", c->train.optimizer);
-    fprintf(f, "  lr: %.9g\n  beta1: %.9g\n  beta2: %.9g\n  eps: %.9g\n"
-            "  lr_decay: %.9g\n  clip: %.9g\n  teacher_forcing: %.9g\n",
-            c->train.lr, c->train.beta1, c->train.beta2, c->train.eps,
-            c->train.lr_decay, c->train.clip, c->train.teacher_forcing);
+    fprintf(f, "  lr: %s\n  beta1: %s\n  beta2: %s\n  eps: %s\n"
+            "  lr_decay: %s\n  clip: %s\n  teacher_forcing: %s\n",
+            float_str(c->train.lr, b[0]), float_str(c->train.beta1, b[1]),
+            float_str(c->train.beta2, b[2]), float_str(c->train.eps, b[3]),
+            float_str(c->train.lr_decay, b[4]), float_str(c->train.clip, b[5]),
+            float_str(c->train.teacher_forcing, b[6]));
     fprintf(f, "  threads: %d\n  seed: %" PRIu64 "\n", c->train.threads,
             c->train.seed);
     write_key_str(f, i, "run_dir", c->train.run_dir);
@@ -953,12 +1026,13 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->train.log_every);
     fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
 
-    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %.9g\n  batch: %d\n"
-            "  replace_unk: %s\n", c->decode.max_len, c->decode.max_len_ratio,
-            c->decode.batch, yes_no(c->decode.replace_unk));
-    fprintf(f, "  beam: %d\n  length_penalty: %s\n  alpha: %.9g\n  beta: %.9g\n",
-            c->decode.beam, c->decode.length_penalty, c->decode.alpha,
-            c->decode.beta);
+    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %s\n  batch: %d\n"
+            "  replace_unk: %s\n", c->decode.max_len,
+            float_str(c->decode.max_len_ratio, b[0]), c->decode.batch,
+            yes_no(c->decode.replace_unk));
+    fprintf(f, "  beam: %d\n  length_penalty: %s\n  alpha: %s\n  beta: %s\n",
+            c->decode.beam, c->decode.length_penalty,
+            float_str(c->decode.alpha, b[1]), float_str(c->decode.beta, b[2]));
     return ferror(f) ? -1 : 0;
 }
 

@@ -1,5 +1,5 @@
 /* seq2seq/metrics.h — evaluation metrics: corpus BLEU-4, chrF and
- * perplexity, as defined in ../shared/BENCHMARK.md.
+ * perplexity, as the reference protocol defines them (bench/README.md).
  *
  * BLEU and chrF are accumulating statistics: init, add one hypothesis /
  * reference pair at a time (the trainer's dev loop and `s2s eval` feed them

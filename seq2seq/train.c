@@ -13,6 +13,7 @@
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
 #include "seq2seq/plot.h"
@@ -92,8 +93,9 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         if (s2s_checkpoint_load(resume_path, &ck, err) < 0) return -1;
         if (!ck.has_state) {
             s2s_loaded_free(&ck);
-            return s2s_fail(err, "%s: no training state in this checkpoint "
-                            "(it was saved for translation only)", resume_path);
+            return s2s_fail(err, "%s: a translation-only checkpoint (s2s export) "
+                            "has no optimiser state to resume from; resume from "
+                            "the run's last.ckpt", resume_path);
         }
         if (!same_model_and_data(&ck.cfg, cfg)) {
             s2s_loaded_free(&ck);
@@ -108,6 +110,11 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
     s2s_config_data_spec(cfg, &spec);
     if (s2s_dataset_load(&spec, resuming ? ck.src : NULL,
                          resuming ? ck.tgt : NULL, &tr->data, err) < 0) {
+        /* the benchmark's corpus is not in the repository: say what it is */
+        if (strcmp(cfg->data.train, s2s_tatoeba_path()) == 0 &&
+            access(cfg->data.train, R_OK) != 0)
+            s2s_fail(err, "%s: %s; %s", cfg->data.train, strerror(errno),
+                     S2S_TATOEBA_ABOUT);
         s2s_dataset_free(&tr->data);
         if (resuming) s2s_loaded_free(&ck);
         return -1;
@@ -136,6 +143,7 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         s2s_model_init_params(&tr->model, cfg->model.init_range, &rng);
         tr->st.lr = cfg->train.lr;
         tr->st.best_dev_loss = INFINITY;
+        tr->st.best_dev_bleu = tr->st.best_dev_chrf = NAN;
     }
     tr->loaded = 2;
     return trainer_threads(tr, err);
@@ -520,7 +528,7 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     s2s_scores sc = {0};
     if (with_bleu && tr->data.split[S2S_DEV].n) s2s_trainer_score(tr, S2S_DEV, NULL, &sc, NULL);
     if (with_bleu)
-        s2s_progress_log(prog, "epoch %d: train loss %.4f, dev loss %.4f, dev ppl %.3f, "
+        s2s_progress_log(prog, "epoch %d: epoch train loss %.4f, dev loss %.4f, dev ppl %.3f, "
                          "dev BLEU %.2f, chrF %.2f, %.0f tok/s", epoch, train_loss,
                          dev, exp(dev), sc.bleu, sc.chrf, tps);
     else
@@ -534,6 +542,10 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     fflush(metrics);
     if (isfinite(dev) && dev < tr->st.best_dev_loss) {
         tr->st.best_dev_loss = dev;
+        tr->st.best_dev_bleu = with_bleu ? sc.bleu : NAN;
+        tr->st.best_dev_chrf = with_bleu ? sc.chrf : NAN;
+        tr->st.best_step = tr->st.step;
+        tr->st.best_epoch = epoch;
         return save(tr, "best.ckpt", err);
     }
     if (tr->data.split[S2S_DEV].n == 0 && with_bleu)
@@ -591,8 +603,10 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             tok += tr->batch.ntokens;
             s2s_progress_step(&prog, (long)tr->st.batch, loss, (long)tr->batch.ntokens);
             double tps = tok / (omp_get_wtime() - t0);
-            if (tr->st.step % c->train.log_every == 0) {
-                /* a train-loss point for the curves; dev columns empty */
+            if (tr->st.batch % (uint64_t)c->train.log_every == 0) {
+                /* a train-loss point for the curves, dev columns empty: the
+                 * mean over the same window as the log's "loss" (the
+                 * progress reporter's windows end at the same batches) */
                 fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g,\n", epoch, tr->st.step,
                         win_sum / win_n, tps, tr->st.lr);
                 win_sum = 0;
@@ -613,8 +627,11 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                          c->source_file[0] ? c->source_file : "RUN.yaml");
                 goto out;
             }
+            /* not at the end of an epoch or of the run: the evaluation
+             * after the loop (with BLEU) comes at that same step */
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&
+                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps) &&
                 evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0, err) < 0) {
                 rc = -1;
                 goto out;

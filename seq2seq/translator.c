@@ -376,6 +376,8 @@ char *s2s_translate(s2s_translator *t, const char *text, s2s_err *err)
     return out;
 }
 
+const char *s2s_version(void) { return S2S_VERSION; }
+
 const char *s2s_last_source_tokens(const s2s_translator *t)
 {
     return t->last_src ? t->last_src : "";

@@ -92,15 +92,18 @@ Test(progress, plain_lines_with_known_figures)
     clk.t += 2;
     s2s_progress_step(&p, 2, NAN, 30);
     cr_assert_float_eq(s2s_progress_mean_loss(&p), 5.0, 1e-12);
+    cr_assert_float_eq(s2s_progress_window_loss(&p), 5.0, 1e-12);
     cr_assert_float_eq(s2s_progress_tokens_per_s(&p), 10.0, 1e-12);
     cr_assert_float_eq(s2s_progress_eta(&p), 4.0, 1e-12);
 
     char *out = slurp(f);
     const char *want =
-        /* step 2: mean (4+2)/2, 200 tok / 2 s, 1 s/step x (2 + 4) left */
+        /* step 2: mean (4+2)/2, 200 tok / 2 s, 1 s/step x (2 + 4) left;
+         * step 4: the window of steps 3-4, (3+1)/2; the closing line:
+         * the epoch's mean */
         "epoch 1/2 step 2/4 loss 3.000 tok/s 100 eta 0:00:06\n"
-        "epoch 1/2 step 4/4 loss 2.500 tok/s 100 eta 0:00:04\n"
-        "epoch 1/2 done: 4 steps loss 2.500 tok/s 100 time 0:00:04\n"
+        "epoch 1/2 step 4/4 loss 2.000 tok/s 100 eta 0:00:04\n"
+        "epoch 1/2 done: 4 steps epoch loss 2.500 tok/s 100 time 0:00:04\n"
         "epoch 2/2 step 2/4 loss 5.000 tok/s 10 eta 0:00:04\n";
     cr_assert_str_eq(out, want);
     cr_assert_eq(strchr(out, '\r'), NULL);

@@ -11,7 +11,9 @@
 
 #include "corpora/batch.h"
 
-#define SHARED_CORPUS "../shared/corpora/eng-fra/eng-fra.txt"
+#include "corpora/tatoeba.h"
+
+#define SHARED_CORPUS s2s_tatoeba_path()
 
 static char dir[64];
 static s2s_dataset ds;
@@ -351,7 +353,7 @@ Test(batch, shared_corpus_train_epoch,
      .timeout = 120)
 {
     if (access(SHARED_CORPUS, R_OK) != 0)
-        cr_skip_test("%s not found: shared corpus absent", SHARED_CORPUS);
+        cr_skip_test("%s not found: %s", SHARED_CORPUS, S2S_TATOEBA_ABOUT);
     s2s_dataset d;
     s2s_data_spec sp;
     s2s_data_spec_defaults(&sp);

@@ -13,7 +13,9 @@
 
 #include "corpora/dataset.h"
 
-#define SHARED_CORPUS "../shared/corpora/eng-fra/eng-fra.txt"
+#include "corpora/tatoeba.h"
+
+#define SHARED_CORPUS s2s_tatoeba_path()
 
 #include "scratch.h"
 
@@ -437,7 +439,7 @@ static double now(void)
 Test(dataset, benchmark_protocol_on_shared_corpus, .timeout = 120)
 {
     if (access(SHARED_CORPUS, R_OK) != 0)
-        cr_skip_test("%s not found: shared corpus absent", SHARED_CORPUS);
+        cr_skip_test("%s not found: %s", SHARED_CORPUS, S2S_TATOEBA_ABOUT);
     s2s_data_spec sp;
     s2s_data_spec_defaults(&sp);
     sp.train = SHARED_CORPUS;

@@ -49,7 +49,8 @@ static void setup(void)
         m.params.v[i] = (float)i * 1e-6f;
     }
     s2s_train_state st = {.step = 123, .epoch = 2, .batch = 7, .lr = 5e-4f,
-                          .best_dev_loss = 1.25};
+                          .best_dev_loss = 1.25, .best_dev_bleu = 31.5,
+                          .best_dev_chrf = 50.25, .best_step = 100, .best_epoch = 2};
     cr_assert_eq(s2s_checkpoint_save(path, &c, sv, tv, &m, &st, &err), 0, "%s", err.msg);
     s2s_model_free(&m);
     s2s_vocab_free(sv);
@@ -99,6 +100,10 @@ Test(ckpt_model, round_trip)
     cr_assert_eq(l.state.batch, 7);
     cr_assert_eq(l.state.lr, 5e-4f);
     cr_assert_eq(l.state.best_dev_loss, 1.25);
+    cr_assert_eq(l.state.best_dev_bleu, 31.5);
+    cr_assert_eq(l.state.best_dev_chrf, 50.25);
+    cr_assert_eq(l.state.best_step, 100);
+    cr_assert_eq(l.state.best_epoch, 2);
     cr_assert(l.model.use_bridge);
     cr_assert_str_eq(l.cfg.model.decoder.cell[0], "gru");
     cr_assert_eq(s2s_vocab_size(l.src), 10);
@@ -119,6 +124,65 @@ Test(ckpt_model, round_trip)
     cr_assert(memcmp(b, good, n) == 0);
     free(b);
     s2s_loaded_free(&l);
+}
+
+Test(ckpt_model, export_drops_the_moments_and_nothing_else)
+{
+    char out[600];
+    snprintf(out, sizeof out, "%s/small.ckpt", dir);
+    uint64_t a = 0, b = 0;
+    s2s_err err;
+    cr_assert_eq(s2s_checkpoint_export(path, out, &a, &b, &err), 0, "%s", err.msg);
+    cr_assert_eq(a, good_len);
+    s2s_ckpt ck;
+    cr_assert_eq(s2s_ckpt_open(&ck, out, &err), 0, "%s", err.msg);
+    cr_assert_eq(b, ck.size);
+    cr_assert_null(s2s_ckpt_get(&ck, "adam_m", NULL));
+    cr_assert_null(s2s_ckpt_get(&ck, "adam_v", NULL));
+    const char *kept[] = {"meta", "config", "vsrc", "vtgt", "params", "state", "best"};
+    for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+        cr_assert_not_null(s2s_ckpt_get(&ck, kept[i], NULL), "%s dropped", kept[i]);
+    s2s_ckpt_close(&ck);
+
+    /* the same model, no training state */
+    s2s_loaded l0, l1;
+    cr_assert_eq(s2s_checkpoint_load(path, &l0, &err), 0, "%s", err.msg);
+    cr_assert_eq(s2s_checkpoint_load(out, &l1, &err), 0, "%s", err.msg);
+    cr_assert_eq(l1.has_state, 0);
+    cr_assert_eq(l1.model.params.n, l0.model.params.n);
+    cr_assert(memcmp(l1.model.params.w, l0.model.params.w,
+                     l0.model.params.n * sizeof(float)) == 0);
+    s2s_loaded_free(&l0);
+    s2s_loaded_free(&l1);
+
+    /* info reads the position and figures it kept */
+    s2s_ckpt_info *in = calloc(1, sizeof *in);
+    cr_assert_eq(s2s_checkpoint_info(out, in, &err), 0, "%s", err.msg);
+    cr_assert_eq(in->resumable, 0);
+    cr_assert_eq(in->has_position, 1);
+    cr_assert_eq(in->state.step, 123);
+    cr_assert_eq(in->has_best, 1);
+    cr_assert_eq(in->state.best_dev_bleu, 31.5);
+    cr_assert_gt(in->params, 0);
+    cr_assert_eq(in->n_cells, 2);
+    cr_assert_str_eq(in->cells[0].side, "encoder");
+    cr_assert_str_eq(in->cells[0].name, "lstm");
+    cr_assert_str_eq(in->cells[1].side, "decoder");
+    cr_assert_str_eq(in->cells[1].name, "gru");
+    cr_assert_str_eq(in->cells[1].sha256, "");
+    cr_assert_eq(s2s_checkpoint_info(path, in, &err), 0, "%s", err.msg);
+    cr_assert_eq(in->resumable, 1);
+    cr_assert_eq(in->file_bytes, good_len);
+    free(in);
+
+    /* a damaged input: an error naming it, and no output */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+    scratch_write(dir, 1, "bad.ckpt", good, good_len / 2);
+    snprintf(out, sizeof out, "%s/none.ckpt", dir);
+    cr_assert_eq(s2s_checkpoint_export(bad, out, NULL, NULL, &err), -1);
+    cr_assert(strstr(err.msg, "bad.ckpt"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
 }
 
 Test(ckpt_model, truncated_at_every_section_boundary_and_inside)

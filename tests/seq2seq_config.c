@@ -815,7 +815,7 @@ Test(config, write_round_trips_awkward_strings)
 
 Test(config, write_round_trips_every_float)
 {
-    /* floats drawn over many magnitudes survive %.9g exactly */
+    /* floats drawn over many magnitudes survive the shortest form exactly */
     s2s_rng rng;
     s2s_rng_seed(&rng, 42);
     s2s_config_defaults(&cfg);
@@ -835,6 +835,48 @@ Test(config, write_round_trips_every_float)
     }
     cfg.train.lr = FLT_TRUE_MIN; /* subnormal */
     cfg.train.clip = FLT_MAX;
+    assert_round_trip(&cfg);
+}
+
+Test(config, paths_take_environment_variables)
+{
+    setenv("S2S_TEST_CORPUS", "/data/c.tsv", 1);
+    unsetenv("S2S_TEST_UNSET");
+    s2s_config_defaults(&cfg);
+    cr_assert_eq(load(&cfg, "data:\n  train: ${S2S_TEST_CORPUS:-x.tsv}\n"
+                            "  dev: ${S2S_TEST_UNSET:-corpora/d.tsv}\n"
+                            "  test: a$b/${S2S_TEST_CORPUS}.t\n"
+                            "train:\n  run_dir: runs/${S2S_TEST_UNSET:-}S\n"), 0, "%s", err.msg);
+    cr_assert_str_eq(cfg.data.train, "/data/c.tsv");
+    cr_assert_str_eq(cfg.data.dev, "corpora/d.tsv");
+    cr_assert_str_eq(cfg.data.test, "a$b//data/c.tsv.t");
+    cr_assert_str_eq(cfg.train.run_dir, "runs/S");
+    assert_error("data:\n  train: ${S2S_TEST_UNSET}/x\n",
+                 "t.yaml:2: key 'data.train': environment variable S2S_TEST_UNSET is not "
+                 "set (set it, or write ${S2S_TEST_UNSET:-DEFAULT})");
+    assert_error("data:\n  train: ${S2S_TEST_CORPUS\n",
+                 "t.yaml:2: key 'data.train': '${' without a closing '}' in '${S2S_TEST_CORPUS'");
+    assert_error("train:\n  run_dir: ${S2S_TEST_UNSET:-}\n",
+                 "t.yaml:2: key 'train.run_dir' must not be empty");
+    unsetenv("S2S_TEST_CORPUS");
+}
+
+Test(config, write_prints_the_shortest_float_that_reads_back)
+{
+    s2s_config_defaults(&cfg);
+    cfg.train.lr = 1e-3f;          /* %.9g: 0.00100000005 */
+    cfg.train.eps = 1e-8f;
+    cfg.model.init_range = 0.1f;
+    cfg.train.beta2 = 0.999f;
+    cfg.train.clip = 5.0f;
+    cfg.decode.max_len_ratio = 1.0f / 3.0f; /* 8 digits: 0.33333334 */
+    size_t len;
+    char *text = write_to_string(&cfg, &len);
+    const char *want[] = {"  lr: 0.001\n", "  eps: 1e-08\n", "  init_range: 0.1\n",
+                          "  beta2: 0.999\n", "  clip: 5\n", "  max_len_ratio: 0.33333334\n"};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        cr_assert(strstr(text, want[i]), "no '%s' in:\n%s", want[i], text);
+    free(text);
     assert_round_trip(&cfg);
 }
 
@@ -930,7 +972,9 @@ Test(configs_dir, every_file_loads_and_round_trips)
 /* BENCHMARK.md: data, tokenizer, training and decoding shared by S/M/G/R. */
 static void assert_benchmark_common(const char *run_dir)
 {
-    cr_assert_str_eq(cfg.data.train, "../shared/corpora/eng-fra/eng-fra.txt");
+    /* the corpus location is the user's: $S2S_TATOEBA, or the default */
+    const char *env = getenv("S2S_TATOEBA");
+    cr_assert_str_eq(cfg.data.train, env && *env ? env : "corpora/tatoeba/eng-fra.txt");
     cr_assert_str_eq(cfg.data.train_target, "");
     cr_assert_eq(cfg.data.src_column, 2);
     cr_assert_eq(cfg.data.tgt_column, 1);

@@ -9,6 +9,7 @@
 
 #include "tokenizer/detok.h"
 #include "tokenizer/tokenizer.h"
+#include "corpora/tatoeba.h"
 
 #define NNBSP "\xE2\x80\xAF"
 
@@ -185,10 +186,10 @@ Test(detok, retokenizes_to_the_same_tokens_sample)
 
 Test(detok, retokenizes_to_the_same_tokens_corpus)
 {
-    const char *path = "../shared/corpora/eng-fra/eng-fra.txt";
+    const char *path = s2s_tatoeba_path();
     FILE *f = fopen(path, "rb");
     if (!f)
-        cr_skip_test("%s not found: shared corpus absent", path);
+        cr_skip_test("%s not found: %s", path, S2S_TATOEBA_ABOUT);
     fclose(f);
     cr_assert_eq(check_file(path, 20000), 20000);
 }

@@ -1,4 +1,4 @@
-/* seq2seq/main.c — the `s2s` command: train, translate, repl, eval, config,
+/* seq2seq/cli/main.c — the `s2s` command: train, translate, repl, eval, config,
  * bench. The only place that prints an error and picks an exit status:
  * 0 success, 1 a failure (with one line on stderr), 2 a usage error. */
 #include <errno.h>
@@ -14,9 +14,10 @@
 
 #include "core/cellcheck.h"
 #include "core/loader.h"
-#include "seq2seq/bench.h"
+#include "seq2seq/cli/bench.h"
+#include "seq2seq/cli/info.h"
+#include "seq2seq/cli/repl_shell.h"
 #include "seq2seq/config.h"
-#include "seq2seq/repl_shell.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/s2s.h"
 #include "seq2seq/train.h"
@@ -837,8 +838,11 @@ static const char HELP[] =
     "  score -m CKPT FILE      log-probability of given translations (forced decoding)\n"
     "  eval -m CKPT            BLEU, chrF and perplexity on the test split\n"
     "  config [RUN.yaml]       print the resolved run configuration\n"
-    "  bench [CONFIG...]       the reference benchmark, as JSON lines\n"
+    "  info CKPT [--json]      what a checkpoint holds: model, vocabularies, training\n"
+    "  export CKPT OUT         a translation-only copy (no optimiser state)\n"
     "  check-cell PATH.so      check a cell plugin of your own\n"
+    "  bench [--configs S,G,R,M] [--no-quality] ...\n"
+    "                          the reference benchmark (bench/README.md), JSON lines\n"
     "\n"
     "'s2s COMMAND --help' tells more. s2s --version prints the version.\n";
 
@@ -870,6 +874,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "config") == 0) return cmd_config(argc, argv);
     if (strcmp(cmd, "bench") == 0) return s2s_bench_main(argc, argv);
     if (strcmp(cmd, "check-cell") == 0) return cmd_check_cell(argc, argv);
+    if (strcmp(cmd, "info") == 0) return s2s_info_main(argc, argv);
+    if (strcmp(cmd, "export") == 0) return s2s_export_main(argc, argv);
     fprintf(stderr, "s2s: unknown command '%s' (see 's2s --help')\n", cmd);
     return 2;
 }

@@ -1,4 +1,4 @@
-/* seq2seq/repl_shell.h — the interactive translation loop of `s2s repl`,
+/* seq2seq/cli/repl_shell.h — the interactive translation loop of `s2s repl`,
  * independent of the model: the model side is one callback.
  *
  * When the input is a terminal the loop reads with libedit (line editing;

@@ -1,8 +1,8 @@
-/* seq2seq/repl_shell.c — the read-translate-print loop of `s2s repl`: line
- * editing with libedit (its native histedit API) on a terminal, plain
+/* seq2seq/cli/repl_shell.c — the read-translate-print loop of `s2s repl`:
+ * line editing with libedit (its native histedit API) on a terminal, plain
  * getline on a pipe, and the ':' commands (see repl_shell.h).
  */
-#include "seq2seq/repl_shell.h"
+#include "seq2seq/cli/repl_shell.h"
 
 #include <errno.h>
 #include <histedit.h>

@@ -1,4 +1,4 @@
-/* tests/seq2seq_repl.c — the REPL loop driven through files, pipes and a
+/* tests/cli_repl.c — the REPL loop driven through files, pipes and a
  * pseudo-terminal with a fake translator that reverses the words: one
  * translation per line, :tokens, :time, :help, :quit, unknown commands, an
  * error from the callback that does not stop the loop, a 100 KB line, input
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "seq2seq/repl_shell.h"
+#include "seq2seq/cli/repl_shell.h"
 
 /* ------------------------------------------------------------------------ */
 /* The fake translator                                                      */

@@ -1,12 +1,13 @@
-/* seq2seq/bench.c — `s2s bench`: the figures of ../shared/BENCHMARK.md as
- * JSON lines, measured on the real training and decoding code paths.
+/* seq2seq/cli/bench.c — `s2s bench`: the figures of the reference
+ * benchmark (bench/README.md) as JSON lines, measured on the real training
+ * and decoding code paths.
  *
  *   gemm peak (1 and 2 threads) -> split and vocabulary sizes ->
  *   training throughput per config (each in a child process, so that its
  *   peak RSS is its own) -> config S trained for N epochs: dev perplexity
  *   per epoch, test BLEU / chrF -> greedy decoding speed at batch 1 and 64.
  */
-#include "seq2seq/bench.h"
+#include "seq2seq/cli/bench.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@
 
 #include "core/kernels.h"
 #include "core/sysinfo.h"
+#include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/train.h"
 
@@ -72,7 +74,11 @@ static int load_config(const char *name, s2s_config *cfg, s2s_err *err)
 {
     char path[256];
     snprintf(path, sizeof path, "configs/%s.yaml", name);
-    return s2s_config_load(cfg, path, err);
+    if (s2s_config_load(cfg, path, err) < 0) return -1;
+    if (access(cfg->data.train, R_OK) != 0)
+        return s2s_fail(err, "%s: %s; %s", cfg->data.train, strerror(errno),
+                        S2S_TATOEBA_ABOUT);
+    return 0;
 }
 
 /* Multiply-adds per batch from the model's shapes and the batch's tokens. */
@@ -281,14 +287,15 @@ static const char HELP[] =
     "                 [--epochs N] [--no-quality] [--seed N]\n"
     "       s2s bench --decode CHECKPOINT\n"
     "\n"
-    "The reference benchmark of BENCHMARK.md, as JSON lines on stdout: GEMM\n"
+    "The reference benchmark of bench/README.md, as JSON lines on stdout: GEMM\n"
     "peak, split and vocabulary sizes, training throughput per config on 2\n"
     "threads (and S on 1), config S trained for --epochs (3) with dev\n"
     "perplexity per epoch, test BLEU and chrF, and greedy decoding speed.\n"
     "--seed overrides train.seed of the quality run. --decode measures the\n"
     "decoding figures of a saved model (the quality run saves one to\n"
     "runs/S/bench.ckpt). Run from the repository root (it reads\n"
-    "configs/*.yaml).\n";
+    "configs/*.yaml, and the corpus at $S2S_TATOEBA, by default\n"
+    "corpora/tatoeba/eng-fra.txt).\n";
 
 int s2s_bench_main(int argc, char **argv)
 {
@@ -343,6 +350,15 @@ int s2s_bench_main(int argc, char **argv)
     }
     self[n] = 0;
 
+    {
+        /* the corpus first: no figures at all rather than half of them */
+        s2s_config cfg;
+        s2s_err err;
+        if (load_config("S", &cfg, &err) < 0) {
+            fprintf(stderr, "s2s bench: %s\n", err.msg);
+            return 1;
+        }
+    }
     double peak[3] = {0};
     for (int t = 1; t <= 2; t++) {
         double sq = gemm_gflops(1024, 1024, 1024, t);
