@@ -238,8 +238,11 @@ static int quality(const char *name, int epochs, int threads, long seed)
     }
     decode_figures(&tr, name, 1);
     decode_figures(&tr, name, 5);
-    char path[S2S_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
+    char path[S2S_PATH_MAX + 64];
+    if (seed >= 0) /* runs of several seeds side by side keep their models */
+        snprintf(path, sizeof path, "%s/bench-seed%ld.ckpt", cfg.train.run_dir, seed);
+    else
+        snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
     if (s2s_make_dirs(cfg.train.run_dir, &err) < 0 ||
         s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
                             &tr.model, &tr.st, &err) < 0) {
@@ -283,17 +286,18 @@ fail:
 }
 
 static const char HELP[] =
-    "usage: s2s bench [--configs S,G,R,M] [--steps N] [--warmup N]\n"
-    "                 [--epochs N] [--no-quality] [--seed N]\n"
+    "usage: s2s bench [--configs S,G,R,M,A] [--steps N] [--warmup N]\n"
+    "                 [--epochs N] [--quality S,A] [--no-quality] [--seed N]\n"
     "       s2s bench --decode CHECKPOINT\n"
     "\n"
     "The reference benchmark of bench/README.md, as JSON lines on stdout: GEMM\n"
     "peak, split and vocabulary sizes, training throughput per config on 2\n"
-    "threads (and S on 1), config S trained for --epochs (3) with dev\n"
-    "perplexity per epoch, test BLEU and chrF, and greedy decoding speed.\n"
-    "--seed overrides train.seed of the quality run. --decode measures the\n"
-    "decoding figures of a saved model (the quality run saves one to\n"
-    "runs/S/bench.ckpt). Run from the repository root (it reads\n"
+    "threads (and S on 1), the --quality configs (S and A; '' for none)\n"
+    "trained for --epochs (3) with dev perplexity per epoch, test BLEU and\n"
+    "chrF greedy and with a beam of 5, and decoding speed of both.\n"
+    "--seed overrides train.seed of the quality runs. --decode measures the\n"
+    "decoding figures of a saved model (each quality run saves one to\n"
+    "runs/NAME/bench.ckpt). Run from the repository root (it reads\n"
     "configs/*.yaml, and the corpus at $S2S_TATOEBA, by default\n"
     "corpora/tatoeba/eng-fra.txt).\n";
 
@@ -321,9 +325,9 @@ int s2s_bench_main(int argc, char **argv)
         {"configs", required_argument, 0, 'c'}, {"steps", required_argument, 0, 's'},
         {"warmup", required_argument, 0, 'w'},  {"epochs", required_argument, 0, 'e'},
         {"no-quality", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
-        {"seed", required_argument, 0, 'S'},
+        {"seed", required_argument, 0, 'S'},   {"quality", required_argument, 0, 'Q'},
         {0, 0, 0, 0}};
-    char configs[64] = "S,G,R,M";
+    char configs[64] = "S,G,R,M,A", qconfigs[64] = "S,A";
     int steps = 200, warmup = 20, epochs = 3, do_quality = 1, c;
     long seed = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -333,6 +337,7 @@ int s2s_bench_main(int argc, char **argv)
         case 'w': warmup = atoi(optarg); break;
         case 'e': epochs = atoi(optarg); break;
         case 'q': do_quality = 0; break;
+        case 'Q': snprintf(qconfigs, sizeof qconfigs, "%s", optarg); break;
         case 'S': seed = atol(optarg); break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
@@ -377,6 +382,9 @@ int s2s_bench_main(int argc, char **argv)
         if (rc == 0 && strcmp(name, "S") == 0)
             rc = child_throughput(self, name, 1, warmup, steps, peak[1]);
     }
-    if (rc == 0 && do_quality) rc = quality("S", epochs, 2, seed);
+    save = NULL;
+    for (char *name = strtok_r(qconfigs, ",", &save); name && rc == 0 && do_quality;
+         name = strtok_r(NULL, ",", &save))
+        rc = quality(name, epochs, 2, seed);
     return rc;
 }
