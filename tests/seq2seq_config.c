@@ -211,7 +211,11 @@ static const char *FULL =
     "  max_len: 50\n"
     "  max_len_ratio: 1.5\n"
     "  batch: 1\n"
-    "  replace_unk: true\n";
+    "  replace_unk: true\n"
+    "  beam: 12\n"
+    "  length_penalty: wu\n"
+    "  alpha: 0.8\n"
+    "  beta: 0.2\n";
 
 Test(config, a_file_with_every_key)
 {
@@ -241,6 +245,10 @@ Test(config, a_file_with_every_key)
     cr_assert_eq(cfg.model.dropout, 0.25f);
     cr_assert_eq(cfg.model.bidirectional, 1);
     cr_assert_eq(cfg.decode.replace_unk, 1);
+    cr_assert_eq(cfg.decode.beam, 12);
+    cr_assert_str_eq(cfg.decode.length_penalty, "wu");
+    cr_assert_eq(cfg.decode.alpha, 0.8f);
+    cr_assert_eq(cfg.decode.beta, 0.2f);
     cr_assert_eq(cfg.model.encoder.layers, 3);
     cr_assert_eq(cfg.model.encoder.hidden, 512);
     for (int l = 0; l < 3; l++) cr_assert_str_eq(cfg.model.encoder.cell[l], "gru");
@@ -469,7 +477,8 @@ static const char *ALL_KEYS[] = {
     "train.clip", "train.teacher_forcing", "train.threads", "train.seed",
     "train.run_dir", "train.eval_every", "train.log_every",
     "decode.max_len", "decode.max_len_ratio", "decode.batch",
-    "decode.replace_unk",
+    "decode.replace_unk", "decode.beam", "decode.length_penalty",
+    "decode.alpha", "decode.beta",
 };
 
 /* "a.b.c" with `value` -> "a:\n  b:\n    c: value\n" */
