@@ -798,9 +798,11 @@ static const float *dec_input(const s2s_model *m, s2s_work *w, int l, int u0,
 /* Steps u0..u1-1 of the decoder over the packed layout (Du, Qu): reads
  * ids_d of those rows, the states before u0 (init, per layer) and h~
  * before u0 (feed_init, with input feeding); writes their states,
- * attention weights, h~ and logits. Decoder row j's memory is mrow[j]. */
+ * attention weights, h~ and (with `logits`) logits. Decoder row j's
+ * memory is mrow[j]. */
 static void decoder_span(const s2s_model *m, s2s_work *w, int u0, int u1,
-                         float *const *init, const float *feed_init)
+                         float *const *init, const float *feed_init,
+                         int logits)
 {
     const float *P = m->params.w;
     int E = m->E, i0 = w->Qu[u0], N = w->Qu[u1] - i0;
@@ -824,42 +826,56 @@ static void decoder_span(const s2s_model *m, s2s_work *w, int u0, int u1,
         dropout_forward(w, o + (size_t)i0 * ldo, ldo, w->feed + (size_t)i0 * H,
                         H, N, H, w->mask_o + (size_t)i0 * H);
     }
+    if (!logits) return;
     const float *o = out_rows(m, w, &ld);
     project_logits(m, o + (size_t)i0 * ld, ld, N,
                    w->logits + (size_t)i0 * m->V_tgt);
+}
+
+/* The output projection's part of the backward pass over rows i0..i0+N-1:
+ * dW_out, db_out, and the gradient on its input added to w->dfd (with
+ * attention or dropout) or written to the top state gradient dtop. */
+static void output_backward(const s2s_model *m, s2s_work *w, float *Gd,
+                            int i0, int N, float *dtop, int ldtop)
+{
+    const float *P = m->params.w;
+    int V = m->V_tgt, H = top_H(m), ldo;
+    const float *o = out_rows(m, w, &ldo);
+    const float *dlog = w->logits + (size_t)i0 * V;
+    s2s_gemm(1, 0, V, H, N, 1.0f, dlog, V, o + (size_t)i0 * ldo, ldo, 1.0f,
+             Gd + (m->off_out_w - m->off_dense), H);
+    float *db = Gd + (m->off_out_b - m->off_dense);
+    for (int i = 0; i < N; i++) s2s_add(db, dlog + (size_t)i * V, V);
+    if (!w->drop && !has_attn(m))
+        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 0.0f,
+                 dtop + (size_t)i0 * ldtop, ldtop);
+    else
+        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 1.0f,
+                 w->dfd + (size_t)i0 * H, H);
 }
 
 /* Reverse of decoder_span. w->logits holds the gradient on the span's
  * logits, w->dfd the gradient reaching its h~ from the step after (input
  * feeding). dinit receives the gradient on init when u0 = 0; otherwise
  * the carries w->dcar pass it to the span before, and the gradient on h~
- * of step u0-1 is added to w->dfd. Gd: the dense gradient. */
+ * of step u0-1 is added to w->dfd. Gd: the dense gradient. out_done: the
+ * output projection's part is done already (output_backward). */
 static void decoder_span_backward(const s2s_model *m, s2s_work *w, float *Gd,
-                                  int u0, int u1, float *const *init)
+                                  int u0, int u1, float *const *init,
+                                  int out_done)
 {
 #define G_AT(off) (Gd + ((off) - m->off_dense))
     const float *P = m->params.w;
-    int E = m->E, V = m->V_tgt, H = top_H(m);
+    int E = m->E, H = top_H(m);
     int i0 = w->Qu[u0], N = w->Qu[u1] - i0;
     const s2s_layer *top = &m->dec[m->L_dec - 1];
-    int SHt = top->S * top->H, ldo;
-    const float *o = out_rows(m, w, &ldo);
-    float *dlog = w->logits + (size_t)i0 * V;
+    int SHt = top->S * top->H;
 
-    /* output projection */
-    s2s_gemm(1, 0, V, H, N, 1.0f, dlog, V, o + (size_t)i0 * ldo, ldo, 1.0f,
-             G_AT(m->off_out_w), H);
-    float *db = G_AT(m->off_out_b);
-    for (int i = 0; i < N; i++) s2s_add(db, dlog + (size_t)i * V, V);
     float *cur = w->ds_a, *below = w->ds_b;
     memset(cur + (size_t)i0 * SHt, 0, (size_t)N * SHt * sizeof(float));
-    if (!w->drop && !has_attn(m)) {
-        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 0.0f,
-                 cur + (size_t)i0 * SHt, SHt);
-    } else {
+    if (!out_done) output_backward(m, w, Gd, i0, N, cur, SHt);
+    if (w->drop || has_attn(m)) {
         float *dfd = w->dfd + (size_t)i0 * H;
-        s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 1.0f, dfd,
-                 H);
         if (w->drop) dropout_backward(dfd, H, N, H, w->mask_o + (size_t)i0 * H);
         if (has_attn(m)) {
             attend_backward(m, w, Gd, m->off_dense, u0, u1, cur, SHt);
@@ -966,7 +982,7 @@ static void decoder_forward(const s2s_model *m, s2s_work *w, float tf_ratio,
                             s2s_rng *rng)
 {
     if (tf_ratio >= 1.0f && !m->input_feed) {
-        decoder_span(m, w, 0, w->U, w->init_d, NULL);
+        decoder_span(m, w, 0, w->U, w->init_d, NULL, 1);
         return;
     }
     int V = m->V_tgt;
@@ -981,8 +997,16 @@ static void decoder_forward(const s2s_model *m, s2s_work *w, float tf_ratio,
         states_before(m, w, u, prev);
         int ld;
         const float *fed = out_rows(m, w, &ld); /* stride H with input feeding */
+        /* the logits feed nothing back unless inputs are sampled: then
+         * one GEMM over every step */
         decoder_span(m, w, u, u + 1, prev,
-                     u ? fed + (size_t)w->Qu[u - 1] * ld : w->zeros);
+                     u ? fed + (size_t)w->Qu[u - 1] * ld : w->zeros,
+                     tf_ratio < 1.0f);
+    }
+    if (tf_ratio >= 1.0f) {
+        int ld;
+        const float *o = out_rows(m, w, &ld);
+        project_logits(m, o, ld, w->Nd, w->logits);
     }
 }
 
@@ -1118,11 +1142,13 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
         memset(w->dfd, 0, (size_t)w->Nd * top_H(m) * sizeof(float));
     float *prev[L_MAX];
     if (!m->input_feed) {
-        decoder_span_backward(m, w, Gd, 0, w->U, w->init_d);
+        decoder_span_backward(m, w, Gd, 0, w->U, w->init_d, 0);
     } else {
+        /* the output projection of every step in one GEMM each way */
+        output_backward(m, w, Gd, 0, w->Nd, NULL, 0);
         for (int u = w->U - 1; u >= 0; u--) {
             states_before(m, w, u, prev);
-            decoder_span_backward(m, w, Gd, u, u + 1, prev);
+            decoder_span_backward(m, w, Gd, u, u + 1, prev, 1);
         }
     }
     handoff_backward(m, w, B, Gd);
@@ -1284,7 +1310,7 @@ void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
     w->Qu[1] = n;
     memcpy(w->ids_d, prev_ids, (size_t)n * sizeof(uint32_t));
     memcpy(w->mrow, mem_of, (size_t)n * sizeof(int));
-    decoder_span(m, w, 0, 1, w->gst, w->gfeed);
+    decoder_span(m, w, 0, 1, w->gst, w->gfeed, 1);
 }
 
 const float *s2s_step_logits(const s2s_work *w) { return w->logits; }
