@@ -556,8 +556,9 @@ static void mlp_hidden(const float *wq, const float *key, int A, float *e)
     s2s_tanh(e, (size_t)A);
 }
 
-/* Rows i0..i1-1 (packed), decoder row of i given by row_of_i: scores,
- * weights (w->attn), context and h into w->cat, then h~ = tanh(W_c cat). */
+/* The rows of steps u0..u1-1 (decoder row j reads memory row mrow[j]):
+ * scores, weights (w->attn), context and h into w->cat, then
+ * h~ = tanh(W_c cat). */
 static void attend_forward(const s2s_model *m, s2s_work *w, int u0, int u1)
 {
     const s2s_attention *a = &m->attn;
