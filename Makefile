@@ -52,7 +52,8 @@ LIB_CORPORA   := $(BUILD)/libs2s_corpora.a
 LIB_SEQ2SEQ   := $(BUILD)/libs2s_seq2seq.a
 
 CELLS      := $(patsubst cells/%.c,$(BUILD)/cells/%.so,$(wildcard cells/*.c))
-TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c))
+TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c)) \
+              $(patsubst tests/cells/%.cc,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.cc))
 S2S_BIN    := $(BUILD)/s2s
 
 # Each test file links the layers its prefix names, and nothing above.
@@ -92,6 +93,11 @@ $(BUILD)/cells/%.so: cells/%.c cells/cell.h cells/standard.h | $(DEPS_OK)
 $(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h $(wildcard tests/cells/*.h) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CELL_CFLAGS) -I. $< -o $@
+
+# A cell written in C++ (cells/cell.h's extern "C" guards and export macro).
+$(BUILD)/tests/cells/%.so: tests/cells/%.cc cells/cell.h $(wildcard tests/cells/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -Wall -Wextra -Wno-unused-function $(OPT) -g -fPIC -shared $(SAN) -I. $< -o $@
 
 LIBS_ALL := $(LIB_SEQ2SEQ) $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
+#include "core/loader.h"
 #include "seq2seq/bench.h"
 #include "seq2seq/config.h"
 #include "seq2seq/repl_shell.h"
@@ -42,7 +44,7 @@ static int parse_threads(const char *cmd, const char *s, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v < 0 || v > 256)
+    if (errno || end == s || *end || v < 0 || v > 256)
         return usage_error(cmd, "--threads wants a number from 0 to 256, got '%s'", s);
     *out = (int)v;
     return 0;
@@ -63,12 +65,22 @@ static const char TRAIN_HELP[] =
     "  --threads N      override train.threads (0 = all cores)\n"
     "  -h, --help       this text\n";
 
+/* --cell-path DIR: a trusted directory for cell plugins, searched first */
+static int cell_path_option(const char *cmd, const char *dir)
+{
+    s2s_err err;
+    if (s2s_cell_trust_dir(dir, &err) < 0)
+        return usage_error(cmd, "%s", err.msg);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"resume", no_argument, 0, 'r'},
         {"resume-from", required_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *resume = NULL;
@@ -84,6 +96,9 @@ static int cmd_train(int argc, char **argv)
             break;
         case 't':
             if (parse_threads("train", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("train", optarg)) return 2;
             break;
         case 'h':
             fputs(TRAIN_HELP, stdout);
@@ -133,7 +148,9 @@ static const char TRANSLATE_HELP[] =
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
-    "  --threads N       threads (0 = all cores)\n";
+    "  --threads N       threads (0 = all cores)\n"
+    "  --cell-path DIR   look for the model's cell plugins in DIR first\n"
+    "  --max-line BYTES  longest input line accepted (default 1048576)\n";
 
 static int translate_flush(s2s_translator *t, char **lines, size_t n,
                            size_t first_line, const char *name, int *bad)
@@ -164,10 +181,13 @@ static int cmd_translate(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"batch", required_argument, 0, 'b'},
+        {"max-line", required_argument, 0, 'L'},
         {"threads", required_argument, 0, 't'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
+    size_t max_line = S2S_MAX_LINE_DEFAULT;
     int threads = 0, batch = 0, c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -181,8 +201,20 @@ static int cmd_translate(int argc, char **argv)
             batch = (int)v;
             break;
         }
+        case 'L': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || optarg[0] == '-')
+                return usage_error("translate", "--max-line wants a number of bytes, got '%s'", optarg);
+            max_line = (size_t)v;
+            break;
+        }
         case 't':
             if (parse_threads("translate", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("translate", optarg)) return 2;
             break;
         case 'h': fputs(TRANSLATE_HELP, stdout); return 0;
         default: return usage_error("translate", "%s", "bad option");
@@ -211,7 +243,11 @@ static int cmd_translate(int argc, char **argv)
     size_t cap = 0;
     ssize_t got;
     int bad = 0, rc = 0;
-    while ((got = getline(&buf, &cap, in)) >= 0) {
+    size_t len;
+    int more;
+    errno = 0;
+    while ((more = s2s_getline_max(&buf, &cap, &len, in, max_line)) == 1) {
+        got = (ssize_t)len;
         lineno++;
         while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r')) buf[--got] = 0;
         if ((size_t)got != strlen(buf)) {
@@ -230,12 +266,16 @@ static int cmd_translate(int argc, char **argv)
             }
         }
     }
-    if (rc == 0 && ferror(in)) {
+    if (rc == 0 && more < 0) {
         /* what was read is still translated; then the reason */
         int e = errno;
         translate_flush(t, lines, n, first, name, &bad);
         n = 0;
-        fprintf(stderr, "s2s: %s: %s\n", name, strerror(e));
+        if (more == -2)
+            fprintf(stderr, "s2s: %s:%zu: a line longer than %zu bytes (not text, "
+                    "or raise --max-line)\n", name, lineno + 1, max_line);
+        else
+            fprintf(stderr, "s2s: %s: read error: %s\n", name, strerror(e ? e : EIO));
         rc = 1;
     }
     if (rc == 0 && translate_flush(t, lines, n, first, name, &bad) < 0) {
@@ -257,7 +297,8 @@ static const char REPL_HELP[] =
     "\n"
     "Loads the model once, then translates each line typed at the prompt\n"
     "(line editing and history on a terminal; plain lines from a pipe).\n"
-    "Commands: :help, :tokens on|off, :time on|off, :quit.\n";
+    "Commands: :help, :tokens on|off, :time on|off, :quit.\n"
+    "  --cell-path DIR   look for the model's cell plugins in DIR first\n";
 
 static int repl_translate(void *ctx, const char *line, char **out_text,
                           char **out_src_tokens, char **out_hyp_tokens,
@@ -279,6 +320,7 @@ static int cmd_repl(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"threads", required_argument, 0, 't'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
@@ -288,6 +330,9 @@ static int cmd_repl(int argc, char **argv)
         case 'm': model = optarg; break;
         case 't':
             if (parse_threads("repl", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("repl", optarg)) return 2;
             break;
         case 'h': fputs(REPL_HELP, stdout); return 0;
         default: return usage_error("repl", "%s", "bad option");
@@ -314,7 +359,8 @@ static const char EVAL_HELP[] =
     "Scores the model on a split of the data its run file names (the test\n"
     "split by default), or on every pair of FILE (TSV in the run file's\n"
     "columns, or with --test-target two aligned files): corpus BLEU-4, chrF\n"
-    "and perplexity, as one JSON line.\n";
+    "and perplexity, as one JSON line.\n"
+    "  --cell-path DIR   look for the model's cell plugins in DIR first\n";
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -324,6 +370,7 @@ static int cmd_eval(int argc, char **argv)
         {"threads", required_argument, 0, 't'},
         {"test", required_argument, 0, 'T'},
         {"test-target", required_argument, 0, 'U'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
@@ -339,6 +386,9 @@ static int cmd_eval(int argc, char **argv)
             break;
         case 't':
             if (parse_threads("eval", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("eval", optarg)) return 2;
             break;
         case 'T': test = optarg; break;
         case 'U': test_target = optarg; break;

@@ -5,14 +5,18 @@
 
 #include <string.h>
 
+#include "core/sysinfo.h"
+
 /* Loads the plugin named `name` and returns its descriptor; a file
  * already loaded for another layer is shared (matched by the file the
  * name resolved to, never by the name a plugin gives itself). */
 static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
-                                       s2s_err *err)
+                                       const s2s_cell_pins *pins, s2s_err *err)
 {
     s2s_cell *c = &m->cells[m->n_cells];
-    if (s2s_cell_load(c, name, err) < 0) return NULL;
+    if (pins ? s2s_cell_load_pins(c, name, pins, err) < 0
+             : s2s_cell_load(c, name, err) < 0)
+        return NULL;
     for (int i = 0; i < m->n_cells; i++)
         if (strcmp(m->cells[i].path, c->path) == 0) {
             s2s_cell_unload(c);
@@ -23,20 +27,25 @@ static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
 }
 
 static int model_side(s2s_model *m, const s2s_side_config *sc, int X0,
-                      s2s_layer *out, const char *side, s2s_err *err)
+                      s2s_layer *out, const char *side,
+                      const s2s_cell_pins *pins, s2s_err *err)
 {
     int X = X0;
     for (int l = 0; l < sc->layers; l++) {
-        const s2s_cell_desc *d = model_cell(m, sc->cell[l], err);
+        const s2s_cell_desc *d = model_cell(m, sc->cell[l], pins, err);
         if (!d) return s2s_fail_prefix(err, "model.%s layer %d", side, l + 1);
+        /* the plugin's answers for the sizes used, bounded (cells/cell.h) */
+        size_t np, nk;
+        if (s2s_cell_check_shape(d, X, sc->hidden, &np, &nk, err) < 0)
+            return s2s_fail_prefix(err, "model.%s layer %d", side, l + 1);
         s2s_layer *L = &out[l];
         L->cell = d;
         L->X = X;
         L->H = sc->hidden;
         L->S = d->state_per_unit;
         L->G = d->proj_per_unit;
-        L->K = (int)d->cache_per_row(X, sc->hidden);
-        L->off = s2s_params_reserve(&m->params, d->param_count(X, sc->hidden));
+        L->K = (int)nk;
+        L->off = s2s_params_reserve(&m->params, np);
         X = sc->hidden;
     }
     return 0;
@@ -64,6 +73,12 @@ int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
 int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
                    int V_tgt, s2s_err *err)
 {
+    return s2s_model_plan_pinned(m, cfg, V_src, V_tgt, NULL, err);
+}
+
+int s2s_model_plan_pinned(s2s_model *m, const s2s_config *cfg, int V_src,
+                          int V_tgt, const s2s_cell_pins *pins, s2s_err *err)
+{
     memset(m, 0, sizeof *m);
     m->V_src = V_src;
     m->V_tgt = V_tgt;
@@ -74,8 +89,8 @@ int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
     m->off_emb_src = s2s_params_reserve(&m->params, (size_t)V_src * m->E);
     m->off_emb_tgt = s2s_params_reserve(&m->params, (size_t)V_tgt * m->E);
     m->off_dense = s2s_params_reserve(&m->params, 0);
-    if (model_side(m, &cfg->model.encoder, m->E, m->enc, "encoder", err) < 0 ||
-        model_side(m, &cfg->model.decoder, m->E, m->dec, "decoder", err) < 0) {
+    if (model_side(m, &cfg->model.encoder, m->E, m->enc, "encoder", pins, err) < 0 ||
+        model_side(m, &cfg->model.decoder, m->E, m->dec, "decoder", pins, err) < 0) {
         s2s_model_free(m);
         return -1;
     }
@@ -95,7 +110,31 @@ int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
     int H_top = m->dec[m->L_dec - 1].H;
     m->off_out_w = s2s_params_reserve(&m->params, (size_t)V_tgt * H_top);
     m->off_out_b = s2s_params_reserve(&m->params, (size_t)V_tgt);
+    /* parameters, gradients and two moments: refused before allocating
+     * when the machine cannot hold them */
+    if (s2s_mem_check((double)m->params.n * 4 * sizeof(float),
+                      "the model's parameters, gradients and Adam moments",
+                      err) < 0) {
+        s2s_model_free(m);
+        return -1;
+    }
     return 0;
+}
+
+/* ------------------------------------------------ cells from a checkpoint */
+
+int s2s_cell_load_pins(s2s_cell *c, const char *name, const s2s_cell_pins *pins,
+                       s2s_err *err)
+{
+    char key[256];
+    s2s_cell_key(name, key, sizeof key);
+    const unsigned char *sha = NULL;
+    for (int i = 0; i < pins->n; i++)
+        if (strcmp(pins->pin[i].name, key) == 0) sha = pins->pin[i].sha256;
+    if (pins->has_hashes && !sha)
+        return s2s_fail(err, "cell '%s' is not among the checkpoint's pinned "
+                        "cells", key);
+    return s2s_cell_load_pinned(c, key, sha, pins->files, err);
 }
 
 static void fill_uniform(float *p, size_t n, float r, s2s_rng *rng)
