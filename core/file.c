@@ -59,13 +59,17 @@ static char *read_file(const char *path, size_t max, size_t max_line,
         size_t r = fread(buf + n, 1, cap - 1 - n, f);
         n += r;
         if (max_line) {
-            /* the line running at the end of what was read so far */
-            size_t i = n;
-            while (i > line_start && buf[i - 1] != '\n' && buf[i - 1] != '\r')
-                i--;
-            if (i > line_start)
-                line_start = i;
-            if (n - line_start > max_line) {
+            /* every line in what was just read, and the one still open */
+            int too_long = 0;
+            for (size_t i = n - r; i < n; i++) {
+                if (buf[i] == '\n' || buf[i] == '\r')
+                    line_start = i + 1;
+                else if (i + 1 - line_start > max_line) {
+                    too_long = 1;
+                    break;
+                }
+            }
+            if (too_long) {
                 size_t line = count_eols(buf, line_start) + 1;
                 fclose(f);
                 free(buf);
