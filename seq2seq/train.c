@@ -13,6 +13,7 @@
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "core/sysinfo.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
 #include "seq2seq/plot.h"
@@ -184,10 +185,45 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
     return trainer_threads(tr, err);
 }
 
+/* The least the workspaces of one batch of the longest sentences take
+ * (seq2seq/step.c sizes them per packed row): refused up front, with the
+ * size, when the machine cannot hold it, instead of an out-of-memory abort
+ * in the middle of the first epoch. */
+static int workspace_check(const s2s_trainer *tr, s2s_err *err)
+{
+    const s2s_model *m = &tr->model;
+    double maxT = 1, maxU = 1;
+    for (int k = 0; k < 3; k++) {
+        const s2s_split *sp = &tr->data.split[k];
+        for (size_t i = 0; i < sp->n; i++) {
+            if (sp->src_len[i] > maxT) maxT = sp->src_len[i];
+            if (sp->tgt_len[i] + 1.0 > maxU) maxU = sp->tgt_len[i] + 1.0;
+        }
+    }
+    double enc = 2.0 * m->E, dec = 2.0 * m->E + m->V_tgt;
+    for (int l = 0; l < m->L_enc; l++)
+        enc += (double)(m->enc[l].G + m->enc[l].S) * m->enc[l].H + m->enc[l].K;
+    for (int l = 0; l < m->L_dec; l++)
+        dec += (double)(m->dec[l].G + m->dec[l].S) * m->dec[l].H + m->dec[l].K;
+    double B = tr->cfg.train.batch, most = 1;
+    for (int k = 0; k < 3; k++)
+        if ((double)tr->data.split[k].n > most) most = (double)tr->data.split[k].n;
+    if (B > most) B = most; /* no batch holds more pairs than a split */
+    double bytes = sizeof(float) * B * (maxT * enc + maxU * dec) +
+                   (double)m->params.n * 4 * sizeof(float);
+    return s2s_mem_check(bytes, "the parameters and the workspace of one batch of "
+                         "the longest sentences (set data.max_len or a smaller "
+                         "train.batch)", err);
+}
+
 /* Per-thread workspaces and gradient buffers, and the training batcher. */
 static int trainer_threads(s2s_trainer *tr, s2s_err *err)
 {
     const s2s_config *cfg = &tr->cfg;
+    if (workspace_check(tr, err) < 0) {
+        s2s_trainer_free(tr);
+        return -1;
+    }
     tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
     omp_set_dynamic(0); /* the shares, not the team, fix the results */
     tr->nll = s2s_xcalloc((size_t)tr->threads, sizeof *tr->nll);

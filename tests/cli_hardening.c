@@ -404,3 +404,23 @@ Test(harden, input_edges)
     cr_assert(strstr(err, "training 25 pairs"), "%s", err);
     free(err);
 }
+
+/* 4: a model larger than the machine's memory is refused before any
+ * allocation, with the size. */
+Test(harden, model_larger_than_memory_refused)
+{
+    toy("lstm", NULL);
+    char *t = slurp("toy.yaml", NULL);
+    char *p = strstr(t, "  embed: 16\n  hidden: 24\n");
+    cr_assert_not_null(p);
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "%.*s  embed: 65536\n  hidden: 65536\n  layers: 8\n%s",
+             (int)(p - t), t, p + strlen("  embed: 16\n  hidden: 24\n"));
+    write_file("big.yaml", yaml);
+    free(t);
+    char *err;
+    int rc = run("train big.yaml", &err);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert(strstr(err, "MiB, more than this machine's"), "%s", err);
+    free(err);
+}
