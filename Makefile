@@ -5,6 +5,7 @@
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmark figures as JSON lines (long)
+#   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
@@ -63,7 +64,7 @@ TESTS_CORPORA   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/corpor
 TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2seq_*.c tests/cli_*.c))
 TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ)
 
-.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq run \
+.PHONY: fuzz fuzz-smoke all test test-core test-tokenizer test-corpora test-seq2seq run \
         check-asan bench bench-cells install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN)
@@ -118,7 +119,9 @@ $(TESTS_SEQ2SEQ): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBS_ALL) $(CELLS) $(TE
 # these; they run from the repository root.
 TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2
 
-test: $(TESTS)
+# The README's test command also runs each fuzzer for a few seconds (not
+# under check-asan: the fuzzers carry their own sanitizers).
+test: $(TESTS) $(if $(SAN),,fuzz-smoke)
 	@$(TEST_ENV) ./scripts/run-tests.sh $(TESTS)
 test-core: $(TESTS_CORE)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
@@ -136,6 +139,33 @@ check-asan:
 
 run: all
 	./scripts/run-default.sh $(BUILD)
+
+# libFuzzer harnesses (fuzz/), one per reader, built with clang under
+# AddressSanitizer and UndefinedBehaviorSanitizer in $(FUZZ_BUILD).
+#   make fuzz FUZZ_TIME=600    each harness for FUZZ_TIME seconds (60)
+#   make fuzz-smoke            each for FUZZ_SMOKE seconds (2), in make test
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 60
+FUZZ_SMOKE ?= 2
+FUZZ_CC    ?= clang
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fopenmp=libgomp \
+              -I. $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -DS2S_VERSION='"$(VERSION)"' -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \
+              -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard core/*.c tokenizer/*.c corpora/*.c) \
+              $(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
+FUZZERS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS) -lgomp
+fuzz: $(FUZZERS) $(CELLS)
+	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZERS)
+fuzz-smoke: $(FUZZERS) $(CELLS)
+	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SMOKE) $(FUZZERS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) $(CELLS)
 	@mkdir -p $(@D)
@@ -155,6 +185,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(CELLDIR_INSTALL)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
