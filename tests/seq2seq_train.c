@@ -235,7 +235,7 @@ Test(train, third_party_cell_learns, .timeout = 120)
 /* A non-finite gradient skips the update (parameters and moments stay as
  * they were, the step count too); five in a row stop the run with an
  * error, and no checkpoint with a non-finite value is written. */
-Test(train, non_finite_gradient_skips_the_step, .timeout = 60)
+Test(train, non_finite_gradient_skips_the_step, .timeout = 120)
 {
     make_corpus();
     s2s_config c;
