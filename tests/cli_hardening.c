@@ -303,7 +303,10 @@ Test(harden, kill9_with_save_every)
             execl(bin, "s2s", "train", "toy.yaml", round ? "--resume" : NULL, NULL);
             _exit(98);
         }
-        usleep((useconds_t)(700000 + rand() % 1000000));
+        /* at a random moment after the first save (a loaded machine may
+         * take a while to get there) */
+        for (int i = 0; i < 600 && !exists("run/last.ckpt"); i++) usleep(50000);
+        usleep((useconds_t)(rand() % 1000000));
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
