@@ -398,7 +398,7 @@ typedef struct pinned {
     const unsigned char *sha;  /* NULL: any */
     int loaded;                /* 1 loaded, -1 a hard error in err */
     s2s_err *err;
-    char seen[400];            /* files found with another digest */
+    char seen[600];            /* files found with another digest */
 } pinned;
 
 static int try_candidate(pinned *p, const char *path)
@@ -415,7 +415,7 @@ static int try_candidate(pinned *p, const char *path)
         char hex[65];
         s2s_sha256_hex(sha, hex);
         size_t used = strlen(p->seen);
-        snprintf(p->seen + used, sizeof p->seen - used, "%s%s has %.16s...",
+        snprintf(p->seen + used, sizeof p->seen - used, "%s%s with sha256 %s",
                  used ? ", " : "", path, hex);
         return 0;
     }

@@ -408,7 +408,7 @@ Test(loader_pinned, wrong_digest_never_loads)
     cr_assert_null(c.handle);
     cr_assert_null(strchr(e.msg, '\n'), "one line: %s", e.msg);
     const char *needles[] = { "cell 'evil'", "abababababababababababababab",
-                              bpath("tests/cells"), "evil.so has ", NULL };
+                              bpath("tests/cells"), "evil.so with sha256 ", NULL };
     for (const char *const *n = needles; *n; n++)
         cr_assert(strstr(e.msg, *n), "says '%s': %s", *n, e.msg);
     /* a name is never a path */
