@@ -5,6 +5,7 @@
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
+#   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
@@ -71,7 +72,8 @@ LIB_SEQ2SEQ   := $(BUILD)/libs2s_seq2seq.a
 LIB_CLI       := $(BUILD)/libs2s_cli.a
 
 CELLS      := $(patsubst cells/%.c,$(BUILD)/cells/%.so,$(wildcard cells/*.c))
-TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c))
+TEST_CELLS := $(patsubst tests/cells/%.c,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.c)) \
+              $(patsubst tests/cells/%.cc,$(BUILD)/tests/cells/%.so,$(wildcard tests/cells/*.cc))
 S2S_BIN    := $(BUILD)/s2s
 
 # The installed library: every layer but the command line, as libs2s.a and
@@ -91,7 +93,7 @@ TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2se
 TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.c))
 TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
-.PHONY: all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
+.PHONY: fuzz fuzz-smoke all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
         check-asan bench bench-cells install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN) $(LIB_ALL)
@@ -136,6 +138,11 @@ $(BUILD)/tests/cells/%.so: tests/cells/%.c cells/cell.h $(wildcard tests/cells/*
 	$(CC) $(CELL_CFLAGS) -I. $< -o $@
 $(BUILD)/tests/cells/irnn_flawed.so: tests/cells/irnn.c
 
+# A cell written in C++ (cells/cell.h's extern "C" guards and export macro).
+$(BUILD)/tests/cells/%.so: tests/cells/%.cc cells/cell.h $(wildcard tests/cells/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -Wall -Wextra -Wno-unused-function $(OPT) -g -fPIC -shared $(SAN) -I. $< -o $@
+
 LIBS_ALL := $(LIB_SEQ2SEQ) $(LIB_CORPORA) $(LIB_TOKENIZER) $(LIB_CORE)
 
 $(S2S_BIN): $(BUILD)/seq2seq/cli/main.o $(LIB_CLI) $(LIBS_ALL)
@@ -158,7 +165,9 @@ $(TESTS_CLI): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_CLI) $(LIBS_ALL) $(CELL
 TEST_ENV = S2S_BUILD=$(abspath $(BUILD)) S2S_CELL_PATH= OMP_NUM_THREADS=2 S2S_SAN='$(SAN)' \
            S2S_TATOEBA=$(abspath $(TATOEBA))
 
-test: $(TESTS)
+# The README's test command also runs each fuzzer for a few seconds (not
+# under check-asan: the fuzzers carry their own sanitizers).
+test: $(TESTS) $(if $(SAN),,fuzz-smoke)
 	@$(TEST_ENV) ./scripts/run-tests.sh $(TESTS)
 test-core: $(TESTS_CORE)
 	@$(TEST_ENV) ./scripts/run-tests.sh $^
@@ -178,6 +187,33 @@ check-asan:
 
 run: all
 	./scripts/run-default.sh $(BUILD)
+
+# libFuzzer harnesses (fuzz/), one per reader, built with clang under
+# AddressSanitizer and UndefinedBehaviorSanitizer in $(FUZZ_BUILD).
+#   make fuzz FUZZ_TIME=600    each harness for FUZZ_TIME seconds (60)
+#   make fuzz-smoke            each for FUZZ_SMOKE seconds (2), in make test
+FUZZ_BUILD ?= build-fuzz
+FUZZ_TIME  ?= 60
+FUZZ_SMOKE ?= 2
+FUZZ_CC    ?= clang
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fopenmp=libgomp \
+              -I. $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -DS2S_VERSION='"$(VERSION)"' -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \
+              -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard core/*.c tokenizer/*.c corpora/*.c) \
+              $(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
+FUZZERS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS) -lgomp
+fuzz: $(FUZZERS) $(CELLS)
+	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_TIME) $(FUZZERS)
+fuzz-smoke: $(FUZZERS) $(CELLS)
+	@./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SMOKE) $(FUZZERS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) $(CELLS)
 	@mkdir -p $(@D)
@@ -211,6 +247,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(CELLDIR_INSTALL)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -21,9 +21,36 @@
  * Step order: `project` (all time steps in one GEMM) -> `forward` per step.
  * Backward runs in reverse: `backward` per step -> `project_backward` once.
  *
- * Growing the ABI: fields are only ever appended; the host reads no field
- * past the `size` the plugin declares. Any change to an existing field
- * bumps S2S_CELL_ABI_VERSION and the host refuses other versions.
+ * Growing the ABI: fields are only ever appended to s2s_cell_desc and
+ * s2s_cell_host. The host accepts any descriptor of at least
+ * S2S_CELL_DESC_V1_SIZE bytes (the fields below, frozen) and reads no field
+ * past the `size` the plugin declares, so plugins built against an older
+ * cell.h keep loading; a plugin reads no host field past host->size. Any
+ * change to an existing field bumps S2S_CELL_ABI_VERSION and the host
+ * refuses other versions.
+ *
+ * Trust: a plugin is code the host runs, like an SQLite extension or a
+ * Python module: loading it runs its constructors, and its calls can do
+ * anything the process can. Load only plugins you would run. s2s loads a
+ * plugin from a path only when the user names it (model.cell in their own
+ * run file); a checkpoint names its cells by name and the SHA-256 of the
+ * file trained with, and the host loads a cell from a checkpoint only from
+ * the trusted search path (--cell-path, $S2S_CELL_PATH, the install and
+ * build directories) and only when the digest matches.
+ *
+ * What the host checks before it uses a plugin: the ABI version, the
+ * descriptor size, the name, S in 1..S2S_CELL_MAX_STATE, G in
+ * 1..S2S_CELL_MAX_PROJ, every function pointer set, and for each (X, H)
+ * it uses: param_count between G*H*(X+1) (W_ih and b_ih, which `project`
+ * reads) and S2S_CELL_MAX_PARAMS, cache_per_row at most S2S_CELL_MAX_CACHE;
+ * every size derived from these is computed in checked size_t arithmetic.
+ * What it cannot check: that the calls stay within the buffers their
+ * shape answers promise, compute what they claim, or return. A plugin
+ * that writes past its parameters or cache corrupts the process.
+ *
+ * Writing a cell in C++: this header has extern "C" guards; define the
+ * entry point with S2S_CELL_EXPORT so it has C linkage and default
+ * visibility:  S2S_CELL_EXPORT const s2s_cell_desc *s2s_cell_entry(void)
  */
 #ifndef S2S_CELL_H
 #define S2S_CELL_H
@@ -31,8 +58,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define S2S_CELL_ABI_VERSION 1u
 #define S2S_CELL_ENTRY "s2s_cell_entry"
+
+/* Marks the entry point: C linkage, exported from the shared object. */
+#ifdef __cplusplus
+#define S2S_CELL_EXPORT extern "C" __attribute__((visibility("default")))
+#else
+#define S2S_CELL_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* Host limits on shape answers (see "What the host checks" above). */
+#define S2S_CELL_MAX_STATE 4          /* S */
+#define S2S_CELL_MAX_PROJ 64          /* G */
+#define S2S_CELL_MAX_SIZE 65536       /* X and H */
+#define S2S_CELL_MAX_PARAMS (1ull << 36) /* floats per layer */
+#define S2S_CELL_MAX_CACHE (1 << 24)  /* K, floats per row */
 
 /* Services the host hands to every plugin call. */
 typedef struct s2s_cell_host {
@@ -93,7 +138,17 @@ typedef struct s2s_cell_desc {
                              float *dx, int lddx);
 } s2s_cell_desc;
 
+/* The size of a version-1 descriptor: every field up to and including
+ * project_backward. Fields appended later lie past it. */
+#define S2S_CELL_DESC_V1_SIZE \
+    (offsetof(s2s_cell_desc, project_backward) + \
+     sizeof(((s2s_cell_desc *)0)->project_backward))
+
 /* The one symbol a plugin exports: S2S_CELL_ENTRY. */
 typedef const s2s_cell_desc *(*s2s_cell_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

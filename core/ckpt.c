@@ -4,8 +4,10 @@
  */
 #include "core/ckpt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -882,4 +884,43 @@ int s2s_cur_end(const s2s_cur *c, s2s_err *err)
         return s2s_fail(err, "%s: %zu unexpected bytes after byte %zu",
                         c->what, c->len - c->pos, c->pos);
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Stale temp files
+ * ------------------------------------------------------------------------ */
+
+int s2s_ckpt_remove_stale(const char *dir, char *first, size_t size)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name)
+            continue;
+        const char *digits = t + 5;
+        char *end;
+        errno = 0;
+        long pid = strtol(digits, &end, 10);
+        if (*digits < '0' || *digits > '9' || *end || errno || pid <= 0 ||
+            pid > 0x3fffffff)
+            continue;
+        /* alive (or not ours to signal): keep it */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[4096];
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof path)
+            continue;
+        if (unlink(path) == 0) {
+            if (removed == 0 && first && size)
+                snprintf(first, size, "%s", path);
+            removed++;
+        }
+    }
+    closedir(d);
+    return removed;
 }

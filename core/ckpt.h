@@ -73,6 +73,11 @@ int s2s_ckpt_commit(s2s_ckpt_writer *w, s2s_err *err);
 /* Drops the temp file; the path keeps its old content. NULL is a no-op. */
 void s2s_ckpt_abort(s2s_ckpt_writer *w);
 
+/* Removes the temp files (NAME.tmp.PID) in dir that processes which no
+ * longer exist left behind (kill -9, power loss). Returns how many were
+ * removed; the first one's path goes to first (if not NULL). */
+int s2s_ckpt_remove_stale(const char *dir, char *first, size_t size);
+
 /* ------------------------------------------------------------------------
  * Reader
  * ------------------------------------------------------------------------ */

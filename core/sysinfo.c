@@ -209,3 +209,19 @@ const char *s2s_git_commit(const char *dir, char *buf, size_t size)
     snprintf(buf, size, "%.7s", hash);
     return buf;
 }
+
+double s2s_machine_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
+int s2s_mem_check(double bytes, const char *what, s2s_err *err)
+{
+    double have = s2s_machine_memory();
+    if (have > 0 && bytes > have)
+        return s2s_fail(err, "%s need %.0f MiB, more than this machine's "
+                        "%.0f MiB of memory: make the model or batch smaller",
+                        what, bytes / 1048576.0, have / 1048576.0);
+    return 0;
+}

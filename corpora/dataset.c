@@ -5,6 +5,8 @@
  */
 #include "corpora/dataset.h"
 
+#include "core/file.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,8 +192,10 @@ static int read_input(loader *L, int which, const char *path,
 {
     const s2s_data_spec *sp = L->spec;
     s2s_reader r;
-    if (s2s_reader_open(&r, path, target, sp->src_column, sp->tgt_column,
-                        sp->skip_invalid_utf8, err) < 0)
+    if (s2s_reader_open_max(&r, path, target, sp->src_column, sp->tgt_column,
+                            sp->skip_invalid_utf8,
+                            sp->max_line ? sp->max_line : S2S_MAX_LINE_DEFAULT,
+                            err) < 0)
         return -1;
     free((char *)st->file);
     st->file = s2s_xstrdup(path);

@@ -39,6 +39,7 @@ typedef struct s2s_data_spec {
     size_t max_vocab;         /* cap on vocab size incl. specials; 0 = none */
     int skip_invalid_utf8;    /* 0: invalid UTF-8 is an error (default) */
     s2s_tok_opts tok;         /* default S2S_TOK_OPTS_DEFAULT */
+    size_t max_line;          /* longest line in bytes; 0 = S2S_MAX_LINE_DEFAULT */
 } s2s_data_spec;
 
 /* The benchmark's settings; all paths NULL. */

@@ -14,16 +14,32 @@
 #include "tokenizer/tokenizer.h"
 
 /* Lines in buf[start..len): a last line without newline counts. */
+/* The length of the line at s (rest bytes left) and, in *skip, the bytes
+ * of it and its end: LF, CR LF, or a lone CR (old Mac files). */
+static size_t line_len(const char *s, size_t rest, size_t *skip)
+{
+    const char *nl = memchr(s, '\n', rest);
+    size_t len = nl ? (size_t)(nl - s) : rest;
+    const char *cr = memchr(s, '\r', len);
+    if (cr && cr + 1 < s + len) { /* a CR inside: a lone CR ends the line */
+        len = (size_t)(cr - s);
+        *skip = len + 1;
+        return len;
+    }
+    *skip = len + (nl != NULL);
+    if (len && s[len - 1] == '\r')
+        len--;
+    return len;
+}
+
 static size_t count_lines(const char *buf, size_t start, size_t len)
 {
-    size_t n = 0;
+    size_t n = 0, skip;
     const char *p = buf + start, *end = buf + len;
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        line_len(p, (size_t)(end - p), &skip);
         n++;
-        if (!nl)
-            break;
-        p = nl + 1;
+        p += skip;
     }
     return n;
 }
@@ -36,6 +52,14 @@ static size_t bom_len(const char *buf, size_t len)
 int s2s_reader_open(s2s_reader *r, const char *path, const char *target,
                     int src_col, int tgt_col, int skip_invalid_utf8,
                     s2s_err *err)
+{
+    return s2s_reader_open_max(r, path, target, src_col, tgt_col,
+                               skip_invalid_utf8, S2S_MAX_LINE_DEFAULT, err);
+}
+
+int s2s_reader_open_max(s2s_reader *r, const char *path, const char *target,
+                        int src_col, int tgt_col, int skip_invalid_utf8,
+                        size_t max_line, s2s_err *err)
 {
     memset(r, 0, sizeof *r);
     if (target && !*target)
@@ -54,7 +78,7 @@ int s2s_reader_open(s2s_reader *r, const char *path, const char *target,
     int nfiles = target ? 2 : 1;
     const char *names[2] = {path, target};
     for (int i = 0; i < nfiles; i++) {
-        r->buf[i] = s2s_read_file(names[i], 0, &r->len[i], err);
+        r->buf[i] = s2s_read_text_file(names[i], max_line, &r->len[i], err);
         if (!r->buf[i]) {
             s2s_reader_close(r);
             return -1;
@@ -88,14 +112,10 @@ void s2s_reader_close(s2s_reader *r)
 static const char *take_line(s2s_reader *r, int i, size_t *n, size_t *at)
 {
     const char *s = r->buf[i] + r->pos[i];
-    size_t rest = r->len[i] - r->pos[i];
-    const char *nl = memchr(s, '\n', rest);
-    size_t len = nl ? (size_t)(nl - s) : rest;
+    size_t skip;
+    *n = line_len(s, r->len[i] - r->pos[i], &skip);
     *at = r->pos[i];
-    r->pos[i] += len + (nl != NULL);
-    if (len && s[len - 1] == '\r')
-        len--;
-    *n = len;
+    r->pos[i] += skip;
     return s;
 }
 

@@ -7,8 +7,11 @@
  *   - two aligned plain-text files, line k of one translating line k of
  *     the other (their line counts must agree).
  *
- * Files are read whole into memory (no line-length limit). Accepted: LF or
- * CRLF line ends, a UTF-8 BOM at the start, a last line without newline.
+ * Files are read whole into memory; a line longer than max_line bytes
+ * (S2S_MAX_LINE_DEFAULT with s2s_reader_open) is an error naming the file
+ * and line, found while reading. Accepted: LF, CRLF or lone CR line ends
+ * (a file of CR-only ends reads line by line), a UTF-8 BOM at the start, a
+ * last line without newline.
  * Errors (-1, one line in err):
  *   "PATH: cannot open: <strerror>"                       (and read errors)
  *   "PATH:LINE: expected at least N tab-separated columns, found M"
@@ -55,6 +58,10 @@ typedef struct s2s_reader {
 int s2s_reader_open(s2s_reader *r, const char *path, const char *target,
                     int src_col, int tgt_col, int skip_invalid_utf8,
                     s2s_err *err);
+/* The same with a bound on line length (bytes). */
+int s2s_reader_open_max(s2s_reader *r, const char *path, const char *target,
+                        int src_col, int tgt_col, int skip_invalid_utf8,
+                        size_t max_line, s2s_err *err);
 /* 1 with the next pair in p, 0 at the end, -1 on error. */
 int s2s_reader_next(s2s_reader *r, s2s_raw_pair *p, s2s_err *err);
 void s2s_reader_close(s2s_reader *r);

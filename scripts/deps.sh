@@ -3,7 +3,9 @@
 # those that are missing. Called by the Makefile before the first compile.
 set -eu
 
-PKGS="gcc make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev"
+# g++: the test cell written in C++; clang and libclang-rt-14-dev: the
+# libFuzzer harnesses (make fuzz, and briefly in make test).
+PKGS="gcc g++ make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

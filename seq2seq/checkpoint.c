@@ -23,11 +23,37 @@ static int add_buf(s2s_ckpt_writer *w, const char *tag, s2s_buf *b,
     return rc;
 }
 
+static int first_nonfinite(const float *x, size_t n, const char *what,
+                           const char *path, s2s_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return s2s_fail(err, "%s: not written: %s %zu is %g (the model "
+                            "diverged); the previous file is kept", path, what,
+                            i, (double)x[i]);
+    return 0;
+}
+
+int s2s_checkpoint_nonfinite_state(const s2s_model *m)
+{
+    for (size_t i = 0; i < m->params.n; i++)
+        if (!isfinite(m->params.m[i]) || !isfinite(m->params.v[i])) return 1;
+    return 0;
+}
+
 int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
                         const s2s_vocab *src, const s2s_vocab *tgt,
                         const s2s_model *m, const s2s_train_state *st,
                         s2s_err *err)
 {
+    /* a checkpoint never holds a non-finite value: refusing here keeps the
+     * last good file in place */
+    if (first_nonfinite(m->params.w, m->params.n, "parameter", path, err) < 0 ||
+        (st && (first_nonfinite(m->params.m, m->params.n, "Adam first moment",
+                                path, err) < 0 ||
+                first_nonfinite(m->params.v, m->params.n, "Adam second moment",
+                                path, err) < 0)))
+        return -1;
     s2s_ckpt_writer *w = s2s_ckpt_create(path, err);
     if (!w) return -1;
     s2s_buf b;
@@ -60,6 +86,16 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
     rc = s2s_ckpt_add(w, "vtgt", v, n, err);
     free(v);
     if (rc < 0) goto fail;
+
+    /* each cell by name and the digest of the file trained with: loading
+     * finds it by name in the trusted search path and checks the digest */
+    s2s_buf_init(&b);
+    s2s_buf_put_u32(&b, (uint32_t)m->n_cells);
+    for (int i = 0; i < m->n_cells; i++) {
+        s2s_buf_put_str(&b, m->cells[i].desc->name);
+        s2s_buf_put(&b, m->cells[i].sha256, 32);
+    }
+    if (add_buf(w, "cells", &b, err) < 0) goto fail;
 
     if (s2s_ckpt_add_f32(w, "params", m->params.w, m->params.n, err) < 0)
         goto fail;
@@ -146,12 +182,17 @@ static int read_meta(const s2s_ckpt *ck, meta *m, s2s_err *err)
     return 0;
 }
 
+static int read_pins(const s2s_ckpt *ck, const s2s_config *cfg,
+                     s2s_cell_pins *pins, s2s_err *err);
+
 int s2s_checkpoint_cells(const s2s_ckpt *ck, const s2s_config *cfg,
                          s2s_ckpt_cell *out, int max)
 {
-    /* Names come from the config. The plugin hashes go in sha256 once the
-     * checkpoint records them (a "cells" section): read them here. */
-    (void)ck;
+    /* names from the config, digests from the "cells" section when the
+     * checkpoint has one */
+    s2s_cell_pins pins;
+    memset(&pins, 0, sizeof pins);
+    if (read_pins(ck, cfg, &pins, NULL) < 0) pins.has_hashes = 0;
     const s2s_side_config *sides[2] = {&cfg->model.encoder, &cfg->model.decoder};
     const char *names[2] = {"encoder", "decoder"};
     int n = 0;
@@ -161,6 +202,12 @@ int s2s_checkpoint_cells(const s2s_ckpt *ck, const s2s_config *cfg,
             out[n].layer = l + 1;
             snprintf(out[n].name, sizeof out[n].name, "%s", sides[s]->cell[l]);
             out[n].sha256[0] = 0;
+            char key[256];
+            s2s_cell_key(sides[s]->cell[l], key, sizeof key);
+            for (int i = 0; pins.has_hashes && i < pins.n; i++)
+                if (strcmp(pins.pin[i].name, key) == 0)
+                    for (int k = 0; k < 32; k++)
+                        sprintf(out[n].sha256 + 2 * k, "%02x", pins.pin[i].sha256[k]);
         }
     return n;
 }
@@ -261,7 +308,53 @@ int s2s_checkpoint_export(const char *in, const char *out, uint64_t *in_bytes,
     return s2s_ckpt_commit(w, err);
 }
 
+/* The cells section, or for an older checkpoint without it the config's
+ * names (a path stands for its base name, said on stderr). */
+static int read_pins(const s2s_ckpt *ck, const s2s_config *cfg,
+                     s2s_cell_pins *pins, s2s_err *err)
+{
+    size_t len;
+    if (!s2s_ckpt_get(ck, "cells", &len)) {
+        pins->has_hashes = 0;
+        const s2s_side_config *sides[2] = {&cfg->model.encoder, &cfg->model.decoder};
+        for (int s = 0; s < 2; s++)
+            for (int l = 0; l < sides[s]->layers; l++) {
+                const char *c = sides[s]->cell[l];
+                char key[256];
+                s2s_cell_key(c, key, sizeof key);
+                if (strcmp(key, c) != 0)
+                    fprintf(stderr, "%s: an older checkpoint without plugin "
+                            "digests: cell '%s' is looked up by its name '%s' "
+                            "in the cell search path\n", ck->name, c, key);
+            }
+        return 0;
+    }
+    s2s_cur c;
+    uint32_t n;
+    if (s2s_ckpt_cursor(ck, "cells", &c, err) < 0 || s2s_cur_u32(&c, &n, err) < 0)
+        return -1;
+    if (n > 2 * S2S_MAX_LAYERS)
+        return s2s_fail(err, "%s: section 'cells': %u cells, at most %d", ck->name,
+                        n, 2 * S2S_MAX_LAYERS);
+    pins->n = (int)n;
+    pins->has_hashes = 1;
+    for (uint32_t i = 0; i < n; i++) {
+        const void *h;
+        if (s2s_cur_str(&c, pins->pin[i].name, sizeof pins->pin[i].name, err) < 0 ||
+            s2s_cur_bytes(&c, &h, 32, err) < 0)
+            return -1;
+        memcpy(pins->pin[i].sha256, h, 32);
+    }
+    return s2s_cur_end(&c, err);
+}
+
 int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
+{
+    return s2s_checkpoint_load_trusting(path, NULL, out, err);
+}
+
+int s2s_checkpoint_load_trusting(const char *path, const char *const *files,
+                                 s2s_loaded *out, s2s_err *err)
 {
     memset(out, 0, sizeof *out);
     s2s_ckpt ck;
@@ -304,7 +397,12 @@ int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
     }
     /* sizes first, memory after: nothing read from the file is allocated
      * before it agrees with the bytes actually there */
-    if (s2s_model_plan(&out->model, &out->cfg, (int)vs, (int)vt, err) < 0) {
+    s2s_cell_pins pins;
+    memset(&pins, 0, sizeof pins);
+    pins.files = files;
+    if (read_pins(&ck, &out->cfg, &pins, err) < 0) goto fail;
+    if (s2s_model_plan_pinned(&out->model, &out->cfg, (int)vs, (int)vt, &pins,
+                              err) < 0) {
         s2s_fail_prefix(err, "%s", path);
         goto fail;
     }

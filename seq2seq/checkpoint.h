@@ -1,7 +1,8 @@
 /* seq2seq/checkpoint.h — what a model checkpoint holds, on top of the
  * generic container of core/ckpt.h: the resolved run config (as YAML), both
  * vocabularies, the parameters and, for resuming, the Adam moments and the
- * position in training. The cell names are in the config. */
+ * position in training. The cell names are in the config; the "cells"
+ * section pins each to the SHA-256 of the plugin file trained with. */
 #ifndef S2S_CHECKPOINT_H
 #define S2S_CHECKPOINT_H
 
@@ -43,8 +44,17 @@ typedef struct s2s_loaded {
     s2s_train_state state; /* and model.params.m / .v when has_state */
 } s2s_loaded;
 
-/* Reads and validates the whole file before trusting any size in it. */
+/* Reads and validates the whole file before trusting any size in it.
+ * The cells are found by name in the trusted search path and their
+ * plugin files' SHA-256 checked before loading (seq2seq/model.h,
+ * s2s_cell_pins); never from a path the file names. */
 int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err);
+/* The same, also trusting the plugin files `files` (NULL-terminated; the
+ * paths a resumed run's own run file names). */
+int s2s_checkpoint_load_trusting(const char *path, const char *const *files,
+                                 s2s_loaded *out, s2s_err *err);
+/* 1 when an Adam moment of m is not finite (such a state cannot resume). */
+int s2s_checkpoint_nonfinite_state(const s2s_model *m);
 void s2s_loaded_free(s2s_loaded *l);
 
 /* ------------------------------------------------------------------------

@@ -81,6 +81,9 @@ void s2s_config_defaults(s2s_config *c)
     c->train.eval_every = 0;
     c->train.log_every = 100;
     c->train.length_grouping = 0;
+    c->train.save_every = 1000;
+    c->train.save_every_minutes = 10.0f;
+    c->data.max_line_bytes = 1 << 20;
 
     c->decode.max_len = 20;
     c->decode.max_len_ratio = 0.0f;
@@ -151,6 +154,7 @@ static const key_spec KEYS[] = {
     INT("data.min_count", data.min_count, 1, INT_MAX),
     INT("data.max_vocab", data.max_vocab, 0, INT_MAX),
     BOOL_("data.skip_invalid_utf8", data.skip_invalid_utf8),
+    INT("data.max_line_bytes", data.max_line_bytes, 1, INT_MAX),
 
     SEC("tokenizer"),
     BOOL_("tokenizer.nfkc", tokenizer.nfkc),
@@ -195,6 +199,8 @@ static const key_spec KEYS[] = {
     INT("train.eval_every", train.eval_every, 0, INT_MAX),
     INT("train.log_every", train.log_every, 1, INT_MAX),
     INT("train.length_grouping", train.length_grouping, 0, 100000),
+    INT("train.save_every", train.save_every, 0, INT_MAX),
+    FLT("train.save_every_minutes", train.save_every_minutes, 0, 0, HUGE_VAL, 0),
 
     SEC("decode"),
     INT("decode.max_len", decode.max_len, 1, MAX_SIZE),
@@ -993,6 +999,7 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             c->data.split_every, c->data.min_len, c->data.max_len,
             c->data.min_count, c->data.max_vocab,
             yes_no(c->data.skip_invalid_utf8));
+    fprintf(f, "  max_line_bytes: %d\n", c->data.max_line_bytes);
 
     fprintf(f, "tokenizer:\n  nfkc: %s\n  lowercase: %s\n  split_punct: %s\n"
             "  french_spacing: %s\n", yes_no(c->tokenizer.nfkc),
@@ -1025,6 +1032,8 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "  eval_every: %d\n  log_every: %d\n", c->train.eval_every,
             c->train.log_every);
     fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
+    fprintf(f, "  save_every: %d\n  save_every_minutes: %.9g\n",
+            c->train.save_every, c->train.save_every_minutes);
 
     fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %s\n  batch: %d\n"
             "  replace_unk: %s\n", c->decode.max_len,

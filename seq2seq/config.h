@@ -35,6 +35,7 @@ typedef struct s2s_config {
         int min_count;              /* data.min_count: vocab threshold (2) */
         int max_vocab;              /* data.max_vocab: 0 = no cap */
         int skip_invalid_utf8;      /* data.skip_invalid_utf8: false -> error */
+        int max_line_bytes;         /* data.max_line_bytes: longer lines are an error (1 MiB) */
     } data;
 
     struct {
@@ -74,6 +75,8 @@ typedef struct s2s_config {
         int log_every;              /* train.log_every: steps between log lines (100) */
         int length_grouping;        /* train.length_grouping: sort chunks of this many
                                        batches by length; 0 or 1 = random batches (0) */
+        int save_every;             /* train.save_every: steps between last.ckpt saves, 0 = off (1000) */
+        float save_every_minutes;   /* train.save_every_minutes: minutes between saves, 0 = off (10) */
     } train;
 
     struct {

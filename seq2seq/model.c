@@ -5,14 +5,18 @@
 
 #include <string.h>
 
+#include "core/sysinfo.h"
+
 /* Loads the plugin named `name` and returns its descriptor; a file
  * already loaded for another layer is shared (matched by the file the
  * name resolved to, never by the name a plugin gives itself). */
 static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
-                                       s2s_err *err)
+                                       const s2s_cell_pins *pins, s2s_err *err)
 {
     s2s_cell *c = &m->cells[m->n_cells];
-    if (s2s_cell_load(c, name, err) < 0) return NULL;
+    if (pins ? s2s_cell_load_pins(c, name, pins, err) < 0
+             : s2s_cell_load(c, name, err) < 0)
+        return NULL;
     for (int i = 0; i < m->n_cells; i++)
         if (strcmp(m->cells[i].path, c->path) == 0) {
             s2s_cell_unload(c);
@@ -23,17 +27,22 @@ static const s2s_cell_desc *model_cell(s2s_model *m, const char *name,
 }
 
 static int model_layer(s2s_model *m, const char *cell, int X, int H,
-                       s2s_layer *L, const char *side, int l, s2s_err *err)
+                       s2s_layer *L, const char *side, int l,
+                       const s2s_cell_pins *pins, s2s_err *err)
 {
-    const s2s_cell_desc *d = model_cell(m, cell, err);
+    const s2s_cell_desc *d = model_cell(m, cell, pins, err);
     if (!d) return s2s_fail_prefix(err, "model.%s layer %d", side, l + 1);
+    /* the plugin's answers for the sizes used, bounded (cells/cell.h) */
+    size_t np, nk;
+    if (s2s_cell_check_shape(d, X, H, &np, &nk, err) < 0)
+        return s2s_fail_prefix(err, "model.%s layer %d", side, l + 1);
     L->cell = d;
     L->X = X;
     L->H = H;
     L->S = d->state_per_unit;
     L->G = d->proj_per_unit;
-    L->K = (int)d->cache_per_row(X, H);
-    L->off = s2s_params_reserve(&m->params, d->param_count(X, H));
+    L->K = (int)nk;
+    L->off = s2s_params_reserve(&m->params, np);
     return 0;
 }
 
@@ -41,13 +50,14 @@ static int model_layer(s2s_model *m, const char *cell, int X, int H,
  * layer is two layers of the same cell over the same input. */
 static int model_side(s2s_model *m, const s2s_side_config *sc, int X0,
                       s2s_layer *out, s2s_layer *out_rev, const char *side,
-                      s2s_err *err)
+                      const s2s_cell_pins *pins, s2s_err *err)
 {
     int X = X0;
     for (int l = 0; l < sc->layers; l++) {
-        if (model_layer(m, sc->cell[l], X, sc->hidden, &out[l], side, l, err) < 0 ||
+        if (model_layer(m, sc->cell[l], X, sc->hidden, &out[l], side, l, pins,
+                        err) < 0 ||
             (out_rev && model_layer(m, sc->cell[l], X, sc->hidden, &out_rev[l],
-                                    side, l, err) < 0))
+                                    side, l, pins, err) < 0))
             return -1;
         X = sc->hidden * (out_rev ? 2 : 1);
     }
@@ -105,6 +115,12 @@ int s2s_model_build(s2s_model *m, const s2s_config *cfg, int V_src,
 int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
                    int V_tgt, s2s_err *err)
 {
+    return s2s_model_plan_pinned(m, cfg, V_src, V_tgt, NULL, err);
+}
+
+int s2s_model_plan_pinned(s2s_model *m, const s2s_config *cfg, int V_src,
+                          int V_tgt, const s2s_cell_pins *pins, s2s_err *err)
+{
     memset(m, 0, sizeof *m);
     m->V_src = V_src;
     m->V_tgt = V_tgt;
@@ -122,9 +138,9 @@ int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
     m->off_emb_tgt = s2s_params_reserve(&m->params, (size_t)V_tgt * m->E);
     m->off_dense = s2s_params_reserve(&m->params, 0);
     if (model_side(m, &cfg->model.encoder, m->E, m->enc,
-                   m->bidir ? m->enc_rev : NULL, "encoder", err) < 0 ||
+                   m->bidir ? m->enc_rev : NULL, "encoder", pins, err) < 0 ||
         model_side(m, &cfg->model.decoder, X_dec, m->dec, NULL, "decoder",
-                   err) < 0) {
+                   pins, err) < 0) {
         s2s_model_free(m);
         return -1;
     }
@@ -145,7 +161,31 @@ int s2s_model_plan(s2s_model *m, const s2s_config *cfg, int V_src,
     int H_top = m->dec[m->L_dec - 1].H;
     m->off_out_w = s2s_params_reserve(&m->params, (size_t)V_tgt * H_top);
     m->off_out_b = s2s_params_reserve(&m->params, (size_t)V_tgt);
+    /* parameters, gradients and two moments: refused before allocating
+     * when the machine cannot hold them */
+    if (s2s_mem_check((double)m->params.n * 4 * sizeof(float),
+                      "the model's parameters, gradients and Adam moments",
+                      err) < 0) {
+        s2s_model_free(m);
+        return -1;
+    }
     return 0;
+}
+
+/* ------------------------------------------------ cells from a checkpoint */
+
+int s2s_cell_load_pins(s2s_cell *c, const char *name, const s2s_cell_pins *pins,
+                       s2s_err *err)
+{
+    char key[256];
+    s2s_cell_key(name, key, sizeof key);
+    const unsigned char *sha = NULL;
+    for (int i = 0; i < pins->n; i++)
+        if (strcmp(pins->pin[i].name, key) == 0) sha = pins->pin[i].sha256;
+    if (pins->has_hashes && !sha)
+        return s2s_fail(err, "cell '%s' is not among the checkpoint's pinned "
+                        "cells", key);
+    return s2s_cell_load_pinned(c, key, sha, pins->files, err);
 }
 
 static void fill_uniform(float *p, size_t n, float r, s2s_rng *rng)

@@ -94,6 +94,26 @@ static inline int s2s_enc_width(const s2s_model *m, int l)
     return m->enc[l].H * (m->bidir ? 2 : 1);
 }
 
+/* The cells of a model read from a checkpoint: each cell's name and the
+ * SHA-256 of the plugin file it was trained with. Cells are then loaded by
+ * name from the trusted search path only, digest checked before dlopen
+ * (core/loader.h); a config entry that is a path stands for its base name. */
+typedef struct s2s_cell_pins {
+    int n;
+    struct {
+        char name[256];
+        unsigned char sha256[32];
+    } pin[2 * S2S_MAX_LAYERS];
+    int has_hashes;            /* 0: an older checkpoint, any digest */
+    const char *const *files;  /* plugin paths the user named (NULL-ended) */
+} s2s_cell_pins;
+
+/* s2s_model_plan loading the cells as pins say (NULL: as the config says). */
+int s2s_model_plan_pinned(s2s_model *m, const s2s_config *cfg, int V_src,
+                          int V_tgt, const s2s_cell_pins *pins, s2s_err *err);
+int s2s_cell_load_pins(s2s_cell *c, const char *name, const s2s_cell_pins *pins,
+                       s2s_err *err);
+
 /* Fills the parameters: uniform(-r, r) when r > 0, else each cell's own
  * init and uniform(-0.1, 0.1) for the rest. */
 void s2s_model_init_params(s2s_model *m, float init_range, s2s_rng *rng);

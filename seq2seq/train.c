@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/ckpt.h"
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/progress.h"
+#include "core/sysinfo.h"
 #include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
@@ -35,6 +37,7 @@ void s2s_config_data_spec(const s2s_config *c, s2s_data_spec *s)
     s->min_count = (uint64_t)c->data.min_count;
     s->max_vocab = (size_t)c->data.max_vocab;
     s->skip_invalid_utf8 = c->data.skip_invalid_utf8;
+    s->max_line = (size_t)c->data.max_line_bytes;
     s->tok.nfkc = c->tokenizer.nfkc;
     s->tok.lowercase = c->tokenizer.lowercase;
     s->tok.split_punct = c->tokenizer.split_punct;
@@ -43,36 +46,73 @@ void s2s_config_data_spec(const s2s_config *c, s2s_data_spec *s)
 /* ------------------------------------------------------------------------
  * Set-up */
 
-/* A resumed run must train the same model on the same data; the training
- * keys (epochs, lr schedule, ...) may change. */
-static void canonical(const s2s_config *c, s2s_config *out)
+static char *config_yaml(const s2s_config *c)
 {
     char *yaml = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&yaml, &len);
-    if (!f) s2s_xmalloc((size_t)-1); /* fails only for lack of memory */
+    if (!f) s2s_xmalloc((size_t)-1);
     s2s_config_write(c, f);
     fclose(f);
-    s2s_err err;
-    if (s2s_config_load_string(out, yaml, len, "config", &err) < 0)
-        *out = *c; /* cannot happen: write emits what load reads */
-    free(yaml);
+    return yaml;
 }
 
-static int same_model_and_data(const s2s_config *a0, const s2s_config *b0)
+/* The rule for resuming with a run file that differs from the
+ * checkpoint's: the data, tokenizer and model sections, train.seed and
+ * train.batch define what is being trained and must be equal (else the
+ * resume is refused, naming every difference); every other key is applied
+ * from the run file, and a changed train.lr replaces the current (decayed)
+ * learning rate. Every difference is listed. Returns 1 if some key is
+ * refused. `applied` and `refused` collect "key: old -> new" lists. */
+static int resume_differences(const s2s_config *ck, const s2s_config *run,
+                              char *applied, size_t asize, char *refused,
+                              size_t rsize)
 {
-    /* compare what the run files say, not unused bytes (e.g. cells of
-     * layers beyond model.layers), with data paths made absolute (older
-     * checkpoints stored them as given) */
-    s2s_config ca, cb, *a = &ca, *b = &cb;
-    canonical(a0, a);
-    canonical(b0, b);
-    s2s_config_absolute_data_paths(a);
-    s2s_config_absolute_data_paths(b);
-    return memcmp(&a->data, &b->data, sizeof a->data) == 0 &&
-           memcmp(&a->tokenizer, &b->tokenizer, sizeof a->tokenizer) == 0 &&
-           memcmp(&a->model, &b->model, sizeof a->model) == 0 &&
-           a->train.seed == b->train.seed && a->train.batch == b->train.batch;
+    /* data paths absolute on both sides (older checkpoints stored them as
+     * given) */
+    s2s_config *ca = s2s_xmalloc(sizeof *ca), *cb = s2s_xmalloc(sizeof *cb);
+    *ca = *ck;
+    *cb = *run;
+    s2s_config_absolute_data_paths(ca);
+    s2s_config_absolute_data_paths(cb);
+    char *ya = config_yaml(ca), *yb = config_yaml(cb);
+    free(ca);
+    free(cb);
+    char *sa = NULL, *sb = NULL;
+    char *la = strtok_r(ya, "\n", &sa), *lb = strtok_r(yb, "\n", &sb);
+    char sec[64] = "", sub[64] = "";
+    applied[0] = refused[0] = 0;
+    int bad = 0;
+    for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb)) {
+        while (la && la[0] == '#') la = strtok_r(NULL, "\n", &sa);
+        while (lb && lb[0] == '#') lb = strtok_r(NULL, "\n", &sb);
+        if (!la || !lb) break;
+        size_t ind = strspn(la, " ");
+        const char *colon = strchr(la, ':');
+        if (!colon) continue;
+        int klen = (int)(colon - la - (long)ind);
+        if (colon[1] == 0) { /* a section header */
+            if (ind == 0) snprintf(sec, sizeof sec, "%.*s", klen, la);
+            else snprintf(sub, sizeof sub, ".%.*s", klen, la + ind);
+            if (ind == 0) sub[0] = 0;
+            continue;
+        }
+        if (ind == 2) sub[0] = 0;
+        if (strcmp(la, lb) == 0) continue;
+        char key[200];
+        snprintf(key, sizeof key, "%s%s.%.*s", sec, sub, klen, la + ind);
+        int must = strcmp(sec, "data") == 0 || strcmp(sec, "tokenizer") == 0 ||
+                   strcmp(sec, "model") == 0 || strcmp(key, "train.seed") == 0 ||
+                   strcmp(key, "train.batch") == 0;
+        char *dst = must ? refused : applied;
+        size_t size = must ? rsize : asize, used = strlen(dst);
+        snprintf(dst + used, size - used, "%s%s:%s ->%s", used ? "; " : "", key,
+                 colon + 1, strchr(lb, ':') ? strchr(lb, ':') + 1 : "");
+        bad |= must;
+    }
+    free(ya);
+    free(yb);
+    return bad;
 }
 
 static int trainer_threads(s2s_trainer *tr, s2s_err *err);
@@ -90,19 +130,35 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
     memset(&ck, 0, sizeof ck);
     int resuming = resume_path != NULL;
     if (resuming) {
-        if (s2s_checkpoint_load(resume_path, &ck, err) < 0) return -1;
+        /* cells named by path in the user's own run file are trusted */
+        const char *files[2 * S2S_MAX_LAYERS + 1];
+        int nf = 0;
+        const s2s_side_config *sides[2] = {&cfg->model.encoder, &cfg->model.decoder};
+        for (int s = 0; s < 2; s++)
+            for (int l = 0; l < sides[s]->layers; l++)
+                if (strchr(sides[s]->cell[l], '/') || strstr(sides[s]->cell[l], ".so"))
+                    files[nf++] = sides[s]->cell[l];
+        files[nf] = NULL;
+        if (s2s_checkpoint_load_trusting(resume_path, files, &ck, err) < 0) return -1;
         if (!ck.has_state) {
             s2s_loaded_free(&ck);
             return s2s_fail(err, "%s: a translation-only checkpoint (s2s export) "
                             "has no optimiser state to resume from; resume from "
                             "the run's last.ckpt", resume_path);
         }
-        if (!same_model_and_data(&ck.cfg, cfg)) {
+        if (s2s_checkpoint_nonfinite_state(&ck.model)) {
             s2s_loaded_free(&ck);
-            return s2s_fail(err, "%s: the run file's data, tokenizer, model, "
-                            "train.seed or train.batch differ from the "
-                            "checkpoint's; resume with the same run file "
-                            "(`s2s config` prints both)", resume_path);
+            return s2s_fail(err, "%s: its Adam moments hold a non-finite value, "
+                            "so training cannot continue from it; resume from "
+                            "an earlier checkpoint", resume_path);
+        }
+        char refused[700];
+        if (resume_differences(&ck.cfg, cfg, tr->resume_changes,
+                               sizeof tr->resume_changes, refused, sizeof refused)) {
+            s2s_loaded_free(&ck);
+            return s2s_fail(err, "%s: cannot resume: the run file's data, tokenizer, "
+                            "model, train.seed and train.batch must be the "
+                            "checkpoint's, but %s", resume_path, refused);
         }
     }
 
@@ -130,6 +186,8 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         tr->model = ck.model; /* takes over the loaded model */
         memset(&ck.model, 0, sizeof ck.model);
         tr->st = ck.state;
+        /* a new train.lr replaces the current rate; decay continues from it */
+        if (cfg->train.lr != ck.cfg.train.lr) tr->st.lr = cfg->train.lr;
         s2s_loaded_free(&ck);
     } else {
         if (s2s_model_build(&tr->model, cfg,
@@ -149,10 +207,45 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
     return trainer_threads(tr, err);
 }
 
+/* The least the workspaces of one batch of the longest sentences take
+ * (seq2seq/step.c sizes them per packed row): refused up front, with the
+ * size, when the machine cannot hold it, instead of an out-of-memory abort
+ * in the middle of the first epoch. */
+static int workspace_check(const s2s_trainer *tr, s2s_err *err)
+{
+    const s2s_model *m = &tr->model;
+    double maxT = 1, maxU = 1;
+    for (int k = 0; k < 3; k++) {
+        const s2s_split *sp = &tr->data.split[k];
+        for (size_t i = 0; i < sp->n; i++) {
+            if (sp->src_len[i] > maxT) maxT = sp->src_len[i];
+            if (sp->tgt_len[i] + 1.0 > maxU) maxU = sp->tgt_len[i] + 1.0;
+        }
+    }
+    double enc = 2.0 * m->E, dec = 2.0 * m->E + m->V_tgt;
+    for (int l = 0; l < m->L_enc; l++)
+        enc += (double)(m->enc[l].G + m->enc[l].S) * m->enc[l].H + m->enc[l].K;
+    for (int l = 0; l < m->L_dec; l++)
+        dec += (double)(m->dec[l].G + m->dec[l].S) * m->dec[l].H + m->dec[l].K;
+    double B = tr->cfg.train.batch, most = 1;
+    for (int k = 0; k < 3; k++)
+        if ((double)tr->data.split[k].n > most) most = (double)tr->data.split[k].n;
+    if (B > most) B = most; /* no batch holds more pairs than a split */
+    double bytes = sizeof(float) * B * (maxT * enc + maxU * dec) +
+                   (double)m->params.n * 4 * sizeof(float);
+    return s2s_mem_check(bytes, "the parameters and the workspace of one batch of "
+                         "the longest sentences (set data.max_len or a smaller "
+                         "train.batch)", err);
+}
+
 /* Per-thread workspaces and gradient buffers, and the training batcher. */
 static int trainer_threads(s2s_trainer *tr, s2s_err *err)
 {
     const s2s_config *cfg = &tr->cfg;
+    if (workspace_check(tr, err) < 0) {
+        s2s_trainer_free(tr);
+        return -1;
+    }
     tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
     omp_set_dynamic(0); /* the shares, not the team, fix the results */
     tr->nll = s2s_xcalloc((size_t)tr->threads, sizeof *tr->nll);
@@ -365,13 +458,19 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     }
     s2s_blas_set_threads(blas);
 
-    if (c->train.clip > 0) s2s_clip_grad_norm(p->g, p->n, c->train.clip);
-    tr->st.step++;
-    if (strcmp(c->train.optimizer, "sgd") == 0) {
-        s2s_sgd_step(p, tr->st.lr);
-    } else {
-        s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-        s2s_adam_step(p, &a, tr->st.step);
+    /* a non-finite gradient (NaN or inf anywhere) skips the update, so
+     * parameters and moments stay finite; the caller says so */
+    double norm = c->train.clip > 0 ? s2s_clip_grad_norm(p->g, p->n, c->train.clip)
+                                    : s2s_grad_norm(p->g, p->n);
+    tr->skipped = !isfinite(norm);
+    if (!tr->skipped) {
+        tr->st.step++;
+        if (strcmp(c->train.optimizer, "sgd") == 0) {
+            s2s_sgd_step(p, tr->st.lr);
+        } else {
+            s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+            s2s_adam_step(p, &a, tr->st.step);
+        }
     }
     /* the gradient starts at zero for the next step: the dense part and
      * the embedding rows this step touched */
@@ -507,7 +606,9 @@ static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,
                           s2s_err *err)
 {
     snprintf(path, size, "%s/metrics.csv", tr->cfg.train.run_dir);
-    int fresh = tr->st.step == 0;
+    /* a new file gets the header, also when resuming into a new run_dir */
+    struct stat sb;
+    int fresh = tr->st.step == 0 || stat(path, &sb) != 0 || sb.st_size == 0;
     FILE *f = fopen(path, fresh ? "w" : "a");
     if (!f) {
         s2s_fail(err, "%s: %s", path, strerror(errno));
@@ -564,6 +665,13 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 
     s2s_progress prog;
     s2s_progress_init(&prog, log, S2S_PROGRESS_AUTO, c->train.log_every);
+    char stale[S2S_PATH_MAX + 64];
+    int n_stale = s2s_ckpt_remove_stale(c->train.run_dir, stale, sizeof stale);
+    if (n_stale > 0)
+        s2s_progress_log(&prog, "removed %d temporary file%s of processes that no "
+                         "longer run (%s%s)", n_stale, n_stale > 1 ? "s" : "", stale,
+                         n_stale > 1 ? ", ..." : "");
+    double last_save = omp_get_wtime();
     size_t nb = s2s_batcher_count(&tr->batcher);
     if (c->train.max_steps > 0) {
         s2s_progress_set_total_steps(&prog, c->train.max_steps);
@@ -575,7 +683,10 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
         s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
                          "will be the last checkpoint");
 
-    int rc = 0;
+    if (tr->resume_changes[0])
+        s2s_progress_log(&prog, "resuming with these run-file changes applied: %s",
+                         tr->resume_changes);
+    int rc = 0, bad_in_row = 0;
     stop_requested = 0;
     while (tr->st.epoch < c->train.epochs &&
            (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
@@ -588,6 +699,22 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
             s2s_batcher_get(&tr->batcher, (uint64_t)tr->st.epoch, tr->st.batch, &tr->batch);
             double loss = s2s_trainer_step(tr, &tr->batch);
+            if (tr->skipped) {
+                s2s_progress_log(&prog, "warning: step skipped at epoch %d batch %llu: "
+                                 "the gradient norm is not finite (loss %g)", epoch,
+                                 (unsigned long long)tr->st.batch + 1, loss);
+                if (++bad_in_row >= S2S_MAX_SKIPPED_STEPS) {
+                    s2s_progress_finish(&prog);
+                    rc = s2s_fail(err, "training diverged: %d steps in a row had a "
+                                  "non-finite gradient norm (epoch %d, step %ld); "
+                                  "lower train.lr or set train.clip; the last "
+                                  "checkpoint is kept", bad_in_row, epoch, tr->st.step);
+                    goto out;
+                }
+                tr->st.batch++;
+                continue;
+            }
+            bad_in_row = 0;
             if (!isfinite(loss)) {
                 s2s_progress_finish(&prog);
                 rc = s2s_fail(err, "training diverged: loss is %g at epoch %d step %ld; "
@@ -627,8 +754,19 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                          c->source_file[0] ? c->source_file : "RUN.yaml");
                 goto out;
             }
-            /* not at the end of an epoch or of the run: the evaluation
-             * after the loop (with BLEU) comes at that same step */
+            /* periodic last.ckpt, so a crash loses little; at the end of the
+             * epoch it is saved anyway */
+            if (tr->st.batch < nb &&
+                ((c->train.save_every > 0 && tr->st.step % c->train.save_every == 0) ||
+                 (c->train.save_every_minutes > 0 &&
+                  omp_get_wtime() - last_save >= 60.0 * c->train.save_every_minutes))) {
+                if (save(tr, "last.ckpt", err) < 0) {
+                    s2s_progress_finish(&prog);
+                    rc = -1;
+                    goto out;
+                }
+                last_save = omp_get_wtime();
+            }
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&
                 (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps) &&
@@ -650,6 +788,16 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             rc = -1;
             goto out;
         }
+        last_save = omp_get_wtime();
+        /* finite but absurd: worse than guessing uniformly over the
+         * target vocabulary means the run diverged */
+        double uniform = logf((float)tr->model.V_tgt);
+        if (loss_n && loss_sum / loss_n > uniform + 1.0)
+            s2s_progress_log(&prog, "warning: epoch %d's training loss %.4g is above "
+                             "%.4g, the loss of a uniform guess over the %d target "
+                             "words: the run has diverged; lower train.lr or set "
+                             "train.clip", epoch, loss_sum / loss_n, uniform,
+                             tr->model.V_tgt);
     }
     s2s_progress_log(&prog, "checkpoints: %s/last.ckpt, %s/best.ckpt; metrics: %s",
                      c->train.run_dir, c->train.run_dir, csv);

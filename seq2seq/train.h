@@ -17,6 +17,10 @@
 #include "seq2seq/model.h"
 #include "seq2seq/step.h"
 
+/* Steps in a row with a non-finite gradient norm (each skipped) that stop
+ * a run as diverged. */
+#define S2S_MAX_SKIPPED_STEPS 5
+
 typedef struct s2s_trainer {
     s2s_config cfg;
     s2s_dataset data;
@@ -29,6 +33,9 @@ typedef struct s2s_trainer {
     s2s_batcher batcher;
     s2s_batch batch;
     s2s_train_state st;
+    int skipped;           /* the last step's gradient norm was not finite:
+                              no update was made */
+    char resume_changes[2048]; /* "key: old -> new; ..." applied on resume */
     int loaded;            /* what s2s_trainer_free must release */
 } s2s_trainer;
 

@@ -65,7 +65,7 @@ Test(cli_check_cell, malformed_plugins_fail_to_load_with_the_reason)
         {"bad_name", "", "says it is 'impostor'"},
         {"no_entry", "", "no symbol s2s_cell_entry"},
         {"bad_shape", "S2S_TEST_BAD_SHAPE=nullfn", "every function pointer must be set"},
-        {"bad_shape", "S2S_TEST_BAD_SHAPE=count0", "param_count(8, 8) is 0"},
+        {"bad_shape", "S2S_TEST_BAD_SHAPE=count0", "inconsistent shape (param_count(8, 8)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char arg[4200], *out;

@@ -113,8 +113,8 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
     char *out, *err;
     cr_assert_eq(run("info run/last.ckpt", NULL, &out, &err), 0, "%s", err);
     const char *want[] = {"run/last.ckpt: ", "written by s2s ", " parameters",
-                          "encoder     2 layers x 32: lstm gru",
-                          "decoder     2 layers x 32: lstm gru",
+                          "encoder     2 layers x 32: lstm (sha256 ",
+                          "decoder     2 layers x 32: lstm (sha256 ",
                           "source 9, target 9 tokens", "/toy.tsv (columns 2 -> 1)", /* stored absolute */
                           "step 200, 40 of 40 epochs done, lr 0.02", "resumable",
                           "best dev    loss "};
@@ -128,8 +128,8 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
     cr_assert_eq(lines(out), 1, "%s", out);
     const char *jwant[] = {"{\"file\": \"run/last.ckpt\"", "\"vocab_src\": 9", "\"embed\": 16",
                            "\"encoder\": {\"layers\": 2, \"hidden\": 32, \"cells\": "
-                           "[{\"layer\": 1, \"name\": \"lstm\", \"sha256\": null}, "
-                           "{\"layer\": 2, \"name\": \"gru\", \"sha256\": null}]}",
+                           "[{\"layer\": 1, \"name\": \"lstm\", \"sha256\": \"",
+                           "{\"layer\": 2, \"name\": \"gru\", \"sha256\": \"",
                            "\"resumable\": true",
                            "\"training\": {\"step\": 200, \"epochs_done\": 40, \"epochs\": 40, "
                            "\"batch\": 0, \"lr\": 0.02}",
@@ -229,8 +229,9 @@ Test(cli_info, help_agrees_with_the_commands)
     cr_assert_eq(run("bench --help", NULL, &bench, &err), 0);
     free(err);
     /* s2s --help shows bench's own arguments, not others */
-    cr_assert(strstr(out, "  bench [--configs S,G,R,M] [--no-quality]"), "%s", out);
-    cr_assert(strstr(bench, "usage: s2s bench [--configs S,G,R,M]"), "%s", bench);
+    cr_assert(strstr(out, "  bench [--configs S,G,R,M,A] [--quality S,A] [--no-quality]"),
+              "%s", out);
+    cr_assert(strstr(bench, "usage: s2s bench [--configs S,G,R,M,A]"), "%s", bench);
     cr_assert(strstr(out, "  info CKPT [--json]") && strstr(out, "  export CKPT OUT"), "%s", out);
     free(out);
     free(bench);

@@ -59,3 +59,41 @@ Test(file, errors_name_the_path)
     cr_assert_null(s2s_read_file("/tmp", 0, &len, &err));
     cr_assert_str_eq(err.msg, "/tmp: read error: Is a directory");
 }
+
+/* Line-oriented reads stop at the first line longer than the bound,
+ * naming the line; the end of a file counts as a line end. */
+Test(file, text_file_line_bound)
+{
+    write_bytes("ab\ncd\rxxxxxxxxxx\n", 17);
+    size_t len;
+    s2s_err err;
+    cr_assert_null(s2s_read_text_file(path, 5, &len, &err));
+    cr_assert(strstr(err.msg, ":3: a line longer than 5 bytes"), "%s", err.msg);
+    char *buf = s2s_read_text_file(path, 10, &len, &err);
+    cr_assert_not_null(buf, "%s", err.msg);
+    cr_assert_eq(len, 17);
+    free(buf);
+    unlink(path);
+    cr_assert_null(s2s_read_text_file("/dev/zero", 1000, &len, &err));
+    cr_assert(strstr(err.msg, "/dev/zero:1: a line longer than 1000 bytes"), "%s", err.msg);
+}
+
+/* The bounded getline: lines, the end, and a line over the bound. */
+Test(file, getline_max)
+{
+    write_bytes("one\ntwo\nlonger line\n", 20);
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    size_t cap = 0, n;
+    cr_assert_eq(s2s_getline_max(&buf, &cap, &n, f, 8), 1);
+    cr_assert_str_eq(buf, "one\n");
+    cr_assert_eq(s2s_getline_max(&buf, &cap, &n, f, 8), 1);
+    cr_assert_eq(s2s_getline_max(&buf, &cap, &n, f, 8), -2);
+    fclose(f);
+    f = fopen(path, "r");
+    for (int i = 0; i < 3; i++) cr_assert_eq(s2s_getline_max(&buf, &cap, &n, f, 100), 1);
+    cr_assert_eq(s2s_getline_max(&buf, &cap, &n, f, 100), 0);
+    fclose(f);
+    free(buf);
+    unlink(path);
+}

@@ -14,6 +14,9 @@
 #include "core/kernels.h"
 #include "core/loader.h"
 #include "core/rng.h"
+#include "core/sha256.h"
+
+#include <fcntl.h>
 
 static const char *build_dir(void)
 {
@@ -277,10 +280,15 @@ Test(loader_errors, inconsistent_shapes)
     const struct { const char *which, *says; } cases[] = {
         { "state0", "S) must be 1..4" },
         { "state5", "S) must be 1..4" },
-        { "proj0", "G) must be at least 1" },
+        { "proj0", "G) must be 1..64" },
         { "nullfn", "every function pointer must be set" },
-        { "count0", "param_count(8, 8) is 0" },
+        { "count0", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
         { "nodesc", "returned no descriptor" },
+        /* lying shapes */
+        { "projbig", "G) must be 1..64" },
+        { "counthuge", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
+        { "cachehuge", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
+        { "countsmall", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert_eq(setenv("S2S_TEST_BAD_SHAPE", cases[i].which, 1), 0);
@@ -288,4 +296,153 @@ Test(loader_errors, inconsistent_shapes)
         expect_fail(p, p, n);
     }
     unsetenv("S2S_TEST_BAD_SHAPE");
+}
+
+/* ------------------------------------------- shapes for the sizes used */
+
+/* A plugin honest at (8, 8) but lying for larger sizes passes the load
+ * check; the host's check for the sizes it uses refuses it with the
+ * numbers, before any size is computed from them. */
+Test(loader_shapes, checked_for_the_sizes_used)
+{
+    cr_assert_eq(setenv("S2S_TEST_BAD_SHAPE", "liebig", 1), 0);
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load(&c, bpath("tests/cells/bad_shape.so"), &e), 0, "%s", e.msg);
+    size_t np = 0, nk = 7;
+    cr_assert_eq(s2s_cell_check_shape(c.desc, 8, 8, &np, &nk, &e), 0, "%s", e.msg);
+    cr_assert_eq(np, 8u * 16 + 16);
+    cr_assert_eq(nk, 0u);
+    cr_assert_eq(s2s_cell_check_shape(c.desc, 16, 32, &np, &nk, &e), -1);
+    cr_assert(strstr(e.msg, "param_count(16, 32) = 4611686018427387904"), "%s", e.msg);
+    cr_assert_eq(s2s_cell_check_shape(c.desc, 16, 70000, &np, &nk, &e), -1);
+    cr_assert(strstr(e.msg, "out of 1..65536"), "%s", e.msg);
+    s2s_cell_unload(&c);
+    unsetenv("S2S_TEST_BAD_SHAPE");
+}
+
+/* ------------------------------------------------- the ABI's growth rule */
+
+/* A descriptor of exactly the version-1 size, and one with fields appended
+ * (a plugin built against a later cell.h), both load; one byte short of
+ * version 1 is refused (bad_size, above). */
+Test(loader_abi, v1_size_and_appended_fields_load)
+{
+    const char *which[] = { "v1", "later" };
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(setenv("S2S_TEST_GROWN", which[i], 1), 0);
+        s2s_cell c;
+        s2s_err e;
+        cr_assert_eq(s2s_cell_load(&c, bpath("tests/cells/grown.so"), &e), 0,
+                     "%s: %s", which[i], e.msg);
+        if (i == 0)
+            cr_assert_eq(c.desc->size, S2S_CELL_DESC_V1_SIZE);
+        else
+            cr_assert_gt(c.desc->size, S2S_CELL_DESC_V1_SIZE);
+        s2s_cell_unload(&c);
+    }
+    unsetenv("S2S_TEST_GROWN");
+    cr_assert_eq(S2S_CELL_DESC_V1_SIZE, sizeof(s2s_cell_desc),
+                 "version 1 is today's struct; appended fields go past it");
+}
+
+/* A cell written in C++ against cells/cell.h loads. */
+Test(loader_abi, cell_in_cxx)
+{
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load(&c, bpath("tests/cells/cxx_cell.so"), &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.desc->name, "cxx_cell");
+    s2s_cell_unload(&c);
+}
+
+/* ------------------------------------------------------- pinned loading */
+
+static void file_sha(const char *path, unsigned char d[32])
+{
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0, "%s", path);
+    s2s_err e;
+    cr_assert_eq(s2s_sha256_fd(fd, path, d, &e), 0, "%s", e.msg);
+    close(fd);
+}
+
+/* The digest recorded at load is the file's, and a pinned load with it
+ * finds the cell by name in the search path. */
+Test(loader_pinned, by_name_and_digest)
+{
+    use_cell_path(bpath("cells"));
+    unsigned char d[32];
+    file_sha(bpath("cells/gru.so"), d);
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load(&c, "gru", &e), 0, "%s", e.msg);
+    cr_assert_eq(memcmp(c.sha256, d, 32), 0);
+    s2s_cell_unload(&c);
+    cr_assert_eq(s2s_cell_load_pinned(&c, "gru", d, NULL, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.desc->name, "gru");
+    s2s_cell_unload(&c);
+    /* any digest: an older checkpoint */
+    cr_assert_eq(s2s_cell_load_pinned(&c, "gru", NULL, NULL, &e), 0, "%s", e.msg);
+    s2s_cell_unload(&c);
+}
+
+/* A file whose digest differs is never dlopen'ed: its constructor does
+ * not run; the message names the cell, the expected digest, where it
+ * looked and what it found. */
+Test(loader_pinned, wrong_digest_never_loads)
+{
+    char mark[] = "/tmp/s2s-evil-mark-XXXXXX";
+    int fd = mkstemp(mark);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(mark);
+    cr_assert_eq(setenv("S2S_TEST_EVIL_MARK", mark, 1), 0);
+    use_cell_path(bpath("tests/cells"));
+    unsigned char want[32];
+    memset(want, 0xab, sizeof want);
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load_pinned(&c, "evil", want, NULL, &e), -1);
+    cr_assert_eq(access(mark, F_OK), -1, "the plugin's constructor ran");
+    cr_assert_null(c.handle);
+    cr_assert_null(strchr(e.msg, '\n'), "one line: %s", e.msg);
+    const char *needles[] = { "cell 'evil'", "abababababababababababababab",
+                              bpath("tests/cells"), "evil.so with sha256 ", NULL };
+    for (const char *const *n = needles; *n; n++)
+        cr_assert(strstr(e.msg, *n), "says '%s': %s", *n, e.msg);
+    /* a name is never a path */
+    cr_assert_eq(s2s_cell_load_pinned(&c, "../evil", NULL, NULL, &e), -1);
+    cr_assert(strstr(e.msg, "not a plain name"), "%s", e.msg);
+    cr_assert_eq(access(mark, F_OK), -1);
+    /* the right digest loads it (and the constructor runs, as it should) */
+    file_sha(bpath("tests/cells/evil.so"), want);
+    cr_assert_eq(s2s_cell_load_pinned(&c, "evil", want, NULL, &e), 0, "%s", e.msg);
+    cr_assert_eq(access(mark, F_OK), 0);
+    s2s_cell_unload(&c);
+    unlink(mark);
+    unsetenv("S2S_TEST_EVIL_MARK");
+}
+
+/* Files the user named (a run file's plugin paths) are trusted too,
+ * matched by base name; --cell-path directories come first. */
+Test(loader_pinned, trusted_files_and_dirs)
+{
+    use_cell_path("");
+    unsigned char d[32];
+    file_sha(bpath("tests/cells/mgu.so"), d);
+    const char *files[] = { bpath("tests/cells/grown.so"), bpath("tests/cells/mgu.so"), NULL };
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load_pinned(&c, "mgu", d, files, &e), 0, "%s", e.msg);
+    cr_assert_str_eq(c.path, bpath("tests/cells/mgu.so"));
+    s2s_cell_unload(&c);
+    cr_assert_eq(s2s_cell_load_pinned(&c, "mgu", d, NULL, &e), -1);
+    cr_assert_eq(s2s_cell_trust_dir(bpath("tests/cells"), &e), 0);
+    cr_assert_eq(s2s_cell_load_pinned(&c, "mgu", d, NULL, &e), 0, "%s", e.msg);
+    s2s_cell_unload(&c);
+    char buf[8192];
+    cr_assert(strncmp(s2s_cell_search_path(buf, sizeof buf), bpath("tests/cells"),
+                      strlen(bpath("tests/cells"))) == 0, "%s", buf);
+    s2s_cell_trust_reset();
 }

@@ -203,7 +203,7 @@ Test(reader, long_line)
     const char *f = write_file(0, "long.tsv", data, n + 7);
     s2s_reader r;
     s2s_err err;
-    cr_assert_eq(s2s_reader_open(&r, f, NULL, 1, 2, 0, &err), 0);
+    cr_assert_eq(s2s_reader_open_max(&r, f, NULL, 1, 2, 0, 4 << 20, &err), 0, "%s", err.msg);
     s2s_raw_pair p;
     cr_assert_eq(s2s_reader_next(&r, &p, &err), 1);
     cr_assert_eq(p.src_len, n);
@@ -299,4 +299,42 @@ Test(reader, unreadable_files)
     cr_assert_str_eq(err.msg, want);
     cr_assert_eq(s2s_reader_open(&r, "", NULL, 1, 2, 0, &err), -1);
     cr_assert_str_eq(err.msg, "no corpus file given");
+}
+
+/* A line longer than the bound is an error naming file and line, found
+ * while reading (so /dev/zero fails fast instead of filling memory). */
+Test(reader, line_longer_than_the_bound)
+{
+    const char *f = WRITE(0, "b.tsv", "a\tb\nccccccccccccccccccccc\td\n");
+    s2s_reader r;
+    s2s_err err;
+    cr_assert_eq(s2s_reader_open_max(&r, f, NULL, 1, 2, 0, 10, &err), -1);
+    cr_assert(strstr(err.msg, "b.tsv:2: a line longer than 10 bytes"), "%s", err.msg);
+    cr_assert_eq(s2s_reader_open_max(&r, "/dev/zero", NULL, 1, 2, 0, 1 << 16, &err), -1);
+    cr_assert(strstr(err.msg, "/dev/zero:1: a line longer than 65536 bytes"), "%s", err.msg);
+}
+
+/* CR-only line ends (old Mac files) read line by line, in TSV and in
+ * aligned files alike. */
+Test(reader, cr_only_line_ends)
+{
+    const char *f = WRITE(0, "cr.tsv", "a\tb\rc\td\r\re\tf");
+    s2s_reader r;
+    s2s_err err;
+    cr_assert_eq(s2s_reader_open(&r, f, NULL, 1, 2, 0, &err), 0, "%s", err.msg);
+    expect_pair(&r, "a", "b", 1);
+    expect_pair(&r, "c", "d", 2);
+    s2s_raw_pair p;
+    cr_assert_eq(s2s_reader_next(&r, &p, &err), 1);
+    cr_assert(p.blank);
+    expect_pair(&r, "e", "f", 4);
+    expect_end(&r);
+    s2s_reader_close(&r);
+    const char *a = WRITE(0, "a.txt", "x\ry\r");
+    const char *b = WRITE(1, "b.txt", "1\n2\n");
+    cr_assert_eq(s2s_reader_open(&r, a, b, 1, 1, 0, &err), 0, "%s", err.msg);
+    expect_pair(&r, "x", "1", 1);
+    expect_pair(&r, "y", "2", 2);
+    expect_end(&r);
+    s2s_reader_close(&r);
 }

@@ -3,6 +3,7 @@
  * anything in them is trusted (cut at every section boundary and inside
  * each section, flipped bytes, absurd sizes, a mismatched config). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,7 @@ Test(ckpt_model, export_drops_the_moments_and_nothing_else)
     cr_assert_str_eq(in->cells[0].name, "lstm");
     cr_assert_str_eq(in->cells[1].side, "decoder");
     cr_assert_str_eq(in->cells[1].name, "gru");
-    cr_assert_str_eq(in->cells[1].sha256, "");
+    cr_assert_eq(strlen(in->cells[1].sha256), 64, "the plugin digest, in hex");
     cr_assert_eq(s2s_checkpoint_info(path, in, &err), 0, "%s", err.msg);
     cr_assert_eq(in->resumable, 1);
     cr_assert_eq(in->file_bytes, good_len);
@@ -267,4 +268,74 @@ Test(ckpt_model, config_that_builds_another_model)
     cr_assert_eq(s2s_ckpt_commit(w, &err), 0, "%s", err.msg);
     s2s_ckpt_close(&ck);
     expect_reject("config for another size");
+}
+
+/* A model with a non-finite parameter or moment is never written: the
+ * save fails and the previous file stays as it was. */
+Test(ckpt_model, never_saves_a_non_finite_value)
+{
+    s2s_loaded l;
+    s2s_err err;
+    cr_assert_eq(s2s_checkpoint_load(path, &l, &err), 0, "%s", err.msg);
+    float *arrays[3] = {l.model.params.w, l.model.params.m, l.model.params.v};
+    for (int a = 0; a < 3; a++) {
+        float keep = arrays[a][3];
+        arrays[a][3] = a == 1 ? INFINITY : NAN;
+        cr_assert_eq(s2s_checkpoint_save(path, &l.cfg, l.src, l.tgt, &l.model, &l.state,
+                                         &err), -1, "array %d", a);
+        cr_assert(strstr(err.msg, "not written") && strstr(err.msg, " 3 is "), "%s", err.msg);
+        arrays[a][3] = keep;
+    }
+    cr_assert(s2s_checkpoint_nonfinite_state(&l.model) == 0);
+    l.model.params.v[0] = NAN;
+    cr_assert(s2s_checkpoint_nonfinite_state(&l.model) == 1);
+    s2s_loaded_free(&l);
+    FILE *f = fopen(path, "rb");
+    unsigned char *b = malloc(good_len + 1);
+    cr_assert_eq(fread(b, 1, good_len + 1, f), good_len);
+    fclose(f);
+    cr_assert(memcmp(b, good, good_len) == 0, "the previous file changed");
+    free(b);
+}
+
+/* Rewrites the file without its "cells" section (as an older s2s wrote
+ * it), or with the pinned digest of its first cell flipped. */
+static void rewrite_cells(int flip)
+{
+    s2s_ckpt ck;
+    s2s_err e;
+    cr_assert_eq(s2s_ckpt_open_mem(&ck, good, good_len, "mem", &e), 0, "%s", e.msg);
+    s2s_ckpt_writer *w = s2s_ckpt_create(path, &e);
+    cr_assert_not_null(w);
+    for (uint32_t i = 0; i < ck.n_sections; i++) {
+        const s2s_ckpt_section *s = &ck.sections[i];
+        unsigned char *d = malloc(s->len + 1);
+        memcpy(d, ck.data + s->off, s->len);
+        int is_cells = strcmp(s->tag, "cells") == 0;
+        if (is_cells && flip) d[s->len - 1] ^= 1;
+        if (!is_cells || flip) cr_assert_eq(s2s_ckpt_add(w, s->tag, d, s->len, &e), 0);
+        free(d);
+    }
+    cr_assert_eq(s2s_ckpt_commit(w, &e), 0, "%s", e.msg);
+    s2s_ckpt_close(&ck);
+}
+
+Test(ckpt_model, older_checkpoint_without_digests_loads_by_name)
+{
+    rewrite_cells(0);
+    s2s_loaded l;
+    s2s_err err;
+    cr_assert_eq(s2s_checkpoint_load(path, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.model.n_cells, 2);
+    s2s_loaded_free(&l);
+}
+
+Test(ckpt_model, cell_with_another_digest_is_refused)
+{
+    rewrite_cells(1);
+    s2s_loaded l;
+    s2s_err err;
+    cr_assert_eq(s2s_checkpoint_load(path, &l, &err), -1);
+    cr_assert(strstr(err.msg, "with sha256 ") && strstr(err.msg, "not found in"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "/cells/"), "names where it looked: %s", err.msg);
 }

@@ -231,3 +231,42 @@ Test(train, third_party_cell_learns, .timeout = 120)
     snprintf(path, sizeof path, "%s/tests/cells/mgu.so", b ? b : "build");
     learns(path);
 }
+
+/* A non-finite gradient skips the update (parameters and moments stay as
+ * they were, the step count too); five in a row stop the run with an
+ * error, and no checkpoint with a non-finite value is written. */
+Test(train, non_finite_gradient_skips_the_step, .timeout = 120)
+{
+    make_corpus();
+    s2s_config c;
+    toy_config(&c, "lstm", "nan");
+    c.train.epochs = 2;
+    s2s_trainer tr;
+    s2s_err err;
+    cr_assert_eq(s2s_trainer_init(&tr, &c, NULL, &err), 0, "%s", err.msg);
+    s2s_params *p = &tr.model.params;
+    p->w[tr.model.off_out_b] = NAN; /* the loss and every gradient go NaN */
+    float *before = malloc(p->n * sizeof(float));
+    memcpy(before, p->w, p->n * sizeof(float));
+    s2s_batcher_get(&tr.batcher, 0, 0, &tr.batch);
+    s2s_trainer_step(&tr, &tr.batch);
+    cr_assert_eq(tr.skipped, 1);
+    cr_assert_eq(tr.st.step, 0);
+    cr_assert(memcmp(before, p->w, p->n * sizeof(float)) == 0, "parameters changed");
+    for (size_t i = 0; i < p->n; i++) cr_assert(p->m[i] == 0 && p->v[i] == 0);
+    free(before);
+    FILE *log = tmpfile();
+    cr_assert_eq(s2s_trainer_run(&tr, log, &err), -1);
+    cr_assert(strstr(err.msg, "5 steps in a row had a non-finite gradient norm"), "%s", err.msg);
+    rewind(log);
+    char line[512];
+    int skipped = 0;
+    while (fgets(line, sizeof line, log)) skipped += strstr(line, "step skipped") != NULL;
+    cr_assert_eq(skipped, 5);
+    fclose(log);
+    char path[S2S_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/last.ckpt", c.train.run_dir);
+    cr_assert_eq(access(path, F_OK), -1, "a checkpoint was written");
+    s2s_trainer_free(&tr);
+    remove_dir();
+}

@@ -317,3 +317,14 @@ Test(tokenizer, join_and_ptrs)
     s2s_tokens_free(&t);
     s2s_tokens_free(&t); /* freeing twice is harmless */
 }
+
+/* A byte-order mark inside a line (files joined together) is dropped,
+ * never part of a token. */
+Test(tokenizer, bom_inside_a_line)
+{
+    expect("run\xef\xbb\xbf", "run");
+    expect("\xef\xbb\xbfGo \xef\xbb\xbfru\xef\xbb\xbfn !", "go", "run", "!");
+    s2s_tok_opts o = S2S_TOK_OPTS_DEFAULT;
+    o.nfkc = 0;
+    expect_opts(o, "a\xef\xbb\xbf b", "a", "b", NULL);
+}

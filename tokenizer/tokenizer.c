@@ -248,6 +248,8 @@ static int tokenize_unicode(const s2s_tok_opts *o, const unsigned char *s,
             close_token(&b);
             continue;
         }
+        if (c == 0xFEFF) /* a BOM inside a line (files joined): invisible, dropped */
+            continue;
         if (o->lowercase)
             c = utf8proc_tolower(c);
         int punct = o->split_punct && s2s_is_punct_cp(c);

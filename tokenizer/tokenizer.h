@@ -13,6 +13,8 @@
  *      FF, CR, U+001C..U+001F, U+0085: the set Python's str.split() uses;
  *      U+200B ZERO WIDTH SPACE is Cf and does not split). Symbols (S*:
  *      "+", "<", "€", emoji) and marks stay inside their token.
+ *   5. U+FEFF (a byte-order mark inside a line, left by joining files) is
+ *      dropped: "run\uFEFF" is the token "run".
  *
  * Pure-ASCII input takes a fast path (NFKC is the identity on ASCII; case
  * and category come from a 128-entry table); any byte >= 0x80 sends the

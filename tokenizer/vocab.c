@@ -480,7 +480,7 @@ int s2s_vocab_save(const s2s_vocab *v, const char *path, s2s_err *err)
 s2s_vocab *s2s_vocab_load(const char *path, s2s_err *err)
 {
     size_t len;
-    char *buf = s2s_read_file(path, 0, &len, err);
+    char *buf = s2s_read_text_file(path, S2S_MAX_LINE_DEFAULT, &len, err);
     if (!buf)
         return NULL;
     s2s_vocab *v = s2s_vocab_parse(buf, len, path, err);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/cellcheck.h"
+#include "core/file.h"
 #include "core/loader.h"
 #include "seq2seq/cli/bench.h"
 #include "seq2seq/cli/info.h"
@@ -47,7 +48,7 @@ static int parse_threads(const char *cmd, const char *s, int *out)
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v < 0 || v > 256)
+    if (errno || end == s || *end || v < 0 || v > 256)
         return usage_error(cmd, "--threads wants a number from 0 to 256, got '%s'", s);
     *out = (int)v;
     return 0;
@@ -84,12 +85,22 @@ static const char TRAIN_HELP[] =
     "  --threads N      override train.threads (0 = all cores)\n"
     "  -h, --help       this text\n";
 
+/* --cell-path DIR: a trusted directory for cell plugins, searched first */
+static int cell_path_option(const char *cmd, const char *dir)
+{
+    s2s_err err;
+    if (s2s_cell_trust_dir(dir, &err) < 0)
+        return usage_error(cmd, "%s", err.msg);
+    return 0;
+}
+
 static int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"resume", no_argument, 0, 'r'},
         {"resume-from", required_argument, 0, 'R'},
         {"threads", required_argument, 0, 't'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *resume = NULL;
@@ -105,6 +116,9 @@ static int cmd_train(int argc, char **argv)
             break;
         case 't':
             if (parse_threads("train", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("train", optarg)) return 2;
             break;
         case 'h':
             fputs(TRAIN_HELP, stdout);
@@ -158,6 +172,8 @@ static const char TRANSLATE_HELP[] =
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --batch N         sentences read and decoded together (default 64)\n"
     "  --threads N       threads (0 = all cores)\n"
+    "  --cell-path DIR   look for the model's cell plugins in DIR first\n"
+    "  --max-line BYTES  longest input line accepted (default 1048576)\n"
     "  --beam K          hypotheses kept per sentence (default: the checkpoint's\n"
     "                    decode.beam; 1 = greedy)\n"
     "  --n-best N        print the N best translations of each line, best first,\n"
@@ -238,18 +254,21 @@ typedef struct line_reader {
     size_t cap, start, end; /* unread bytes: buf[start..end) */
     char *line;             /* the line handed out */
     size_t line_cap;
+    size_t max;             /* longest line accepted, in bytes */
 } line_reader;
 
 /* The next line, its line end included and a NUL after it, in *line (valid
  * until the next call) and its length in *len. Returns 1 for a line, 0 at
- * the end of input, -1 on a read error (errno says why), and 2 when `wait`
- * is 0, no whole line is buffered and no byte is ready to read. */
+ * the end of input, -1 on a read error (errno says why), -2 for a line
+ * longer than rd->max bytes, and 2 when `wait` is 0, no whole line is
+ * buffered and no byte is ready to read. */
 static int reader_next(line_reader *rd, int wait, char **line, size_t *len)
 {
     for (;;) {
         char *nl = rd->end > rd->start ? memchr(rd->buf + rd->start, '\n', rd->end - rd->start) : NULL;
         if (nl || (rd->eof && rd->end > rd->start)) {
             size_t k = nl ? (size_t)(nl - (rd->buf + rd->start)) + 1 : rd->end - rd->start;
+            if (k > rd->max + 2) return -2; /* the line end aside */
             if (k + 1 > rd->line_cap) {
                 rd->line_cap = k + 1;
                 rd->line = s2s_xrealloc(rd->line, rd->line_cap);
@@ -262,6 +281,7 @@ static int reader_next(line_reader *rd, int wait, char **line, size_t *len)
             return 1;
         }
         if (rd->eof) return 0;
+        if (rd->end - rd->start > rd->max) return -2; /* e.g. /dev/zero */
         if (!wait) {
             struct pollfd p = {.fd = rd->fd, .events = POLLIN};
             if (poll(&p, 1, 0) == 0) return 2;
@@ -292,9 +312,12 @@ static int cmd_translate(int argc, char **argv)
         {"align", no_argument, 0, 'a'},
         {"beam", required_argument, 0, 'k'},
         {"n-best", required_argument, 0, 'n'},
+        {"max-line", required_argument, 0, 'L'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
+    size_t max_line = S2S_MAX_LINE_DEFAULT;
     int threads = 0, batch = 0, beam = 0, c;
     translate_align = translate_nbest = 0;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
@@ -318,6 +341,18 @@ static int cmd_translate(int argc, char **argv)
             break;
         case 'n':
             if (parse_count("translate", "--n-best", optarg, 1024, &translate_nbest)) return 2;
+            break;
+        case 'L': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || optarg[0] == '-')
+                return usage_error("translate", "--max-line wants a number of bytes, got '%s'", optarg);
+            max_line = (size_t)v;
+            break;
+        }
+        case 'C':
+            if (cell_path_option("translate", optarg)) return 2;
             break;
         case 'h': fputs(TRANSLATE_HELP, stdout); return 0;
         default: return usage_error("translate", "%s", "bad option");
@@ -354,7 +389,7 @@ static int cmd_translate(int argc, char **argv)
     if (interactive) batch = 1;
     char **lines = s2s_xcalloc((size_t)batch, sizeof *lines);
     size_t n = 0, lineno = 0, first = 1;
-    line_reader rd = {.fd = fileno(in)};
+    line_reader rd = {.fd = fileno(in), .max = max_line};
     char *buf;
     size_t got;
     int bad = 0, rc = 0, r;
@@ -395,7 +430,11 @@ static int cmd_translate(int argc, char **argv)
         int e = errno;
         translate_flush(t, lines, n, first, name, &bad);
         n = 0;
-        fprintf(stderr, "s2s: %s: %s\n", name, strerror(e));
+        if (r == -2)
+            fprintf(stderr, "s2s: %s:%zu: a line longer than %zu bytes (not text, "
+                    "or raise --max-line)\n", name, lineno + 1, max_line);
+        else
+            fprintf(stderr, "s2s: %s: read error: %s\n", name, strerror(e ? e : EIO));
         rc = 1;
     }
     if (rc == 0 && translate_flush(t, lines, n, first, name, &bad) < 0) {
@@ -430,6 +469,7 @@ static const char REPL_HELP[] =
     "\n"
     "  -m, --model CKPT  the checkpoint (e.g. runs/default/best.ckpt)\n"
     "  --commands        from a pipe too, ':' lines are commands\n"
+    "  --cell-path DIR   look for the model's cell plugins in DIR first\n"
     "  --threads N       threads (default 1)\n";
 
 /* The REPL's model side: the translator, and :nbest's list. */
@@ -507,6 +547,7 @@ static int cmd_repl(int argc, char **argv)
         {"model", required_argument, 0, 'm'},
         {"threads", required_argument, 0, 't'},
         {"commands", no_argument, 0, 'c'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
@@ -517,6 +558,9 @@ static int cmd_repl(int argc, char **argv)
         case 'c': commands = 1; break;
         case 't':
             if (parse_threads("repl", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("repl", optarg)) return 2;
             break;
         case 'h': fputs(REPL_HELP, stdout); return 0;
         default: return usage_error("repl", "%s", "bad option");
@@ -542,6 +586,7 @@ static int cmd_repl(int argc, char **argv)
 
 static const char SCORE_HELP[] =
     "usage: s2s score -m CHECKPOINT FILE [--target FILE2] [--threads N]\n"
+    "                 [--cell-path DIR]\n"
     "\n"
     "Forced decoding: for each pair, the log-probability the model gives the\n"
     "target (and the <eos> after it) as the translation of the source. FILE\n"
@@ -571,6 +616,7 @@ static int cmd_score(int argc, char **argv)
         {"model", required_argument, 0, 'm'},
         {"target", required_argument, 0, 'T'},
         {"threads", required_argument, 0, 't'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *target = NULL;
@@ -581,6 +627,9 @@ static int cmd_score(int argc, char **argv)
         case 'T': target = optarg; break;
         case 't':
             if (parse_threads("score", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("score", optarg)) return 2;
             break;
         case 'h': fputs(SCORE_HELP, stdout); return 0;
         default: return usage_error("score", "%s", "bad option");
@@ -688,6 +737,7 @@ static int cmd_eval(int argc, char **argv)
         {"test", required_argument, 0, 'T'},
         {"test-target", required_argument, 0, 'U'},
         {"beam", required_argument, 0, 'b'},
+        {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
@@ -703,6 +753,9 @@ static int cmd_eval(int argc, char **argv)
             break;
         case 't':
             if (parse_threads("eval", optarg, &threads)) return 2;
+            break;
+        case 'C':
+            if (cell_path_option("eval", optarg)) return 2;
             break;
         case 'T': test = optarg; break;
         case 'U': test_target = optarg; break;
@@ -841,7 +894,7 @@ static const char HELP[] =
     "  info CKPT [--json]      what a checkpoint holds: model, vocabularies, training\n"
     "  export CKPT OUT         a translation-only copy (no optimiser state)\n"
     "  check-cell PATH.so      check a cell plugin of your own\n"
-    "  bench [--configs S,G,R,M] [--no-quality] ...\n"
+    "  bench [--configs S,G,R,M,A] [--quality S,A] [--no-quality] ...\n"
     "                          the reference benchmark (bench/README.md), JSON lines\n"
     "\n"
     "'s2s COMMAND --help' tells more. s2s --version prints the version.\n";

@@ -4,6 +4,8 @@
  */
 #include "seq2seq/cli/repl_shell.h"
 
+#include "core/file.h"
+
 #include <errno.h>
 #include <histedit.h>
 #include <locale.h>
@@ -251,14 +253,28 @@ static int pipe_loop(shell *sh, FILE *in, s2s_err *err)
     long lineno = 0;
     while (!sh->quit) {
         errno = 0;
-        if (getline(&line, &cap, in) < 0) {
-            if (ferror(in))
+        size_t n;
+        int got = s2s_getline_max(&line, &cap, &n, in, S2S_MAX_LINE_DEFAULT);
+        if (got == -2) {
+            rc = s2s_fail(err, "repl: input line %ld is longer than %zu bytes",
+                          lineno + 1, S2S_MAX_LINE_DEFAULT);
+            break;
+        }
+        if (got <= 0) {
+            if (got < 0)
                 rc = s2s_fail(err, "repl: reading input line %ld: %s", lineno + 1,
-                              strerror(errno));
+                              strerror(errno ? errno : EIO));
             break;
         }
         lineno++;
         sh->lineno = lineno;
+        if (strlen(line) != n) {
+            /* a NUL byte would silently cut the line: say so, go on */
+            line_error(sh, "the line has a NUL byte; not translated");
+            if ((rc = flush_out(sh, err)) != 0)
+                break;
+            continue;
+        }
         handle_line(sh, line);
         if ((rc = flush_out(sh, err)) != 0)
             break;
