@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/kernels.h"
+#include "core/phase.h"
 #include "tokenizer/vocab.h"
 
 #define L_MAX S2S_MAX_LAYERS
@@ -224,13 +225,16 @@ static void layer_forward(const s2s_layer *L, const float *P, const float *x,
 {
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
+    s2s_phase(S2S_PH_INPUT_PROJ);
     L->cell->project(host(), p, L->X, L->H, N, x, ldx, xp);
+    s2s_phase(S2S_PH_RECURRENT);
     for (int t = 0; t < T; t++) {
         const float *prev = t ? st + (size_t)Pt[t - 1] * SH : init;
         L->cell->forward(host(), p, L->X, L->H, Bt[t], xp + (size_t)Pt[t] * GH,
                          prev, st + (size_t)Pt[t] * SH,
                          cache + (size_t)Pt[t] * L->K);
     }
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* dst (N x SH) holds the loss gradient on every packed state from above
@@ -247,6 +251,7 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
     float *dc = w->dc_a, *dp = w->dc_b;
+    s2s_phase(S2S_PH_BWD_RECURRENT);
     for (int t = T - 1; t >= 0; t--) {
         int n = Bt[t], n_later = Bt[t + 1];
         /* rows ending at t carry nothing from later steps */
@@ -262,8 +267,10 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
         float *tmp = dc; dc = dp; dp = tmp;
     }
     if (dinit) memcpy(dinit, dc, (size_t)Bt[0] * SH * sizeof(float));
+    s2s_phase(S2S_PH_BWD_INPUT_PROJ);
     L->cell->project_backward(host(), p, g, L->X, L->H, N, x, ldx, w->dxp,
                               dx, lddx);
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* ------------------------------------------------------------------------
@@ -330,11 +337,13 @@ static void project_logits(const s2s_model *m, const float *h, int ldh,
 {
     const float *P = m->params.w;
     int V = m->V_tgt, H = m->dec[m->L_dec - 1].H;
+    s2s_phase(S2S_PH_OUTPUT_PROJ);
     for (int i = 0; i < n; i++)
         memcpy(logits + (size_t)i * V, P + m->off_out_b,
                (size_t)V * sizeof(float));
     s2s_gemm(0, 1, n, V, H, 1.0f, h, ldh, P + m->off_out_w, H, 1.0f, logits,
              V);
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* Softmax cross-entropy of each row against gold; returns the summed NLL.
@@ -343,8 +352,10 @@ static double softmax_xent(float *logits, int n, int V, const uint32_t *gold,
                            float scale)
 {
     double nll = 0;
+    s2s_phase(S2S_PH_SOFTMAX);
     for (int i = 0; i < n; i++)
         nll += s2s_xent_row(logits + (size_t)i * V, V, gold[i], scale);
+    s2s_phase(S2S_PH_OTHER);
     return nll;
 }
 
@@ -427,11 +438,14 @@ static void decoder_forward_sampled(const s2s_model *m, s2s_work *w,
             int SH = L->S * L->H, GH = L->G * L->H;
             float *xp = w->xp_d[l] + (size_t)q * GH;
             float *st = w->st_d[l] + (size_t)q * SH;
+            s2s_phase(S2S_PH_INPUT_PROJ);
             L->cell->project(host(), p, L->X, L->H, n, x, ldx, xp);
+            s2s_phase(S2S_PH_RECURRENT);
             const float *prev =
                 u ? w->st_d[l] + (size_t)w->Qu[u - 1] * SH : w->init_d[l];
             L->cell->forward(host(), p, L->X, L->H, n, xp, prev, st,
                              w->cache_d[l] + (size_t)q * L->K);
+            s2s_phase(S2S_PH_OTHER);
             x = st;
             ldx = SH;
         }
@@ -453,6 +467,7 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
     int SHt = top->S * top->H;
 
     /* output projection: dlogits are in w->logits */
+    s2s_phase(S2S_PH_BWD_OUTPUT);
     s2s_gemm(1, 0, V, top->H, w->Nd, 1.0f, w->logits, V,
              w->st_d[m->L_dec - 1], SHt, 1.0f, G_AT(m->off_out_w), top->H);
     float *db = G_AT(m->off_out_b);
@@ -461,6 +476,7 @@ static void model_backward(const s2s_model *m, s2s_work *w, int B, float *Gd)
     memset(cur, 0, (size_t)w->Nd * SHt * sizeof(float));
     s2s_gemm(0, 0, w->Nd, top->H, V, 1.0f, w->logits, V, P + m->off_out_w,
              top->H, 0.0f, cur, SHt);
+    s2s_phase(S2S_PH_OTHER);
 
     /* decoder layers, top down */
     for (int l = m->L_dec - 1; l >= 0; l--) {
@@ -590,6 +606,43 @@ void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad)
         memset(grad + m->off_emb_tgt + w->ids_d[i] * E, 0, E * sizeof(float));
 }
 
+/* Rows ids[0..n) of a table at flat offset off, restricted to [lo, hi):
+ * adds demb's rows there (demb != NULL) or clears them. */
+static void embed_span(float *grad, size_t off, size_t rows, int E,
+                       const uint32_t *ids, int n, const float *demb,
+                       size_t lo, size_t hi)
+{
+    size_t end = off + rows * (size_t)E;
+    if (hi <= off || lo >= end) return;
+    for (int i = 0; i < n; i++) {
+        size_t a = off + (size_t)ids[i] * E, b = a + (size_t)E;
+        size_t a1 = a > lo ? a : lo, b1 = b < hi ? b : hi;
+        if (a1 >= b1) continue;
+        if (demb)
+            s2s_add(grad + a1, demb + (size_t)i * E + (a1 - a), b1 - a1);
+        else
+            memset(grad + a1, 0, (b1 - a1) * sizeof(float));
+    }
+}
+
+void s2s_step_embed_grad_span(const s2s_model *m, const s2s_work *w,
+                              float *grad, size_t lo, size_t hi)
+{
+    embed_span(grad, m->off_emb_src, (size_t)m->V_src, m->E, w->ids_e, w->Ne,
+               w->demb_e, lo, hi);
+    embed_span(grad, m->off_emb_tgt, (size_t)m->V_tgt, m->E, w->ids_d, w->Nd,
+               w->demb_d, lo, hi);
+}
+
+void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
+                               float *grad, size_t lo, size_t hi)
+{
+    embed_span(grad, m->off_emb_src, (size_t)m->V_src, m->E, w->ids_e, w->Ne,
+               NULL, lo, hi);
+    embed_span(grad, m->off_emb_tgt, (size_t)m->V_tgt, m->E, w->ids_d, w->Nd,
+               NULL, lo, hi);
+}
+
 double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                       float *grad, float scale, float tf_ratio, s2s_rng *rng)
 {
@@ -663,15 +716,19 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         for (int l = 0; l < m->L_dec; l++) {
             const s2s_layer *L = &m->dec[l];
             const float *p = P + L->off;
+            s2s_phase(S2S_PH_INPUT_PROJ);
             L->cell->project(host(), p, L->X, L->H, n, x, ldx, w->gxp);
+            s2s_phase(S2S_PH_RECURRENT);
             L->cell->forward(host(), p, L->X, L->H, n, w->gxp, st[l], nx[l],
                              w->gcache);
+            s2s_phase(S2S_PH_OTHER);
             x = nx[l];
             ldx = L->S * L->H;
         }
         project_logits(m, x, ldx, n, w->logits);
         /* keep the unfinished rows, packed to the front */
         int kept = 0;
+        s2s_phase(S2S_PH_SOFTMAX); /* the arg-max, decoding's "softmax" */
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
             uint32_t tok = argmax_row(w->logits + (size_t)j * V, V);
@@ -688,6 +745,7 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
             w->cur_ids[kept] = tok;
             kept++;
         }
+        s2s_phase(S2S_PH_OTHER);
         n = kept;
         cur ^= 1;
     }

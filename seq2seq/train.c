@@ -11,6 +11,7 @@
 
 #include "core/kernels.h"
 #include "core/optim.h"
+#include "core/phase.h"
 #include "core/progress.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
@@ -272,6 +273,67 @@ static void split_rows(const s2s_model *m, const s2s_batch *b, int nt,
     start[nt] = b->B;
 }
 
+/* After the shares: one pass over each of the norm's fixed parts of the
+ * flat buffer adds the other threads' dense gradients into params.g (in
+ * share order, clearing them), adds the embedding rows (share order, then
+ * packed order) and sums the part's squares; a barrier; then one pass per
+ * part clips, updates and clears the gradient. Each part is done by one
+ * thread with the same operations in the same order as the whole-buffer
+ * reduction, s2s_clip_grad_norm and s2s_adam_step / s2s_sgd_step, so the
+ * results are theirs bit for bit, whichever thread does which part. */
+static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part)
+{
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    int nt = tr->threads;
+    size_t lo, hi, od = m->off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    size_t dlo = lo > od ? lo : od;
+    if (dlo < hi && nt > 1) {
+        s2s_phase(S2S_PH_REDUCE);
+        float *g0 = p->g;
+        for (int u = 1; u < nt; u++) {
+            float *restrict gu = tr->grad[u] - od; /* indexed like p->g */
+            for (size_t i = dlo; i < hi; i++) {
+                g0[i] += gu[i];
+                gu[i] = 0;
+            }
+        }
+    }
+    if (lo < od) {
+        s2s_phase(S2S_PH_EMBED);
+        for (int u = 0; u < nt; u++)
+            s2s_step_embed_grad_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+    }
+    if (want_norm) {
+        s2s_phase(S2S_PH_CLIP);
+        part[k] = s2s_grad_sumsq(p->g, lo, hi);
+    }
+    s2s_phase(S2S_PH_OTHER);
+}
+
+static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
+                        float gscale)
+{
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    size_t lo, hi, od = m->off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    s2s_phase(S2S_PH_OPTIM);
+    /* the dense part is cleared here; the embedding rows this step
+     * touched are cleared below (the rest are zero already) */
+    if (sgd)
+        s2s_sgd_range(p, tr->st.lr, lo, hi, gscale, od, 1);
+    else
+        s2s_adam_range(p, ak, lo, hi, gscale, od, 1);
+    if (lo < od) {
+        s2s_phase(S2S_PH_EMBED);
+        for (int u = 0; u < tr->threads; u++)
+            s2s_step_embed_clear_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+    }
+    s2s_phase(S2S_PH_OTHER);
+}
+
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 {
     const s2s_config *c = &tr->cfg;
@@ -280,65 +342,56 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     int nt = tr->threads, *start = tr->start;
     double *nll = tr->nll;
     float scale = 1.0f / (float)b->ntokens;
-    size_t nd = p->n - m->off_dense;
     float *g0 = p->g + m->off_dense;
+    s2s_phase(S2S_PH_OTHER);
     split_rows(m, b, nt, start);
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
+
+    int want_norm = c->train.clip > 0;
+    int sgd = strcmp(c->train.optimizer, "sgd") == 0;
+    tr->st.step++;
+    s2s_adam_k ak;
+    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+    s2s_adam_prepare(&a, tr->st.step, &ak);
+    double part[S2S_NORM_PARTS];
+    float gscale = 1.0f;
 
     /* Shares are fixed by the thread count asked for; should OpenMP give
      * fewer threads, each takes several shares, with the same results. */
 #pragma omp parallel num_threads(nt)
     {
-        int team = omp_get_num_threads();
-        for (int t = omp_get_thread_num(); t < nt; t += team) {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
+        s2s_phase(S2S_PH_OTHER);
+        for (int t = id; t < nt; t += team) {
             s2s_seqs s = share_of(b, start[t], start[t + 1]);
             s2s_rng rng;
-            step_rng(&rng, c->train.seed, tr->st.step, t);
+            step_rng(&rng, c->train.seed, tr->st.step - 1, t);
             nll[t] = s2s_step_train_dense(m, tr->work[t], &s,
                                           t ? tr->grad[t] : g0, scale,
                                           c->train.teacher_forcing, &rng);
         }
+        s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
-        for (int t = omp_get_thread_num(); t < nt; t += team) {
-            /* dense part: g0 += g1 + ... in share order over a fixed slice
-             * each, clearing the other buffers for the next step */
-            size_t i0 = nd * (size_t)t / (size_t)nt, i1 = nd * (size_t)(t + 1) / (size_t)nt;
-            for (int u = 1; u < nt; u++) {
-                float *gu = tr->grad[u];
-                for (size_t i = i0; i < i1; i++) {
-                    g0[i] += gu[i];
-                    gu[i] = 0;
-                }
-            }
-            /* embedding rows: each slice owns a range of rows and adds
-             * every share's rows in it, in share order */
-            uint32_t vs = (uint32_t)m->V_src, vt = (uint32_t)m->V_tgt;
-            for (int u = 0; u < nt; u++)
-                s2s_step_embed_grad(m, tr->work[u], p->g,
-                                    (uint32_t)((uint64_t)vs * t / nt),
-                                    (uint32_t)((uint64_t)vs * (t + 1) / nt),
-                                    (uint32_t)((uint64_t)vt * t / nt),
-                                    (uint32_t)((uint64_t)vt * (t + 1) / nt));
-        }
+        for (int k = id; k < S2S_NORM_PARTS; k += team)
+            reduce_part(tr, k, want_norm, part);
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        s2s_phase(S2S_PH_CLIP);
+#pragma omp single
+        if (want_norm)
+            gscale = s2s_clip_factor(s2s_grad_norm_of_parts(part), c->train.clip);
+        /* (the single's barrier publishes gscale) */
+        for (int k = id; k < S2S_NORM_PARTS; k += team)
+            update_part(tr, k, sgd, &ak, gscale);
+        s2s_phase(S2S_PH_WAIT);
     }
+    s2s_phase(S2S_PH_OTHER);
     s2s_blas_set_threads(blas);
-
-    if (c->train.clip > 0) s2s_clip_grad_norm(p->g, p->n, c->train.clip);
-    tr->st.step++;
-    if (strcmp(c->train.optimizer, "sgd") == 0) {
-        s2s_sgd_step(p, tr->st.lr);
-    } else {
-        s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-        s2s_adam_step(p, &a, tr->st.step);
-    }
-    /* the gradient starts at zero for the next step: the dense part and
-     * the embedding rows this step touched */
-    memset(g0, 0, nd * sizeof(float));
-    for (int t = 0; t < nt; t++) s2s_step_embed_clear(m, tr->work[t], p->g);
 
     double sum = 0;
     for (int t = 0; t < nt; t++) sum += nll[t];
+    s2s_phase_stop();
     return sum / (double)b->ntokens;
 }
 
