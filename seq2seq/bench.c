@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/kernels.h"
 #include "core/sysinfo.h"
 #include "seq2seq/decode.h"
@@ -27,8 +28,9 @@ static char commit[64];
 
 static void json_head(const char *figure, const char *config, int threads)
 {
-    printf("{\"figure\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"commit\": \"%s\"",
-           figure, config, threads, commit);
+    char blas[512];
+    printf("{\"figure\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"commit\": \"%s\", %s",
+           figure, config, threads, commit, s2s_blas_json(blas, sizeof blas));
 }
 
 static int cmp_double(const void *a, const void *b)

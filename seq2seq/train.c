@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/blas.h"
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/phase.h"
@@ -576,6 +577,8 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     }
     s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
                      tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
+    char blas[384];
+    s2s_progress_log(&prog, "%s", s2s_blas_describe(blas, sizeof blas));
     if (tr->data.split[S2S_DEV].n == 0)
         s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
                          "will be the last checkpoint");
