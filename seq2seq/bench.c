@@ -20,6 +20,7 @@
 
 #include "core/blas.h"
 #include "core/kernels.h"
+#include "core/phase.h"
 #include "core/sysinfo.h"
 #include "seq2seq/decode.h"
 #include "seq2seq/train.h"
@@ -118,6 +119,74 @@ static int throughput(const char *name, int threads, int warmup, int steps,
 fail:
     fprintf(stderr, "s2s bench: %s\n", err.msg);
     return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Where the time of a training step goes (--phases) */
+
+/* Trains `steps` steps (after `warmup`) on `threads` threads with the
+ * phase timers on; share[p] gets each phase's part of threads x wall time,
+ * share[S2S_PH_COUNT] the rest (threads idle outside the parallel part). */
+static int phase_run(const char *name, int threads, int warmup, int steps,
+                     double *share, double *tps)
+{
+    s2s_config cfg;
+    s2s_err err;
+    if (load_config(name, &cfg, &err) < 0) goto fail;
+    cfg.train.threads = threads;
+    s2s_trainer tr;
+    if (s2s_trainer_init(&tr, &cfg, NULL, &err) < 0) goto fail;
+    size_t nb = s2s_batcher_count(&tr.batcher);
+    double tok = 0, t0 = 0;
+    for (int k = 0; k < warmup + steps; k++) {
+        if (k == warmup) {
+            s2s_phase_enable(1);
+            t0 = omp_get_wtime();
+        }
+        s2s_phase(S2S_PH_OTHER);
+        s2s_batcher_get(&tr.batcher, 0, (size_t)k % nb, &tr.batch);
+        s2s_trainer_step(&tr, &tr.batch);
+        if (k >= warmup) tok += (double)tr.batch.ntokens;
+    }
+    double wall = omp_get_wtime() - t0, sum = 0;
+    for (int p = 0; p < S2S_PH_COUNT; p++) {
+        share[p] = s2s_phase_seconds(p) / (wall * threads);
+        sum += share[p];
+    }
+    share[S2S_PH_COUNT] = 1.0 - sum;
+    s2s_phase_enable(0);
+    *tps = tok / wall;
+    json_head("train_phases", name, threads);
+    printf(", \"steps\": %d, \"tokens_per_s\": %.0f, \"ms_per_step\": %.3f, \"pct\": {",
+           steps, *tps, 1e3 * wall / steps);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        printf("%s\"%s\": %.2f", p ? ", " : "",
+               p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle", 100.0 * share[p]);
+    printf("}}\n");
+    fflush(stdout);
+    s2s_trainer_free(&tr);
+    return 0;
+fail:
+    fprintf(stderr, "s2s bench: %s\n", err.msg);
+    return 1;
+}
+
+/* JSON lines on stdout, and a table per config on stderr for the README. */
+static int phases(const char *name, int warmup, int steps)
+{
+    double share[2][S2S_PH_COUNT + 1], tps[2];
+    for (int t = 1; t <= 2; t++)
+        if (phase_run(name, t, warmup, steps, share[t - 1], &tps[t - 1]) < 0)
+            return 1;
+    fprintf(stderr, "\nconfig %s: share of threads x wall time of a training step\n"
+            "| phase | 1 thread | 2 threads |\n|---|---:|---:|\n", name);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        fprintf(stderr, "| %s | %.1f %% | %.1f %% |\n",
+                p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle (serial part)",
+                100.0 * share[0][p], 100.0 * share[1][p]);
+    fprintf(stderr, "| tokens/s | %.0f | %.0f (%.2fx) |\n", tps[0], tps[1],
+            tps[1] / tps[0]);
+    return 0;
 }
 
 /* Runs one throughput measurement in a fresh process, so its peak RSS is
@@ -274,6 +343,7 @@ static const char HELP[] =
     "usage: s2s bench [--configs S,G,R,M] [--steps N] [--warmup N]\n"
     "                 [--epochs N] [--no-quality] [--seed N]\n"
     "       s2s bench --decode CHECKPOINT\n"
+    "       s2s bench --phases [--configs S,...] [--steps N] [--warmup N]\n"
     "\n"
     "The reference benchmark of BENCHMARK.md, as JSON lines on stdout: GEMM\n"
     "peak, split and vocabulary sizes, training throughput per config on 2\n"
@@ -281,8 +351,10 @@ static const char HELP[] =
     "perplexity per epoch, test BLEU and chrF, and greedy decoding speed.\n"
     "--seed overrides train.seed of the quality run. --decode measures the\n"
     "decoding figures of a saved model (the quality run saves one to\n"
-    "runs/S/bench.ckpt). Run from the repository root (it reads\n"
-    "configs/*.yaml).\n";
+    "runs/S/bench.ckpt). --phases trains each config on 1 and 2 threads\n"
+    "with phase timers on and prints the share of a training step spent in\n"
+    "each phase (JSON lines on stdout, a Markdown table on stderr). Run\n"
+    "from the repository root (it reads configs/*.yaml).\n";
 
 int s2s_bench_main(int argc, char **argv)
 {
@@ -307,10 +379,10 @@ int s2s_bench_main(int argc, char **argv)
         {"configs", required_argument, 0, 'c'}, {"steps", required_argument, 0, 's'},
         {"warmup", required_argument, 0, 'w'},  {"epochs", required_argument, 0, 'e'},
         {"no-quality", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
-        {"seed", required_argument, 0, 'S'},
+        {"seed", required_argument, 0, 'S'},  {"phases", no_argument, 0, 'p'},
         {0, 0, 0, 0}};
     char configs[64] = "S,G,R,M";
-    int steps = 200, warmup = 20, epochs = 3, do_quality = 1, c;
+    int steps = 200, warmup = 20, epochs = 3, do_quality = 1, do_phases = 0, c;
     long seed = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -320,6 +392,7 @@ int s2s_bench_main(int argc, char **argv)
         case 'e': epochs = atoi(optarg); break;
         case 'q': do_quality = 0; break;
         case 'S': seed = atol(optarg); break;
+        case 'p': do_phases = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -327,6 +400,14 @@ int s2s_bench_main(int argc, char **argv)
     if (steps < 1 || warmup < 0 || epochs < 1) {
         fputs("s2s bench: --steps and --epochs want positive numbers\n", stderr);
         return 2;
+    }
+    if (do_phases) {
+        int rc = 0;
+        char *save = NULL;
+        for (char *name = strtok_r(configs, ",", &save); name && rc == 0;
+             name = strtok_r(NULL, ",", &save))
+            rc = phases(name, warmup, steps);
+        return rc;
     }
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
