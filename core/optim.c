@@ -202,6 +202,38 @@ double s2s_grad_sumsq(const float *g, size_t lo, size_t hi)
     return s;
 }
 
+/* Adds g[a, b) into the lanes exactly as s2s_grad_sumsq over [lo, hi)
+ * would: element i < mend (the end of the whole 8-blocks) into lane
+ * (i - lo) % 8, the tail into lane 0, each lane in index order. Skipped
+ * zeros change nothing: s + 0.0 == s for the non-negative sums. */
+static void sumsq_span(double *lane, const float *g, size_t lo, size_t mend,
+                       size_t a, size_t b)
+{
+    size_t i = a;
+    for (; i < b && i < mend && ((i - lo) & 7); i++)
+        lane[(i - lo) & 7] += (double)g[i] * (double)g[i];
+    for (; i + NORM_LANES <= b && i + NORM_LANES <= mend; i += NORM_LANES)
+        for (int k = 0; k < NORM_LANES; k++)
+            lane[k] += (double)g[i + k] * (double)g[i + k];
+    for (; i < b && i < mend; i++)
+        lane[(i - lo) & 7] += (double)g[i] * (double)g[i];
+    for (; i < b; i++)
+        lane[0] += (double)g[i] * (double)g[i];
+}
+
+double s2s_grad_sumsq_spans(const float *g, size_t lo, size_t hi,
+                            const size_t *span, size_t nspan)
+{
+    double lane[NORM_LANES] = { 0 };
+    size_t mend = lo + (hi - lo) / NORM_LANES * NORM_LANES;
+    for (size_t j = 0; j < nspan; j++)
+        sumsq_span(lane, g, lo, mend, span[2 * j], span[2 * j + 1]);
+    double s = 0.0;
+    for (int k = 0; k < NORM_LANES; k++)
+        s += lane[k];
+    return s;
+}
+
 double s2s_grad_norm(const float *g, size_t n)
 {
     double part[NORM_PARTS];

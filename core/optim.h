@@ -43,6 +43,11 @@ static inline void s2s_norm_part(size_t n, int k, size_t *lo, size_t *hi)
 }
 /* Sum of squares of g over one part, as s2s_grad_norm sums it. */
 double s2s_grad_sumsq(const float *g, size_t lo, size_t hi);
+/* The same sum when g is zero outside the spans [span[2j], span[2j+1])
+ * (ascending, disjoint, inside [lo, hi)): only the spans are read, and
+ * the result has the same bits. */
+double s2s_grad_sumsq_spans(const float *g, size_t lo, size_t hi,
+                            const size_t *span, size_t nspan);
 /* The norm from the S2S_NORM_PARTS sums (added in index order). */
 double s2s_grad_norm_of_parts(const double *part);
 /* The factor s2s_clip_grad_norm scales g by, 1 when it leaves g alone. */

@@ -643,6 +643,29 @@ void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
                NULL, lo, hi);
 }
 
+size_t s2s_step_embed_count(const s2s_work *w)
+{
+    return (size_t)w->Ne + (size_t)w->Nd;
+}
+
+static size_t rows_in(size_t off, int E, const uint32_t *ids, int n,
+                      size_t lo, size_t hi, size_t *starts)
+{
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        size_t a = off + (size_t)ids[i] * E;
+        if (a < hi && a + (size_t)E > lo) starts[k++] = a;
+    }
+    return k;
+}
+
+size_t s2s_step_embed_rows(const s2s_model *m, const s2s_work *w, size_t lo,
+                           size_t hi, size_t *starts)
+{
+    size_t k = rows_in(m->off_emb_src, m->E, w->ids_e, w->Ne, lo, hi, starts);
+    return k + rows_in(m->off_emb_tgt, m->E, w->ids_d, w->Nd, lo, hi, starts + k);
+}
+
 double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                       float *grad, float scale, float tf_ratio, s2s_rng *rng)
 {

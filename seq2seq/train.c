@@ -282,6 +282,12 @@ static void split_rows(const s2s_model *m, const s2s_batch *b, int nt,
  * thread with the same operations in the same order as the whole-buffer
  * reduction, s2s_clip_grad_norm and s2s_adam_step / s2s_sgd_step, so the
  * results are theirs bit for bit, whichever thread does which part. */
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part)
 {
     const s2s_model *m = &tr->model;
@@ -307,8 +313,34 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part)
             s2s_step_embed_grad_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
     }
     if (want_norm) {
+        /* the embedding rows are zero but for those this step touched:
+         * only those are read (same bits, see s2s_grad_sumsq_spans) */
         s2s_phase(S2S_PH_CLIP);
-        part[k] = s2s_grad_sumsq(p->g, lo, hi);
+        size_t cap = 0, nr = 0, ns = 0, E = (size_t)m->E;
+        for (int u = 0; u < nt; u++) cap += s2s_step_embed_count(tr->work[u]);
+        size_t *rows = s2s_xmalloc((cap + 1) * sizeof *rows);
+        size_t *span = s2s_xmalloc((cap + 1) * 2 * sizeof *span);
+        size_t ehi = hi < od ? hi : od;
+        if (lo < od)
+            for (int u = 0; u < nt; u++)
+                nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
+        qsort(rows, nr, sizeof *rows, cmp_size);
+        for (size_t j = 0; j < nr; j++) {
+            if (j && rows[j] == rows[j - 1]) continue;
+            size_t a = rows[j] > lo ? rows[j] : lo;
+            size_t b = rows[j] + E < ehi ? rows[j] + E : ehi;
+            span[2 * ns] = a;
+            span[2 * ns + 1] = b;
+            ns++;
+        }
+        if (dlo < hi) {
+            span[2 * ns] = dlo;
+            span[2 * ns + 1] = hi;
+            ns++;
+        }
+        part[k] = s2s_grad_sumsq_spans(p->g, lo, hi, span, ns);
+        free(rows);
+        free(span);
     }
     s2s_phase(S2S_PH_OTHER);
 }
