@@ -297,6 +297,7 @@ static int quality(const char *name, int epochs, int threads, long seed)
     decode_figures(&tr, name);
     char path[S2S_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
+    s2s_trainer_sync(&tr);
     if (s2s_make_dirs(cfg.train.run_dir, &err) < 0 ||
         s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
                             &tr.model, &tr.st, &err) < 0) {

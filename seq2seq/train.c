@@ -73,6 +73,7 @@ static int same_model_and_data(const s2s_config *a0, const s2s_config *b0)
 }
 
 static int trainer_threads(s2s_trainer *tr, s2s_err *err);
+static int lazy_adam(const s2s_trainer *tr);
 
 int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
                      const char *resume_path, s2s_err *err)
@@ -160,6 +161,14 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
     }
     tr->batcher.group = cfg->train.length_grouping;
     s2s_batch_init(&tr->batch);
+    if (lazy_adam(tr)) {
+        size_t V = (size_t)tr->model.V_src + (size_t)tr->model.V_tgt;
+        tr->emb_upto = s2s_xmalloc((V + 1) * sizeof *tr->emb_upto);
+        tr->emb_seen = s2s_xcalloc(V + 1, sizeof *tr->emb_seen);
+        tr->rows = s2s_xmalloc((V + 1) * sizeof *tr->rows);
+        for (size_t r = 0; r < V; r++) tr->emb_upto[r] = tr->st.step;
+        tr->hist_base = tr->st.step;
+    }
     tr->loaded = 3;
     return 0;
 }
@@ -213,6 +222,10 @@ void s2s_trainer_free(s2s_trainer *tr)
         }
     free(tr->work);
     free(tr->grad);
+    free(tr->emb_upto);
+    free(tr->emb_seen);
+    free(tr->rows);
+    free(tr->hist);
     free(tr->nll);
     free(tr->start);
     if (tr->loaded >= 2) s2s_model_free(&tr->model);
@@ -281,14 +294,90 @@ static void split_rows(const s2s_model *m, const s2s_batch *b, int nt,
  * part clips, updates and clears the gradient. Each part is done by one
  * thread with the same operations in the same order as the whole-buffer
  * reduction, s2s_clip_grad_norm and s2s_adam_step / s2s_sgd_step, so the
- * results are theirs bit for bit, whichever thread does which part. */
+ * results are theirs bit for bit, whichever thread does which part.
+ *
+ * Embedding rows a step does not touch have a zero gradient. Summing its
+ * squares adds nothing, so the norm reads only the touched rows. SGD
+ * leaves such a row as it is, so it is skipped. Adam still moves it (its
+ * moments decay), which would be a pass over three tables the size of the
+ * vocabularies each step, memory-bound; instead ("lazy") such a row is
+ * brought up to date only when it is next read: the steps it missed are
+ * replayed on it, with a zero gradient and each step's own constants, i.e.
+ * the very operations the dense update would have done, in cache. Rows are
+ * read by the forward pass of a batch that holds them (replayed first), and
+ * by anything outside the step: s2s_trainer_sync() replays them all. With
+ * teacher forcing below 1 the decoder reads rows the batch does not name,
+ * so there Adam stays dense. */
+
+typedef struct {
+    size_t *span[S2S_NORM_PARTS]; /* touched embedding spans of each part */
+    size_t nspan[S2S_NORM_PARTS];
+    int sparse;                   /* update only those spans */
+} step_parts;
+
 static int cmp_size(const void *a, const void *b)
 {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     return (x > y) - (x < y);
 }
 
-static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part)
+static int lazy_adam(const s2s_trainer *tr)
+{
+    const s2s_config *c = &tr->cfg;
+    return strcmp(c->train.optimizer, "sgd") != 0 && c->train.teacher_forcing >= 1.0f;
+}
+
+/* Flat offset of embedding row r (source rows, then target rows). */
+static size_t row_off(const s2s_model *m, size_t r)
+{
+    size_t E = (size_t)m->E;
+    return r < (size_t)m->V_src ? m->off_emb_src + r * E
+                                : m->off_emb_tgt + (r - (size_t)m->V_src) * E;
+}
+
+/* Adam steps upto+1 .. to on row r, whose gradient is zero (as it is
+ * between steps, for a row the step did not touch). */
+static void replay_row(s2s_trainer *tr, size_t r, long to)
+{
+    s2s_params *p = &tr->model.params;
+    size_t off = row_off(&tr->model, r), E = (size_t)tr->model.E;
+    for (long s = tr->emb_upto[r] + 1; s <= to; s++)
+        s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], off, off + E, 1.0f,
+                       0, 0);
+    tr->emb_upto[r] = to;
+}
+
+void s2s_trainer_sync(s2s_trainer *tr)
+{
+    if (!tr->emb_upto) return;
+    long to = tr->st.step;
+    long n = (long)tr->model.V_src + tr->model.V_tgt;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(tr->threads)
+    for (long r = 0; r < n; r++)
+        if (tr->emb_upto[r] < to) replay_row(tr, (size_t)r, to);
+    tr->hist_n = 0;
+    tr->hist_base = to;
+}
+
+/* The rows batch b reads, each once, into tr->rows; returns the count. */
+static size_t batch_rows(s2s_trainer *tr, const s2s_batch *b, long stamp)
+{
+    size_t n = 0, Vs = (size_t)tr->model.V_src;
+    for (int r = 0; r < b->B; r++) {
+        for (int i = 0; i < b->src_len[r]; i++) {
+            size_t id = b->src[(size_t)r * b->T + i];
+            if (tr->emb_seen[id] != stamp) tr->emb_seen[id] = stamp, tr->rows[n++] = id;
+        }
+        for (int i = 0; i < b->tgt_len[r]; i++) {
+            size_t id = Vs + b->tgt_in[(size_t)r * b->U + i];
+            if (tr->emb_seen[id] != stamp) tr->emb_seen[id] = stamp, tr->rows[n++] = id;
+        }
+    }
+    return n;
+}
+
+static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
+                        step_parts *sp)
 {
     const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
@@ -307,46 +396,54 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part)
             }
         }
     }
+    sp->span[k] = NULL;
+    sp->nspan[k] = 0;
     if (lo < od) {
         s2s_phase(S2S_PH_EMBED);
         for (int u = 0; u < nt; u++)
             s2s_step_embed_grad_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
     }
-    if (want_norm) {
-        /* the embedding rows are zero but for those this step touched:
-         * only those are read (same bits, see s2s_grad_sumsq_spans) */
-        s2s_phase(S2S_PH_CLIP);
+    if (lo < od && (want_norm || sp->sparse)) {
+        /* the spans of the touched rows in this part, ascending, once */
         size_t cap = 0, nr = 0, ns = 0, E = (size_t)m->E;
         for (int u = 0; u < nt; u++) cap += s2s_step_embed_count(tr->work[u]);
         size_t *rows = s2s_xmalloc((cap + 1) * sizeof *rows);
-        size_t *span = s2s_xmalloc((cap + 1) * 2 * sizeof *span);
+        size_t *span = s2s_xmalloc((cap + 2) * 2 * sizeof *span);
         size_t ehi = hi < od ? hi : od;
-        if (lo < od)
-            for (int u = 0; u < nt; u++)
-                nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
+        for (int u = 0; u < nt; u++)
+            nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
         qsort(rows, nr, sizeof *rows, cmp_size);
         for (size_t j = 0; j < nr; j++) {
             if (j && rows[j] == rows[j - 1]) continue;
-            size_t a = rows[j] > lo ? rows[j] : lo;
-            size_t b = rows[j] + E < ehi ? rows[j] + E : ehi;
-            span[2 * ns] = a;
-            span[2 * ns + 1] = b;
+            span[2 * ns] = rows[j] > lo ? rows[j] : lo;
+            span[2 * ns + 1] = rows[j] + E < ehi ? rows[j] + E : ehi;
             ns++;
         }
-        if (dlo < hi) {
-            span[2 * ns] = dlo;
-            span[2 * ns + 1] = hi;
-            ns++;
-        }
-        part[k] = s2s_grad_sumsq_spans(p->g, lo, hi, span, ns);
         free(rows);
-        free(span);
+        sp->span[k] = span;
+        sp->nspan[k] = ns;
+    }
+    if (want_norm) {
+        /* zero rows add nothing to the sum (see s2s_grad_sumsq_spans) */
+        s2s_phase(S2S_PH_CLIP);
+        size_t one[2] = {lo, hi};
+        if (lo >= od) {
+            part[k] = s2s_grad_sumsq(p->g, lo, hi);
+        } else {
+            size_t ns = sp->nspan[k];
+            size_t *span = sp->span[k] ? sp->span[k] : one;
+            if (dlo < hi) {
+                span[2 * ns] = dlo;
+                span[2 * ns + 1] = hi;
+            }
+            part[k] = s2s_grad_sumsq_spans(p->g, lo, hi, span, ns + (dlo < hi));
+        }
     }
     s2s_phase(S2S_PH_OTHER);
 }
 
 static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
-                        float gscale)
+                        float gscale, step_parts *sp)
 {
     const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
@@ -355,15 +452,29 @@ static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
     s2s_phase(S2S_PH_OPTIM);
     /* the dense part is cleared here; the embedding rows this step
      * touched are cleared below (the rest are zero already) */
-    if (sgd)
-        s2s_sgd_range(p, tr->st.lr, lo, hi, gscale, od, 1);
-    else
-        s2s_adam_range(p, ak, lo, hi, gscale, od, 1);
+    if (sp->sparse && lo < od) {
+        for (size_t j = 0; j < sp->nspan[k]; j++) {
+            size_t a = sp->span[k][2 * j], b = sp->span[k][2 * j + 1];
+            if (sgd)
+                s2s_sgd_range(p, tr->st.lr, a, b, gscale, od, 0);
+            else
+                s2s_adam_range(p, ak, a, b, gscale, od, 0);
+        }
+        lo = od < hi ? od : hi; /* then the dense part of the part */
+    }
+    if (lo < hi) {
+        if (sgd)
+            s2s_sgd_range(p, tr->st.lr, lo, hi, gscale, od, 1);
+        else
+            s2s_adam_range(p, ak, lo, hi, gscale, od, 1);
+    }
+    s2s_norm_part(p->n, k, &lo, &hi);
     if (lo < od) {
         s2s_phase(S2S_PH_EMBED);
         for (int u = 0; u < tr->threads; u++)
             s2s_step_embed_clear_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
     }
+    free(sp->span[k]);
     s2s_phase(S2S_PH_OTHER);
 }
 
@@ -383,23 +494,44 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 
     int want_norm = c->train.clip > 0;
     int sgd = strcmp(c->train.optimizer, "sgd") == 0;
-    tr->st.step++;
+    long step = ++tr->st.step;
     s2s_adam_k ak;
     s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-    s2s_adam_prepare(&a, tr->st.step, &ak);
+    s2s_adam_prepare(&a, step, &ak);
     double part[S2S_NORM_PARTS];
     float gscale = 1.0f;
+    step_parts sp;
+    sp.sparse = sgd || tr->emb_upto;
+    size_t nrows = 0;
+    if (tr->emb_upto) {
+        /* this step's constants, for the rows it does not touch */
+        if (tr->hist_n == tr->hist_cap) {
+            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
+            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
+        }
+        tr->hist[tr->hist_n++] = ak;
+        nrows = batch_rows(tr, b, step);
+    }
 
     /* Shares are fixed by the thread count asked for; should OpenMP give
      * fewer threads, each takes several shares, with the same results. */
 #pragma omp parallel num_threads(nt)
     {
         int team = omp_get_num_threads(), id = omp_get_thread_num();
+        if (nrows) {
+            /* rows the forward pass reads, brought up to the last step */
+            s2s_phase(S2S_PH_OPTIM);
+            for (size_t j = (size_t)id; j < nrows; j += (size_t)team)
+                if (tr->emb_upto[tr->rows[j]] < step - 1)
+                    replay_row(tr, tr->rows[j], step - 1);
+            s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        }
         s2s_phase(S2S_PH_OTHER);
         for (int t = id; t < nt; t += team) {
             s2s_seqs s = share_of(b, start[t], start[t + 1]);
             s2s_rng rng;
-            step_rng(&rng, c->train.seed, tr->st.step - 1, t);
+            step_rng(&rng, c->train.seed, step - 1, t);
             nll[t] = s2s_step_train_dense(m, tr->work[t], &s,
                                           t ? tr->grad[t] : g0, scale,
                                           c->train.teacher_forcing, &rng);
@@ -407,7 +539,7 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
         s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
         for (int k = id; k < S2S_NORM_PARTS; k += team)
-            reduce_part(tr, k, want_norm, part);
+            reduce_part(tr, k, want_norm, part, &sp);
         s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
         s2s_phase(S2S_PH_CLIP);
@@ -416,10 +548,11 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
             gscale = s2s_clip_factor(s2s_grad_norm_of_parts(part), c->train.clip);
         /* (the single's barrier publishes gscale) */
         for (int k = id; k < S2S_NORM_PARTS; k += team)
-            update_part(tr, k, sgd, &ak, gscale);
+            update_part(tr, k, sgd, &ak, gscale, &sp);
         s2s_phase(S2S_PH_WAIT);
     }
     s2s_phase(S2S_PH_OTHER);
+    for (size_t j = 0; j < nrows; j++) tr->emb_upto[tr->rows[j]] = step;
     s2s_blas_set_threads(blas);
 
     double sum = 0;
@@ -434,6 +567,7 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 double s2s_trainer_loss(s2s_trainer *tr, int split)
 {
     const s2s_split *sp = &tr->data.split[split];
+    s2s_trainer_sync(tr);
     if (sp->n == 0) return NAN;
     s2s_batcher bt;
     s2s_batch b;
@@ -468,6 +602,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, s2s_scores *out,
                       s2s_err *err)
 {
     const s2s_split *sp = &tr->data.split[split];
+    s2s_trainer_sync(tr);
     memset(out, 0, sizeof *out);
     s2s_bleu_stats bleu;
     s2s_chrf_stats chrf;
@@ -540,6 +675,7 @@ int s2s_make_dirs(const char *path, s2s_err *err)
 static int save(s2s_trainer *tr, const char *name, s2s_err *err)
 {
     char path[S2S_PATH_MAX + 32];
+    s2s_trainer_sync(tr);
     snprintf(path, sizeof path, "%s/%s", tr->cfg.train.run_dir, name);
     return s2s_checkpoint_save(path, &tr->cfg, tr->data.src_vocab,
                                tr->data.tgt_vocab, &tr->model, &tr->st, err);

@@ -235,7 +235,8 @@ Test(train, third_party_cell_learns, .timeout = 120)
 }
 
 /* The trainer's fused step (reduction, embedding rows, norm, clip, update
- * and clearing in two passes over fixed parts) gives the bits of the plain
+ * and clearing in two passes over fixed parts; Adam on untouched embedding
+ * rows deferred until they are read or synced) gives the bits of the plain
  * composition: gradient, s2s_clip_grad_norm, then s2s_adam_step or
  * s2s_sgd_step over the whole buffer; and leaves the gradient all zero. */
 static void fused_equals_plain(const char *optimizer)
@@ -276,6 +277,8 @@ static void fused_equals_plain(const char *optimizer)
             s2s_adam_step(pb, &ac, b.st.step);
         }
         memset(pb->g, 0, bytes);
+        if (k % 3 != 2) continue; /* let the lazy rows fall behind */
+        s2s_trainer_sync(&a);
 
         cr_assert(memcmp(pa->w, pb->w, bytes) == 0, "%s step %zu: parameters differ",
                   optimizer, k);
