@@ -267,6 +267,71 @@ static void decode_figures(s2s_trainer *tr, const char *name)
     fflush(stdout);
 }
 
+/* Where decoding's time goes: greedy decoding of the test split at batch
+ * decode.batch (rows split over the threads), then of its first 500
+ * sentences one at a time (the BLAS threaded); shares of threads x wall
+ * time (for batch 1: of wall time, the BLAS's own threads not counted). */
+static void decode_phases(s2s_trainer *tr, const char *name)
+{
+    const s2s_split *sp = &tr->data.split[S2S_TEST];
+    if (sp->n == 0) {
+        fprintf(stderr, "s2s bench: %s: no test split\n", name);
+        return;
+    }
+    double share[2][S2S_PH_COUNT + 1], rate[2];
+    s2s_scores sc;
+    s2s_trainer_sync(tr);
+    for (int mode = 0; mode < 2; mode++) {
+        s2s_phase_enable(1);
+        double t0 = omp_get_wtime();
+        size_t n = 0;
+        if (mode == 0) {
+            s2s_phase(S2S_PH_OTHER);
+            s2s_trainer_score(tr, S2S_TEST, &sc, NULL);
+            n = sc.sentences;
+        } else {
+            uint32_t out[256];
+            n = sp->n < 500 ? sp->n : 500;
+            for (size_t k = 0; k < n; k++) {
+                int len = (int)sp->src_len[k], olen;
+                int cap = s2s_decode_limit(&tr->cfg, len);
+                if (cap > 256) cap = 256;
+                s2s_phase(S2S_PH_OTHER);
+                s2s_decode_batch(&tr->model, tr->work, tr->threads, 1,
+                                 s2s_split_src(sp, k), len, &len, &cap, out, 256, &olen);
+            }
+        }
+        s2s_phase_stop();
+        double wall = omp_get_wtime() - t0, sum = 0;
+        int acc = mode == 0 ? tr->threads : 1;
+        for (int p = 0; p < S2S_PH_COUNT; p++) {
+            share[mode][p] = s2s_phase_seconds(p) / (wall * acc);
+            sum += share[mode][p];
+        }
+        share[mode][S2S_PH_COUNT] = 1.0 - sum;
+        s2s_phase_enable(0);
+        rate[mode] = (double)n / wall;
+        json_head(mode ? "decode_batch1_phases" : "decode_batched_phases", name,
+                  tr->threads);
+        printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"pct\": {", n,
+               rate[mode]);
+        for (int p = 0; p <= S2S_PH_COUNT; p++)
+            printf("%s\"%s\": %.2f", p ? ", " : "",
+                   p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle", 100.0 * share[mode][p]);
+        printf("}}\n");
+        fflush(stdout);
+    }
+    fprintf(stderr, "\n%s: share of greedy decoding time (softmax_loss = the arg-max)\n"
+            "| phase | batch %d | batch 1 |\n|---|---:|---:|\n", name,
+            tr->cfg.decode.batch);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        if (share[0][p] > 0.0005 || share[1][p] > 0.0005)
+            fprintf(stderr, "| %s | %.1f %% | %.1f %% |\n",
+                    p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle / not marked",
+                    100.0 * share[0][p], 100.0 * share[1][p]);
+    fprintf(stderr, "| sentences/s | %.0f | %.0f |\n", rate[0], rate[1]);
+}
+
 static int quality(const char *name, int epochs, int threads, long seed)
 {
     s2s_config cfg;
@@ -343,7 +408,7 @@ fail:
 static const char HELP[] =
     "usage: s2s bench [--configs S,G,R,M] [--steps N] [--warmup N]\n"
     "                 [--epochs N] [--no-quality] [--seed N]\n"
-    "       s2s bench --decode CHECKPOINT\n"
+    "       s2s bench --decode CHECKPOINT [--phases]\n"
     "       s2s bench --phases [--configs S,...] [--steps N] [--warmup N]\n"
     "\n"
     "The reference benchmark of BENCHMARK.md, as JSON lines on stdout: GEMM\n"
@@ -354,7 +419,8 @@ static const char HELP[] =
     "decoding figures of a saved model (the quality run saves one to\n"
     "runs/S/bench.ckpt). --phases trains each config on 1 and 2 threads\n"
     "with phase timers on and prints the share of a training step spent in\n"
-    "each phase (JSON lines on stdout, a Markdown table on stderr). Run\n"
+    "each phase (JSON lines on stdout, a Markdown table on stderr); with\n"
+    "--decode, the same for greedy decoding at batch 64 and 1. Run\n"
     "from the repository root (it reads configs/*.yaml).\n";
 
 int s2s_bench_main(int argc, char **argv)
@@ -363,7 +429,9 @@ int s2s_bench_main(int argc, char **argv)
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return throughput(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                           atof(argv[6]));
-    if (argc == 3 && strcmp(argv[1], "--decode") == 0) {
+    int decode_ph = argc == 4 && strcmp(argv[1], "--decode") == 0 &&
+                    strcmp(argv[3], "--phases") == 0;
+    if ((argc == 3 || decode_ph) && strcmp(argv[1], "--decode") == 0) {
         /* decoding figures of a saved model, e.g. runs/S/bench.ckpt */
         s2s_trainer tr;
         s2s_err err;
@@ -371,7 +439,8 @@ int s2s_bench_main(int argc, char **argv)
             fprintf(stderr, "s2s bench: %s\n", err.msg);
             return 1;
         }
-        decode_figures(&tr, argv[2]);
+        if (decode_ph) decode_phases(&tr, argv[2]);
+        else decode_figures(&tr, argv[2]);
         s2s_trainer_free(&tr);
         return 0;
     }
