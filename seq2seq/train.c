@@ -746,7 +746,8 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
                      tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
     char blas[384];
-    s2s_progress_log(&prog, "%s", s2s_blas_describe(blas, sizeof blas));
+    s2s_progress_log(&prog, "%s; the %d training threads call it with 1 thread each",
+                     s2s_blas_describe(blas, sizeof blas), tr->threads);
     if (tr->data.split[S2S_DEV].n == 0)
         s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
                          "will be the last checkpoint");
