@@ -543,10 +543,12 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
         s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
         s2s_phase(S2S_PH_CLIP);
-#pragma omp single
+#pragma omp single nowait
         if (want_norm)
             gscale = s2s_clip_factor(s2s_grad_norm_of_parts(part), c->train.clip);
-        /* (the single's barrier publishes gscale) */
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        /* (the barrier publishes gscale) */
         for (int k = id; k < S2S_NORM_PARTS; k += team)
             update_part(tr, k, sgd, &ak, gscale, &sp);
         s2s_phase(S2S_PH_WAIT);
