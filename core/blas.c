@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -180,6 +181,19 @@ int s2s_blas_selfcheck(void)
 /* ------------------------------------------------------------------------
  * Re-execution */
 
+/* The check in a child process: a kernel that crashes (an instruction the
+ * processor lacks) fails it instead of killing the program. */
+static int selfcheck_isolated(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) _exit(s2s_blas_selfcheck() == 0 && !getenv("S2S_BLAS_SELFCHECK_FAIL") ? 0 : 1);
+    if (pid < 0) return s2s_blas_selfcheck();
+    int st;
+    if (waitpid(pid, &st, 0) < 0) return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static void reexec(char **argv)
 {
     fflush(NULL);
@@ -197,7 +211,7 @@ void s2s_blas_autoselect(char **argv)
         snprintf(from, sizeof from, "%s", mark + 6);
         const char *want = getenv("OPENBLAS_CORETYPE");
         const char *now = openblas_get_corename();
-        int ok = s2s_blas_selfcheck() == 0 && !getenv("S2S_BLAS_SELFCHECK_FAIL");
+        int ok = selfcheck_isolated() == 0;
         if (want && s2s_blas_core_rank(now) > s2s_blas_core_rank(from) && ok) {
             snprintf(buf, sizeof buf, "chosen:%s", from);
             setenv(MARK, buf, 1);

@@ -8,7 +8,8 @@
  * It reads OPENBLAS_CORETYPE once, at load, so the choice must be made
  * before the program (re)starts: s2s_blas_autoselect() in main() sets it
  * and re-executes the program once, then checks the chosen kernel against
- * a reference GEMM, and goes back to OpenBLAS's own pick if it is wrong.
+ * a reference GEMM (in a child process, so that a crash counts as a
+ * failure), and goes back to OpenBLAS's own pick if it is wrong.
  * A value the user set (even empty) always wins; S2S_BLAS_SELECT=off turns
  * the choice off.
  *
