@@ -221,17 +221,27 @@ static void sumsq_span(double *lane, const float *g, size_t lo, size_t mend,
         lane[0] += (double)g[i] * (double)g[i];
 }
 
-double s2s_grad_sumsq_spans(const float *g, size_t lo, size_t hi,
-                            const size_t *span, size_t nspan)
+void s2s_grad_sumsq_acc(double *lane, const float *g, size_t lo, size_t hi,
+                        size_t a, size_t b)
 {
-    double lane[NORM_LANES] = { 0 };
-    size_t mend = lo + (hi - lo) / NORM_LANES * NORM_LANES;
-    for (size_t j = 0; j < nspan; j++)
-        sumsq_span(lane, g, lo, mend, span[2 * j], span[2 * j + 1]);
+    sumsq_span(lane, g, lo, lo + (hi - lo) / NORM_LANES * NORM_LANES, a, b);
+}
+
+double s2s_grad_sumsq_lanes(const double *lane)
+{
     double s = 0.0;
     for (int k = 0; k < NORM_LANES; k++)
         s += lane[k];
     return s;
+}
+
+double s2s_grad_sumsq_spans(const float *g, size_t lo, size_t hi,
+                            const size_t *span, size_t nspan)
+{
+    double lane[NORM_LANES] = { 0 };
+    for (size_t j = 0; j < nspan; j++)
+        s2s_grad_sumsq_acc(lane, g, lo, hi, span[2 * j], span[2 * j + 1]);
+    return s2s_grad_sumsq_lanes(lane);
 }
 
 double s2s_grad_norm(const float *g, size_t n)

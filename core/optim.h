@@ -48,6 +48,12 @@ double s2s_grad_sumsq(const float *g, size_t lo, size_t hi);
  * the result has the same bits. */
 double s2s_grad_sumsq_spans(const float *g, size_t lo, size_t hi,
                             const size_t *span, size_t nspan);
+/* The same, piece by piece: s2s_grad_sumsq_acc adds g[a, b) (inside the
+ * part [lo, hi), pieces in ascending order) into lane[8], which starts at
+ * zero; s2s_grad_sumsq_lanes then gives the part's sum. */
+void s2s_grad_sumsq_acc(double *lane, const float *g, size_t lo, size_t hi,
+                        size_t a, size_t b);
+double s2s_grad_sumsq_lanes(const double *lane);
 /* The norm from the S2S_NORM_PARTS sums (added in index order). */
 double s2s_grad_norm_of_parts(const double *part);
 /* The factor s2s_clip_grad_norm scales g by, 1 when it leaves g alone. */

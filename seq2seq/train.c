@@ -376,6 +376,23 @@ static size_t batch_rows(s2s_trainer *tr, const s2s_batch *b, long stamp)
     return n;
 }
 
+/* Adds the other threads' dense gradients into params.g over [a, b), in
+ * share order, clearing theirs. */
+static void reduce_range(s2s_trainer *tr, size_t a, size_t b)
+{
+    size_t od = tr->model.off_dense;
+    float *g0 = tr->model.params.g;
+    for (int u = 1; u < tr->threads; u++) {
+        float *restrict gu = tr->grad[u] - od; /* indexed like p->g */
+        for (size_t i = a; i < b; i++) {
+            g0[i] += gu[i];
+            gu[i] = 0;
+        }
+    }
+}
+
+#define REDUCE_CHUNK 4096
+
 static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
                         step_parts *sp)
 {
@@ -385,17 +402,6 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
     size_t lo, hi, od = m->off_dense;
     s2s_norm_part(p->n, k, &lo, &hi);
     size_t dlo = lo > od ? lo : od;
-    if (dlo < hi && nt > 1) {
-        s2s_phase(S2S_PH_REDUCE);
-        float *g0 = p->g;
-        for (int u = 1; u < nt; u++) {
-            float *restrict gu = tr->grad[u] - od; /* indexed like p->g */
-            for (size_t i = dlo; i < hi; i++) {
-                g0[i] += gu[i];
-                gu[i] = 0;
-            }
-        }
-    }
     sp->span[k] = NULL;
     sp->nspan[k] = 0;
     if (lo < od) {
@@ -408,7 +414,7 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
         size_t cap = 0, nr = 0, ns = 0, E = (size_t)m->E;
         for (int u = 0; u < nt; u++) cap += s2s_step_embed_count(tr->work[u]);
         size_t *rows = s2s_xmalloc((cap + 1) * sizeof *rows);
-        size_t *span = s2s_xmalloc((cap + 2) * 2 * sizeof *span);
+        size_t *span = s2s_xmalloc((cap + 1) * 2 * sizeof *span);
         size_t ehi = hi < od ? hi : od;
         for (int u = 0; u < nt; u++)
             nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
@@ -423,22 +429,32 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
         sp->span[k] = span;
         sp->nspan[k] = ns;
     }
-    if (want_norm) {
-        /* zero rows add nothing to the sum (see s2s_grad_sumsq_spans) */
-        s2s_phase(S2S_PH_CLIP);
-        size_t one[2] = {lo, hi};
-        if (lo >= od) {
-            part[k] = s2s_grad_sumsq(p->g, lo, hi);
-        } else {
-            size_t ns = sp->nspan[k];
-            size_t *span = sp->span[k] ? sp->span[k] : one;
-            if (dlo < hi) {
-                span[2 * ns] = dlo;
-                span[2 * ns + 1] = hi;
-            }
-            part[k] = s2s_grad_sumsq_spans(p->g, lo, hi, span, ns + (dlo < hi));
+    if (!want_norm) {
+        if (dlo < hi && nt > 1) {
+            s2s_phase(S2S_PH_REDUCE);
+            reduce_range(tr, dlo, hi);
         }
+        s2s_phase(S2S_PH_OTHER);
+        return;
     }
+    /* the sum of squares in index order: the touched embedding rows (zero
+     * rows add nothing, see s2s_grad_sumsq_spans), then the dense range a
+     * chunk at a time, each right after its reduction, still in cache */
+    double lane[8] = {0};
+    s2s_phase(S2S_PH_CLIP);
+    for (size_t j = 0; j < sp->nspan[k]; j++)
+        s2s_grad_sumsq_acc(lane, p->g, lo, hi, sp->span[k][2 * j],
+                           sp->span[k][2 * j + 1]);
+    for (size_t a = dlo; a < hi; a += REDUCE_CHUNK) {
+        size_t b = hi - a < REDUCE_CHUNK ? hi : a + REDUCE_CHUNK;
+        if (nt > 1) {
+            s2s_phase(S2S_PH_REDUCE);
+            reduce_range(tr, a, b);
+            s2s_phase(S2S_PH_CLIP);
+        }
+        s2s_grad_sumsq_acc(lane, p->g, lo, hi, a, b);
+    }
+    part[k] = s2s_grad_sumsq_lanes(lane);
     s2s_phase(S2S_PH_OTHER);
 }
 
