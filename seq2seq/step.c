@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/kernels.h"
+#include "core/phase.h"
 #include "tokenizer/vocab.h"
 
 #define L_MAX S2S_MAX_LAYERS
@@ -346,14 +347,17 @@ static void layer_forward(const s2s_layer *L, const float *P, const float *x,
 {
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
+    s2s_phase(S2S_PH_INPUT_PROJ);
     L->cell->project(host(), p, L->X, L->H, Pt[t1] - Pt[t0], x, ldx,
                      xp + (size_t)Pt[t0] * GH);
+    s2s_phase(S2S_PH_RECURRENT);
     for (int t = t0; t < t1; t++) {
         const float *prev = t > t0 ? st + (size_t)Pt[t - 1] * SH : init;
         L->cell->forward(host(), p, L->X, L->H, Bt[t], xp + (size_t)Pt[t] * GH,
                          prev, st + (size_t)Pt[t] * SH,
                          cache + (size_t)Pt[t] * L->K);
     }
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* Reverse of layer_forward. dst holds the loss gradient on every packed
@@ -374,6 +378,7 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
     float *dc = w->dc_a, *dp = w->dc_b;
     if (carry && Bt[t1] > 0)
         memcpy(dc, carry, (size_t)Bt[t1] * SH * sizeof(float));
+    s2s_phase(S2S_PH_BWD_RECURRENT);
     for (int t = t1 - 1; t >= t0; t--) {
         int n = Bt[t], n_later = Bt[t + 1];
         /* rows ending at t carry nothing from later steps */
@@ -391,8 +396,10 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
     size_t n0 = (size_t)Bt[t0] * SH * sizeof(float);
     if (dinit) memcpy(dinit, dc, n0);
     if (carry) memcpy(carry, dc, n0);
+    s2s_phase(S2S_PH_BWD_INPUT_PROJ);
     L->cell->project_backward(host(), p, g, L->X, L->H, Pt[t1] - Pt[t0], x,
                               ldx, w->dxp + (size_t)Pt[t0] * GH, dx, lddx);
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* ------------------------------------------------------------------------
@@ -716,11 +723,13 @@ static void project_logits(const s2s_model *m, const float *h, int ldh,
 {
     const float *P = m->params.w;
     int V = m->V_tgt, H = top_H(m);
+    s2s_phase(S2S_PH_OUTPUT_PROJ);
     for (int i = 0; i < n; i++)
         memcpy(logits + (size_t)i * V, P + m->off_out_b,
                (size_t)V * sizeof(float));
     s2s_gemm(0, 1, n, V, H, 1.0f, h, ldh, P + m->off_out_w, H, 1.0f, logits,
              V);
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* Softmax cross-entropy of each row against gold; returns the summed NLL.
@@ -729,8 +738,10 @@ static double softmax_xent(float *logits, int n, int V, const uint32_t *gold,
                            float scale)
 {
     double nll = 0;
+    s2s_phase(S2S_PH_SOFTMAX);
     for (int i = 0; i < n; i++)
         nll += s2s_xent_row(logits + (size_t)i * V, V, gold[i], scale);
+    s2s_phase(S2S_PH_OTHER);
     return nll;
 }
 
@@ -818,7 +829,11 @@ static void decoder_span(const s2s_model *m, s2s_work *w, int u0, int u1,
         layer_forward(L, P, x, ldx, u0, u1, w->Du, w->Qu, init[l], w->xp_d[l],
                       w->st_d[l], w->cache_d[l]);
     }
-    if (has_attn(m)) attend_forward(m, w, u0, u1);
+    if (has_attn(m)) {
+        s2s_phase(S2S_PH_ATTENTION);
+        attend_forward(m, w, u0, u1);
+        s2s_phase(S2S_PH_OTHER);
+    }
     int H = top_H(m), ld;
     if (w->drop) {
         const s2s_layer *top = &m->dec[m->L_dec - 1];
@@ -843,6 +858,7 @@ static void output_backward(const s2s_model *m, s2s_work *w, float *Gd,
     int V = m->V_tgt, H = top_H(m), ldo;
     const float *o = out_rows(m, w, &ldo);
     const float *dlog = w->logits + (size_t)i0 * V;
+    s2s_phase(S2S_PH_BWD_OUTPUT);
     s2s_gemm(1, 0, V, H, N, 1.0f, dlog, V, o + (size_t)i0 * ldo, ldo, 1.0f,
              Gd + (m->off_out_w - m->off_dense), H);
     float *db = Gd + (m->off_out_b - m->off_dense);
@@ -853,6 +869,7 @@ static void output_backward(const s2s_model *m, s2s_work *w, float *Gd,
     else
         s2s_gemm(0, 0, N, H, V, 1.0f, dlog, V, P + m->off_out_w, H, 1.0f,
                  w->dfd + (size_t)i0 * H, H);
+    s2s_phase(S2S_PH_OTHER);
 }
 
 /* Reverse of decoder_span. w->logits holds the gradient on the span's
@@ -879,7 +896,9 @@ static void decoder_span_backward(const s2s_model *m, s2s_work *w, float *Gd,
         float *dfd = w->dfd + (size_t)i0 * H;
         if (w->drop) dropout_backward(dfd, H, N, H, w->mask_o + (size_t)i0 * H);
         if (has_attn(m)) {
+            s2s_phase(S2S_PH_BWD_ATTENTION);
             attend_backward(m, w, Gd, m->off_dense, u0, u1, cur, SHt);
+            s2s_phase(S2S_PH_OTHER);
         } else {
             for (int i = 0; i < N; i++)
                 s2s_add(cur + ((size_t)i0 + i) * SHt, dfd + (size_t)i * H,
@@ -1220,6 +1239,66 @@ void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad)
         memset(grad + m->off_emb_tgt + w->ids_d[i] * E, 0, E * sizeof(float));
 }
 
+/* Rows ids[0..n) of a table at flat offset off, restricted to [lo, hi):
+ * adds demb's rows there (demb != NULL) or clears them. */
+static void embed_span(float *grad, size_t off, size_t rows, int E,
+                       const uint32_t *ids, int n, const float *demb,
+                       size_t lo, size_t hi)
+{
+    size_t end = off + rows * (size_t)E;
+    if (hi <= off || lo >= end) return;
+    for (int i = 0; i < n; i++) {
+        size_t a = off + (size_t)ids[i] * E, b = a + (size_t)E;
+        size_t a1 = a > lo ? a : lo, b1 = b < hi ? b : hi;
+        if (a1 >= b1) continue;
+        if (demb)
+            s2s_add(grad + a1, demb + (size_t)i * E + (a1 - a), b1 - a1);
+        else
+            memset(grad + a1, 0, (b1 - a1) * sizeof(float));
+    }
+}
+
+void s2s_step_embed_grad_span(const s2s_model *m, const s2s_work *w,
+                              float *grad, size_t lo, size_t hi)
+{
+    embed_span(grad, m->off_emb_src, (size_t)m->V_src, m->E, w->ids_e, w->Ne,
+               w->demb_e, lo, hi);
+    embed_span(grad, m->off_emb_tgt, (size_t)m->V_tgt, m->E, w->ids_d, w->Nd,
+               w->demb_d, lo, hi);
+}
+
+void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
+                               float *grad, size_t lo, size_t hi)
+{
+    embed_span(grad, m->off_emb_src, (size_t)m->V_src, m->E, w->ids_e, w->Ne,
+               NULL, lo, hi);
+    embed_span(grad, m->off_emb_tgt, (size_t)m->V_tgt, m->E, w->ids_d, w->Nd,
+               NULL, lo, hi);
+}
+
+size_t s2s_step_embed_count(const s2s_work *w)
+{
+    return (size_t)w->Ne + (size_t)w->Nd;
+}
+
+static size_t rows_in(size_t off, int E, const uint32_t *ids, int n,
+                      size_t lo, size_t hi, size_t *starts)
+{
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        size_t a = off + (size_t)ids[i] * E;
+        if (a < hi && a + (size_t)E > lo) starts[k++] = a;
+    }
+    return k;
+}
+
+size_t s2s_step_embed_rows(const s2s_model *m, const s2s_work *w, size_t lo,
+                           size_t hi, size_t *starts)
+{
+    size_t k = rows_in(m->off_emb_src, m->E, w->ids_e, w->Ne, lo, hi, starts);
+    return k + rows_in(m->off_emb_tgt, m->E, w->ids_d, w->Nd, lo, hi, starts + k);
+}
+
 double s2s_step_train(const s2s_model *m, s2s_work *w, const s2s_seqs *s,
                       float *grad, float scale, float tf_ratio, s2s_rng *rng)
 {
@@ -1368,6 +1447,7 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
     while (n > 0) {
         s2s_step_decode(m, w, n, cur, mem_of);
         /* keep the unfinished rows, packed to the front */
+        s2s_phase(S2S_PH_SOFTMAX); /* the arg-max, decoding's "softmax" */
         kept = 0;
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
@@ -1385,6 +1465,7 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
             mem_of[kept] = mem_of[j];
             kept++;
         }
+        s2s_phase(S2S_PH_OTHER);
         s2s_step_keep(m, w, kept, w->perm);
         n = kept;
     }

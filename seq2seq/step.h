@@ -56,6 +56,33 @@ void s2s_step_embed_grad(const s2s_model *m, const s2s_work *w, float *grad,
                          uint32_t src_lo, uint32_t src_hi, uint32_t tgt_lo,
                          uint32_t tgt_hi);
 void s2s_step_embed_clear(const s2s_model *m, const s2s_work *w, float *grad);
+/* The same two over a span [lo, hi) of the flat buffer instead of id
+ * ranges: only the elements of w's rows inside the span are added (in the
+ * same order) or cleared, so a caller can cut the buffer where it likes. */
+void s2s_step_embed_grad_span(const s2s_model *m, const s2s_work *w,
+                              float *grad, size_t lo, size_t hi);
+void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
+                               float *grad, size_t lo, size_t hi);
+/* The flat offsets of the embedding rows (m->E floats each) w touched,
+ * repeats included, that meet [lo, hi), into starts (room for
+ * s2s_step_embed_count(w)); returns how many. */
+size_t s2s_step_embed_count(const s2s_work *w);
+size_t s2s_step_embed_rows(const s2s_model *m, const s2s_work *w, size_t lo,
+                           size_t hi, size_t *starts);
+
+/* The same two over a span [lo, hi) of the flat buffer instead of id
+ * ranges: only the elements of w's rows inside the span are added (in the
+ * same order) or cleared, so a caller can cut the buffer where it likes. */
+void s2s_step_embed_grad_span(const s2s_model *m, const s2s_work *w,
+                              float *grad, size_t lo, size_t hi);
+void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
+                               float *grad, size_t lo, size_t hi);
+/* The flat offsets of the embedding rows (m->E floats each) w touched,
+ * repeats included, that meet [lo, hi), into starts (room for
+ * s2s_step_embed_count(w)); returns how many. */
+size_t s2s_step_embed_count(const s2s_work *w);
+size_t s2s_step_embed_rows(const s2s_model *m, const s2s_work *w, size_t lo,
+                           size_t hi, size_t *starts);
 
 /* Forward only (teacher forcing): summed NLL over the target tokens. */
 double s2s_step_loss(const s2s_model *m, s2s_work *w, const s2s_seqs *s);

@@ -10,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/ckpt.h"
 #include "core/kernels.h"
 #include "core/optim.h"
+#include "core/phase.h"
 #include "core/progress.h"
 #include "core/sysinfo.h"
 #include "corpora/tatoeba.h"
@@ -116,6 +118,7 @@ static int resume_differences(const s2s_config *ck, const s2s_config *run,
 }
 
 static int trainer_threads(s2s_trainer *tr, s2s_err *err);
+static int lazy_adam(const s2s_trainer *tr);
 
 int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
                      const char *resume_path, s2s_err *err)
@@ -267,6 +270,14 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
     }
     tr->batcher.group = cfg->train.length_grouping;
     s2s_batch_init(&tr->batch);
+    if (lazy_adam(tr)) {
+        size_t V = (size_t)tr->model.V_src + (size_t)tr->model.V_tgt;
+        tr->emb_upto = s2s_xmalloc((V + 1) * sizeof *tr->emb_upto);
+        tr->emb_seen = s2s_xcalloc(V + 1, sizeof *tr->emb_seen);
+        tr->rows = s2s_xmalloc((V + 1) * sizeof *tr->rows);
+        for (size_t r = 0; r < V; r++) tr->emb_upto[r] = tr->st.step;
+        tr->hist_base = tr->st.step;
+    }
     tr->loaded = 3;
     return 0;
 }
@@ -345,6 +356,10 @@ void s2s_trainer_free(s2s_trainer *tr)
         }
     free(tr->work);
     free(tr->grad);
+    free(tr->emb_upto);
+    free(tr->emb_seen);
+    free(tr->rows);
+    free(tr->hist);
     free(tr->nll);
     free(tr->start);
     if (tr->loaded >= 2) s2s_model_free(&tr->model);
@@ -406,6 +421,218 @@ static void split_rows(const s2s_model *m, const s2s_batch *b, int nt,
     start[nt] = b->B;
 }
 
+/* After the shares: one pass over each of the norm's fixed parts of the
+ * flat buffer adds the other threads' dense gradients into params.g (in
+ * share order, clearing them), adds the embedding rows (share order, then
+ * packed order) and sums the part's squares; a barrier; then one pass per
+ * part clips, updates and clears the gradient. Each part is done by one
+ * thread with the same operations in the same order as the whole-buffer
+ * reduction, s2s_clip_grad_norm and s2s_adam_step / s2s_sgd_step, so the
+ * results are theirs bit for bit, whichever thread does which part.
+ *
+ * Embedding rows a step does not touch have a zero gradient. Summing its
+ * squares adds nothing, so the norm reads only the touched rows. SGD
+ * leaves such a row as it is, so it is skipped. Adam still moves it (its
+ * moments decay), which would be a pass over three tables the size of the
+ * vocabularies each step, memory-bound; instead ("lazy") such a row is
+ * brought up to date only when it is next read: the steps it missed are
+ * replayed on it, with a zero gradient and each step's own constants, i.e.
+ * the very operations the dense update would have done, in cache. Rows are
+ * read by the forward pass of a batch that holds them (replayed first), and
+ * by anything outside the step: s2s_trainer_sync() replays them all. With
+ * teacher forcing below 1 the decoder reads rows the batch does not name,
+ * so there Adam stays dense. */
+
+typedef struct {
+    size_t *span[S2S_NORM_PARTS]; /* touched embedding spans of each part */
+    size_t nspan[S2S_NORM_PARTS];
+    int sparse;                   /* update only those spans */
+} step_parts;
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int lazy_adam(const s2s_trainer *tr)
+{
+    const s2s_config *c = &tr->cfg;
+    return strcmp(c->train.optimizer, "sgd") != 0 && c->train.teacher_forcing >= 1.0f;
+}
+
+/* Flat offset of embedding row r (source rows, then target rows). */
+static size_t row_off(const s2s_model *m, size_t r)
+{
+    size_t E = (size_t)m->E;
+    return r < (size_t)m->V_src ? m->off_emb_src + r * E
+                                : m->off_emb_tgt + (r - (size_t)m->V_src) * E;
+}
+
+/* Adam steps upto+1 .. to on row r, whose gradient is zero (as it is
+ * between steps, for a row the step did not touch). */
+static void replay_row(s2s_trainer *tr, size_t r, long to)
+{
+    s2s_params *p = &tr->model.params;
+    size_t off = row_off(&tr->model, r), E = (size_t)tr->model.E;
+    for (long s = tr->emb_upto[r] + 1; s <= to; s++)
+        s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], off, off + E, 1.0f,
+                       0, 0);
+    tr->emb_upto[r] = to;
+}
+
+void s2s_trainer_sync(s2s_trainer *tr)
+{
+    if (!tr->emb_upto) return;
+    long to = tr->st.step;
+    long n = (long)tr->model.V_src + tr->model.V_tgt;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(tr->threads)
+    for (long r = 0; r < n; r++)
+        if (tr->emb_upto[r] < to) replay_row(tr, (size_t)r, to);
+    tr->hist_n = 0;
+    tr->hist_base = to;
+}
+
+/* The rows batch b reads, each once, into tr->rows; returns the count. */
+static size_t batch_rows(s2s_trainer *tr, const s2s_batch *b, long stamp)
+{
+    size_t n = 0, Vs = (size_t)tr->model.V_src;
+    for (int r = 0; r < b->B; r++) {
+        for (int i = 0; i < b->src_len[r]; i++) {
+            size_t id = b->src[(size_t)r * b->T + i];
+            if (tr->emb_seen[id] != stamp) tr->emb_seen[id] = stamp, tr->rows[n++] = id;
+        }
+        for (int i = 0; i < b->tgt_len[r]; i++) {
+            size_t id = Vs + b->tgt_in[(size_t)r * b->U + i];
+            if (tr->emb_seen[id] != stamp) tr->emb_seen[id] = stamp, tr->rows[n++] = id;
+        }
+    }
+    return n;
+}
+
+/* Adds the other threads' dense gradients into params.g over [a, b), in
+ * share order, clearing theirs. */
+static void reduce_range(s2s_trainer *tr, size_t a, size_t b)
+{
+    size_t od = tr->model.off_dense;
+    float *g0 = tr->model.params.g;
+    for (int u = 1; u < tr->threads; u++) {
+        float *restrict gu = tr->grad[u] - od; /* indexed like p->g */
+        for (size_t i = a; i < b; i++) {
+            g0[i] += gu[i];
+            gu[i] = 0;
+        }
+    }
+}
+
+#define REDUCE_CHUNK 4096
+
+static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
+                        step_parts *sp)
+{
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    int nt = tr->threads;
+    size_t lo, hi, od = m->off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    size_t dlo = lo > od ? lo : od;
+    sp->span[k] = NULL;
+    sp->nspan[k] = 0;
+    if (lo < od) {
+        s2s_phase(S2S_PH_EMBED);
+        for (int u = 0; u < nt; u++)
+            s2s_step_embed_grad_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+    }
+    if (lo < od && (want_norm || sp->sparse)) {
+        /* the spans of the touched rows in this part, ascending, once */
+        size_t cap = 0, nr = 0, ns = 0, E = (size_t)m->E;
+        for (int u = 0; u < nt; u++) cap += s2s_step_embed_count(tr->work[u]);
+        size_t *rows = s2s_xmalloc((cap + 1) * sizeof *rows);
+        size_t *span = s2s_xmalloc((cap + 1) * 2 * sizeof *span);
+        size_t ehi = hi < od ? hi : od;
+        for (int u = 0; u < nt; u++)
+            nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
+        qsort(rows, nr, sizeof *rows, cmp_size);
+        for (size_t j = 0; j < nr; j++) {
+            if (j && rows[j] == rows[j - 1]) continue;
+            span[2 * ns] = rows[j] > lo ? rows[j] : lo;
+            span[2 * ns + 1] = rows[j] + E < ehi ? rows[j] + E : ehi;
+            ns++;
+        }
+        free(rows);
+        sp->span[k] = span;
+        sp->nspan[k] = ns;
+    }
+    if (!want_norm) {
+        if (dlo < hi && nt > 1) {
+            s2s_phase(S2S_PH_REDUCE);
+            reduce_range(tr, dlo, hi);
+        }
+        s2s_phase(S2S_PH_OTHER);
+        return;
+    }
+    /* the sum of squares in index order: the touched embedding rows (zero
+     * rows add nothing, see s2s_grad_sumsq_spans), then the dense range a
+     * chunk at a time, each right after its reduction, still in cache */
+    double lane[8] = {0};
+    s2s_phase(S2S_PH_CLIP);
+    for (size_t j = 0; j < sp->nspan[k]; j++)
+        s2s_grad_sumsq_acc(lane, p->g, lo, hi, sp->span[k][2 * j],
+                           sp->span[k][2 * j + 1]);
+    for (size_t a = dlo; a < hi; a += REDUCE_CHUNK) {
+        size_t b = hi - a < REDUCE_CHUNK ? hi : a + REDUCE_CHUNK;
+        if (nt > 1) {
+            s2s_phase(S2S_PH_REDUCE);
+            reduce_range(tr, a, b);
+            s2s_phase(S2S_PH_CLIP);
+        }
+        s2s_grad_sumsq_acc(lane, p->g, lo, hi, a, b);
+    }
+    part[k] = s2s_grad_sumsq_lanes(lane);
+    s2s_phase(S2S_PH_OTHER);
+}
+
+static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
+                        float gscale, step_parts *sp, int skip)
+{
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    size_t lo, hi, od = m->off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    s2s_phase(S2S_PH_OPTIM);
+    if (skip) {
+        /* a non-finite gradient: no update, only the clearing */
+        size_t from = sp->sparse && lo < od ? (od < hi ? od : hi) : lo;
+        memset(p->g + from, 0, (hi - from) * sizeof(float));
+    }
+    /* the dense part is cleared here; the embedding rows this step
+     * touched are cleared below (the rest are zero already) */
+    if (!skip && sp->sparse && lo < od) {
+        for (size_t j = 0; j < sp->nspan[k]; j++) {
+            size_t a = sp->span[k][2 * j], b = sp->span[k][2 * j + 1];
+            if (sgd)
+                s2s_sgd_range(p, tr->st.lr, a, b, gscale, od, 0);
+            else
+                s2s_adam_range(p, ak, a, b, gscale, od, 0);
+        }
+        lo = od < hi ? od : hi; /* then the dense part of the part */
+    }
+    if (!skip && lo < hi) {
+        if (sgd)
+            s2s_sgd_range(p, tr->st.lr, lo, hi, gscale, od, 1);
+        else
+            s2s_adam_range(p, ak, lo, hi, gscale, od, 1);
+    }
+    s2s_norm_part(p->n, k, &lo, &hi);
+    if (lo < od) {
+        s2s_phase(S2S_PH_EMBED);
+        for (int u = 0; u < tr->threads; u++)
+            s2s_step_embed_clear_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+    }
+    free(sp->span[k]);
+    s2s_phase(S2S_PH_OTHER);
+}
+
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 {
     const s2s_config *c = &tr->cfg;
@@ -414,71 +641,90 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     int nt = tr->threads, *start = tr->start;
     double *nll = tr->nll;
     float scale = 1.0f / (float)b->ntokens;
-    size_t nd = p->n - m->off_dense;
     float *g0 = p->g + m->off_dense;
+    s2s_phase(S2S_PH_OTHER);
     split_rows(m, b, nt, start);
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
+
+    /* the norm is always taken (it rides on the reduction): a non-finite
+     * one skips the update, so parameters and moments stay finite */
+    int want_norm = 1, skip = 0;
+    int sgd = strcmp(c->train.optimizer, "sgd") == 0;
+    long step = ++tr->st.step;
+    s2s_adam_k ak;
+    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+    s2s_adam_prepare(&a, step, &ak);
+    double part[S2S_NORM_PARTS];
+    float gscale = 1.0f;
+    step_parts sp;
+    sp.sparse = sgd || tr->emb_upto;
+    size_t nrows = 0;
+    if (tr->emb_upto) {
+        /* this step's constants, for the rows it does not touch */
+        if (tr->hist_n == tr->hist_cap) {
+            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
+            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
+        }
+        tr->hist[tr->hist_n++] = ak;
+        nrows = batch_rows(tr, b, step);
+    }
 
     /* Shares are fixed by the thread count asked for; should OpenMP give
      * fewer threads, each takes several shares, with the same results. */
 #pragma omp parallel num_threads(nt)
     {
-        int team = omp_get_num_threads();
-        for (int t = omp_get_thread_num(); t < nt; t += team) {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
+        if (nrows) {
+            /* rows the forward pass reads, brought up to the last step */
+            s2s_phase(S2S_PH_OPTIM);
+            for (size_t j = (size_t)id; j < nrows; j += (size_t)team)
+                if (tr->emb_upto[tr->rows[j]] < step - 1)
+                    replay_row(tr, tr->rows[j], step - 1);
+            s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        }
+        s2s_phase(S2S_PH_OTHER);
+        for (int t = id; t < nt; t += team) {
             s2s_seqs s = share_of(b, start[t], start[t + 1]);
             s2s_rng rng;
-            step_rng(&rng, c->train.seed, tr->st.step, t);
+            step_rng(&rng, c->train.seed, step - 1, t);
             nll[t] = s2s_step_train_dense(m, tr->work[t], &s,
                                           t ? tr->grad[t] : g0, scale,
                                           c->train.teacher_forcing, &rng);
         }
+        s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
-        for (int t = omp_get_thread_num(); t < nt; t += team) {
-            /* dense part: g0 += g1 + ... in share order over a fixed slice
-             * each, clearing the other buffers for the next step */
-            size_t i0 = nd * (size_t)t / (size_t)nt, i1 = nd * (size_t)(t + 1) / (size_t)nt;
-            for (int u = 1; u < nt; u++) {
-                float *gu = tr->grad[u];
-                for (size_t i = i0; i < i1; i++) {
-                    g0[i] += gu[i];
-                    gu[i] = 0;
-                }
-            }
-            /* embedding rows: each slice owns a range of rows and adds
-             * every share's rows in it, in share order */
-            uint32_t vs = (uint32_t)m->V_src, vt = (uint32_t)m->V_tgt;
-            for (int u = 0; u < nt; u++)
-                s2s_step_embed_grad(m, tr->work[u], p->g,
-                                    (uint32_t)((uint64_t)vs * t / nt),
-                                    (uint32_t)((uint64_t)vs * (t + 1) / nt),
-                                    (uint32_t)((uint64_t)vt * t / nt),
-                                    (uint32_t)((uint64_t)vt * (t + 1) / nt));
+        for (int k = id; k < S2S_NORM_PARTS; k += team)
+            reduce_part(tr, k, want_norm, part, &sp);
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        s2s_phase(S2S_PH_CLIP);
+#pragma omp single nowait
+        {
+            double norm = s2s_grad_norm_of_parts(part);
+            skip = !isfinite(norm);
+            if (c->train.clip > 0 && !skip) gscale = s2s_clip_factor(norm, c->train.clip);
         }
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        /* (the barrier publishes gscale) */
+        for (int k = id; k < S2S_NORM_PARTS; k += team)
+            update_part(tr, k, sgd, &ak, gscale, &sp, skip);
+        s2s_phase(S2S_PH_WAIT);
     }
+    s2s_phase(S2S_PH_OTHER);
+    tr->skipped = skip;
+    if (skip) { /* as if the step had not been: the caller says so */
+        step = --tr->st.step;
+        if (tr->emb_upto) tr->hist_n--;
+    }
+    for (size_t j = 0; j < nrows; j++) tr->emb_upto[tr->rows[j]] = step;
     s2s_blas_set_threads(blas);
-
-    /* a non-finite gradient (NaN or inf anywhere) skips the update, so
-     * parameters and moments stay finite; the caller says so */
-    double norm = c->train.clip > 0 ? s2s_clip_grad_norm(p->g, p->n, c->train.clip)
-                                    : s2s_grad_norm(p->g, p->n);
-    tr->skipped = !isfinite(norm);
-    if (!tr->skipped) {
-        tr->st.step++;
-        if (strcmp(c->train.optimizer, "sgd") == 0) {
-            s2s_sgd_step(p, tr->st.lr);
-        } else {
-            s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-            s2s_adam_step(p, &a, tr->st.step);
-        }
-    }
-    /* the gradient starts at zero for the next step: the dense part and
-     * the embedding rows this step touched */
-    memset(g0, 0, nd * sizeof(float));
-    for (int t = 0; t < nt; t++) s2s_step_embed_clear(m, tr->work[t], p->g);
 
     double sum = 0;
     for (int t = 0; t < nt; t++) sum += nll[t];
+    s2s_phase_stop();
     return sum / (double)b->ntokens;
 }
 
@@ -488,6 +734,7 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 double s2s_trainer_loss(s2s_trainer *tr, int split)
 {
     const s2s_split *sp = &tr->data.split[split];
+    s2s_trainer_sync(tr);
     if (sp->n == 0) return NAN;
     s2s_batcher bt;
     s2s_batch b;
@@ -522,6 +769,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
                       s2s_scores *out, s2s_err *err)
 {
     const s2s_split *sp = &tr->data.split[split];
+    s2s_trainer_sync(tr);
     memset(out, 0, sizeof *out);
     s2s_bleu_stats bleu;
     s2s_chrf_stats chrf;
@@ -597,6 +845,7 @@ int s2s_make_dirs(const char *path, s2s_err *err)
 static int save(s2s_trainer *tr, const char *name, s2s_err *err)
 {
     char path[S2S_PATH_MAX + 32];
+    s2s_trainer_sync(tr);
     snprintf(path, sizeof path, "%s/%s", tr->cfg.train.run_dir, name);
     return s2s_checkpoint_save(path, &tr->cfg, tr->data.src_vocab,
                                tr->data.tgt_vocab, &tr->model, &tr->st, err);
@@ -679,6 +928,9 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     }
     s2s_progress_log(&prog, "training %zu pairs, %zu batches/epoch, %zu parameters, %d threads",
                      tr->data.split[S2S_TRAIN].n, nb, tr->model.params.n, tr->threads);
+    char blas[384];
+    s2s_progress_log(&prog, "%s; the %d training threads call it with 1 thread each",
+                     s2s_blas_describe(blas, sizeof blas), tr->threads);
     if (tr->data.split[S2S_DEV].n == 0)
         s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
                          "will be the last checkpoint");

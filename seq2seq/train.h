@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "core/optim.h"
 #include "corpora/batch.h"
 #include "corpora/dataset.h"
 #include "seq2seq/beam.h"
@@ -37,6 +38,13 @@ typedef struct s2s_trainer {
                               no update was made */
     char resume_changes[2048]; /* "key: old -> new; ..." applied on resume */
     int loaded;            /* what s2s_trainer_free must release */
+    /* lazy Adam on embedding rows (train.c): NULL when dense */
+    long *emb_upto;        /* (V_src + V_tgt) last step applied to each row */
+    long *emb_seen;        /* (V_src + V_tgt) stamp: row listed this step */
+    size_t *rows;          /* (V_src + V_tgt) the rows of the current batch */
+    s2s_adam_k *hist;      /* constants of steps hist_base+1 .. +hist_n */
+    size_t hist_n, hist_cap;
+    long hist_base;
 } s2s_trainer;
 
 /* Maps the run config's data and tokenizer sections onto a corpus spec. */
@@ -61,6 +69,13 @@ void s2s_trainer_free(s2s_trainer *tr);
  * share, gradients summed, clipped, applied. Returns the mean NLL per
  * target token. */
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b);
+
+/* Brings every parameter up to the last step. Training with Adam updates
+ * embedding rows a step does not touch only when they are next read (with
+ * the same bits as a dense update); s2s_trainer_loss, _score and the
+ * checkpoints call this themselves, anything else that reads
+ * model.params after s2s_trainer_step must call it first. */
+void s2s_trainer_sync(s2s_trainer *tr);
 
 /* Mean NLL per target token over a split (teacher forcing). */
 double s2s_trainer_loss(s2s_trainer *tr, int split);

@@ -311,6 +311,10 @@ Test(cli, train_translate_repl_eval_through_pipes)
     char *out, *err;
     int rc = run("train toy.yaml", NULL, &out, &err);
     cr_assert_eq(rc, 0, "train: %s", err);
+    /* the log header names the BLAS and its kernel */
+    cr_assert(strstr(out, "BLAS: OpenBLAS ") || strstr(err, "BLAS: OpenBLAS "),
+              "no BLAS line in the training log: %s%s", out, err);
+    cr_assert(strstr(out, ", kernel ") || strstr(err, ", kernel "), "%s%s", out, err);
     free(out);
     free(err);
     char path[512];

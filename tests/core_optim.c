@@ -243,3 +243,97 @@ Test(clip, large_buffer_parallel_scale)
         cr_assert_eq(g[i], (i % 2) ? f : -f);
     free(g);
 }
+
+/* ------------------------------------------- the pieces the trainer fuses */
+
+/* A gradient that is zero but for scattered rows of 16: the sum over the
+ * rows alone has the bits of the sum over the whole part, for parts that
+ * start and end anywhere (the lanes depend on the part's start). */
+Test(pieces, sparse_sumsq_has_the_bits_of_the_full_one)
+{
+    size_t n = 100003;
+    float *g = calloc(n, sizeof *g);
+    s2s_rng r;
+    s2s_rng_seed(&r, 11);
+    size_t rows[40];
+    for (int j = 0; j < 40; j++) rows[j] = 2500 * (size_t)j + (size_t)(j * 7 % 13);
+    for (int j = 0; j < 40; j++)
+        for (int e = 0; e < 16; e++)
+            g[rows[j] + e] = s2s_rng_uniform(&r, -3, 3);
+    size_t span[82];
+    for (int k = 0; k < S2S_NORM_PARTS; k++) {
+        size_t lo, hi, ns = 0;
+        s2s_norm_part(n, k, &lo, &hi);
+        for (int j = 0; j < 40; j++) {
+            size_t a = rows[j] > lo ? rows[j] : lo;
+            size_t b = rows[j] + 16 < hi ? rows[j] + 16 : hi;
+            if (a < b) span[2 * ns] = a, span[2 * ns + 1] = b, ns++;
+        }
+        double full = s2s_grad_sumsq(g, lo, hi);
+        double sparse = s2s_grad_sumsq_spans(g, lo, hi, span, ns);
+        cr_assert(memcmp(&full, &sparse, sizeof full) == 0,
+                  "part %d: %.17g vs %.17g", k, full, sparse);
+    }
+    /* a dense span too, starting off the lanes' alignment */
+    size_t whole[2] = {3, n};
+    double a = s2s_grad_sumsq(g, 3, n), b = s2s_grad_sumsq_spans(g, 3, n, whole, 1);
+    cr_assert(memcmp(&a, &b, sizeof a) == 0);
+    free(g);
+}
+
+/* Adam / SGD over ranges with a gradient scale equal clipping first and
+ * then the whole-buffer step, bit for bit; the gradient is cleared from
+ * zero_from on. */
+Test(pieces, ranges_with_scale_equal_clip_then_step)
+{
+    for (int sgd = 0; sgd <= 1; sgd++) {
+        s2s_params a, b;
+        memset(&a, 0, sizeof a);
+        memset(&b, 0, sizeof b);
+        s2s_params_reserve(&a, 5003);
+        s2s_params_reserve(&b, 5003);
+        s2s_params_alloc(&a);
+        s2s_params_alloc(&b);
+        s2s_rng r;
+        s2s_rng_seed(&r, 5);
+        for (size_t i = 0; i < a.n; i++) {
+            a.w[i] = b.w[i] = s2s_rng_uniform(&r, -1, 1);
+            a.m[i] = b.m[i] = s2s_rng_uniform(&r, -0.1f, 0.1f);
+            a.v[i] = b.v[i] = s2s_rng_uniform(&r, 0, 0.01f);
+            a.g[i] = b.g[i] = s2s_rng_uniform(&r, -4, 4);
+        }
+        s2s_adam_cfg cfg = { 1e-3f, 0.9f, 0.999f, 1e-8f };
+        double norm = s2s_clip_grad_norm(a.g, a.n, 1.0);
+        if (sgd) s2s_sgd_step(&a, 0.1f); else s2s_adam_step(&a, &cfg, 7);
+
+        double part[S2S_NORM_PARTS];
+        for (int k = 0; k < S2S_NORM_PARTS; k++) {
+            size_t lo, hi;
+            s2s_norm_part(b.n, k, &lo, &hi);
+            part[k] = s2s_grad_sumsq(b.g, lo, hi);
+        }
+        double norm2 = s2s_grad_norm_of_parts(part);
+        cr_assert(memcmp(&norm, &norm2, sizeof norm) == 0);
+        float c = s2s_clip_factor(norm2, 1.0);
+        cr_assert(c < 1.0f);
+        s2s_adam_k ak;
+        s2s_adam_prepare(&cfg, 7, &ak);
+        for (int k = S2S_NORM_PARTS - 1; k >= 0; k--) { /* any order */
+            size_t lo, hi;
+            s2s_norm_part(b.n, k, &lo, &hi);
+            if (sgd) s2s_sgd_range(&b, 0.1f, lo, hi, c, 100, 1);
+            else s2s_adam_range(&b, &ak, lo, hi, c, 100, 1);
+        }
+        cr_assert(memcmp(a.w, b.w, a.n * sizeof *a.w) == 0, "sgd=%d", sgd);
+        cr_assert(memcmp(a.m, b.m, a.n * sizeof *a.m) == 0);
+        cr_assert(memcmp(a.v, b.v, a.n * sizeof *a.v) == 0);
+        for (size_t i = 100; i < b.n; i++) cr_assert_eq(b.g[i], 0.0f);
+        for (size_t i = 0; i < 100; i++) cr_assert_neq(b.g[i], 0.0f);
+        s2s_params_free(&a);
+        s2s_params_free(&b);
+    }
+    /* no clipping needed, or a non-finite norm: factor 1 */
+    cr_assert_eq(s2s_clip_factor(0.5, 1.0), 1.0f);
+    cr_assert_eq(s2s_clip_factor(NAN, 1.0), 1.0f);
+    cr_assert_eq(s2s_clip_factor(INFINITY, 1.0), 1.0f);
+}

@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/kernels.h"
+#include "core/phase.h"
 #include "core/sysinfo.h"
 #include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
@@ -29,8 +31,9 @@ static char commit[64];
 
 static void json_head(const char *figure, const char *config, int threads)
 {
-    printf("{\"figure\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"commit\": \"%s\"",
-           figure, config, threads, commit);
+    char blas[512];
+    printf("{\"figure\": \"%s\", \"config\": \"%s\", \"threads\": %d, \"commit\": \"%s\", %s",
+           figure, config, threads, commit, s2s_blas_json(blas, sizeof blas));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -124,6 +127,74 @@ fail:
     return 1;
 }
 
+/* ------------------------------------------------------------------------
+ * Where the time of a training step goes (--phases) */
+
+/* Trains `steps` steps (after `warmup`) on `threads` threads with the
+ * phase timers on; share[p] gets each phase's part of threads x wall time,
+ * share[S2S_PH_COUNT] the rest (threads idle outside the parallel part). */
+static int phase_run(const char *name, int threads, int warmup, int steps,
+                     double *share, double *tps)
+{
+    s2s_config cfg;
+    s2s_err err;
+    if (load_config(name, &cfg, &err) < 0) goto fail;
+    cfg.train.threads = threads;
+    s2s_trainer tr;
+    if (s2s_trainer_init(&tr, &cfg, NULL, &err) < 0) goto fail;
+    size_t nb = s2s_batcher_count(&tr.batcher);
+    double tok = 0, t0 = 0;
+    for (int k = 0; k < warmup + steps; k++) {
+        if (k == warmup) {
+            s2s_phase_enable(1);
+            t0 = omp_get_wtime();
+        }
+        s2s_phase(S2S_PH_OTHER);
+        s2s_batcher_get(&tr.batcher, 0, (size_t)k % nb, &tr.batch);
+        s2s_trainer_step(&tr, &tr.batch);
+        if (k >= warmup) tok += (double)tr.batch.ntokens;
+    }
+    double wall = omp_get_wtime() - t0, sum = 0;
+    for (int p = 0; p < S2S_PH_COUNT; p++) {
+        share[p] = s2s_phase_seconds(p) / (wall * threads);
+        sum += share[p];
+    }
+    share[S2S_PH_COUNT] = 1.0 - sum;
+    s2s_phase_enable(0);
+    *tps = tok / wall;
+    json_head("train_phases", name, threads);
+    printf(", \"steps\": %d, \"tokens_per_s\": %.0f, \"ms_per_step\": %.3f, \"pct\": {",
+           steps, *tps, 1e3 * wall / steps);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        printf("%s\"%s\": %.2f", p ? ", " : "",
+               p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle", 100.0 * share[p]);
+    printf("}}\n");
+    fflush(stdout);
+    s2s_trainer_free(&tr);
+    return 0;
+fail:
+    fprintf(stderr, "s2s bench: %s\n", err.msg);
+    return 1;
+}
+
+/* JSON lines on stdout, and a table per config on stderr for the README. */
+static int phases(const char *name, int warmup, int steps)
+{
+    double share[2][S2S_PH_COUNT + 1], tps[2];
+    for (int t = 1; t <= 2; t++)
+        if (phase_run(name, t, warmup, steps, share[t - 1], &tps[t - 1]) < 0)
+            return 1;
+    fprintf(stderr, "\nconfig %s: share of threads x wall time of a training step\n"
+            "| phase | 1 thread | 2 threads |\n|---|---:|---:|\n", name);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        fprintf(stderr, "| %s | %.1f %% | %.1f %% |\n",
+                p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle (serial part)",
+                100.0 * share[0][p], 100.0 * share[1][p]);
+    fprintf(stderr, "| tokens/s | %.0f | %.0f (%.2fx) |\n", tps[0], tps[1],
+            tps[1] / tps[0]);
+    return 0;
+}
+
 /* Runs one throughput measurement in a fresh process, so its peak RSS is
  * its own and no OpenMP state crosses a fork. */
 static int child_throughput(const char *self, const char *name, int threads,
@@ -209,6 +280,72 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
     fflush(stdout);
 }
 
+/* Where decoding's time goes: greedy decoding of the test split at batch
+ * decode.batch (rows split over the threads), then of its first 500
+ * sentences one at a time (the BLAS threaded); shares of threads x wall
+ * time (for batch 1: of wall time, the BLAS's own threads not counted). */
+static void decode_phases(s2s_trainer *tr, const char *name)
+{
+    const s2s_split *sp = &tr->data.split[S2S_TEST];
+    if (sp->n == 0) {
+        fprintf(stderr, "s2s bench: %s: no test split\n", name);
+        return;
+    }
+    double share[2][S2S_PH_COUNT + 1], rate[2];
+    s2s_scores sc;
+    s2s_trainer_sync(tr);
+    for (int mode = 0; mode < 2; mode++) {
+        s2s_phase_enable(1);
+        double t0 = omp_get_wtime();
+        size_t n = 0;
+        if (mode == 0) {
+            s2s_phase(S2S_PH_OTHER);
+            s2s_trainer_score(tr, S2S_TEST, NULL, &sc, NULL);
+            n = sc.sentences;
+        } else {
+            uint32_t out[256];
+            n = sp->n < 500 ? sp->n : 500;
+            for (size_t k = 0; k < n; k++) {
+                int len = (int)sp->src_len[k], olen;
+                int cap = s2s_decode_limit(&tr->cfg, len);
+                if (cap > 256) cap = 256;
+                s2s_phase(S2S_PH_OTHER);
+                s2s_decode_batch(&tr->model, tr->work, tr->threads, NULL, 1,
+                                 s2s_split_src(sp, k), len, &len, &cap, out, 256,
+                                 &olen, NULL, NULL, NULL, NULL, 0);
+            }
+        }
+        s2s_phase_stop();
+        double wall = omp_get_wtime() - t0, sum = 0;
+        int acc = mode == 0 ? tr->threads : 1;
+        for (int p = 0; p < S2S_PH_COUNT; p++) {
+            share[mode][p] = s2s_phase_seconds(p) / (wall * acc);
+            sum += share[mode][p];
+        }
+        share[mode][S2S_PH_COUNT] = 1.0 - sum;
+        s2s_phase_enable(0);
+        rate[mode] = (double)n / wall;
+        json_head(mode ? "decode_batch1_phases" : "decode_batched_phases", name,
+                  tr->threads);
+        printf(", \"sentences\": %zu, \"sentences_per_s\": %.0f, \"pct\": {", n,
+               rate[mode]);
+        for (int p = 0; p <= S2S_PH_COUNT; p++)
+            printf("%s\"%s\": %.2f", p ? ", " : "",
+                   p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle", 100.0 * share[mode][p]);
+        printf("}}\n");
+        fflush(stdout);
+    }
+    fprintf(stderr, "\n%s: share of greedy decoding time (softmax_loss = the arg-max)\n"
+            "| phase | batch %d | batch 1 |\n|---|---:|---:|\n", name,
+            tr->cfg.decode.batch);
+    for (int p = 0; p <= S2S_PH_COUNT; p++)
+        if (share[0][p] > 0.0005 || share[1][p] > 0.0005)
+            fprintf(stderr, "| %s | %.1f %% | %.1f %% |\n",
+                    p < S2S_PH_COUNT ? s2s_phase_name(p) : "idle / not marked",
+                    100.0 * share[0][p], 100.0 * share[1][p]);
+    fprintf(stderr, "| sentences/s | %.0f | %.0f |\n", rate[0], rate[1]);
+}
+
 static int quality(const char *name, int epochs, int threads, long seed)
 {
     s2s_config cfg;
@@ -243,6 +380,7 @@ static int quality(const char *name, int epochs, int threads, long seed)
         snprintf(path, sizeof path, "%s/bench-seed%ld.ckpt", cfg.train.run_dir, seed);
     else
         snprintf(path, sizeof path, "%s/bench.ckpt", cfg.train.run_dir);
+    s2s_trainer_sync(&tr);
     if (s2s_make_dirs(cfg.train.run_dir, &err) < 0 ||
         s2s_checkpoint_save(path, &tr.cfg, tr.data.src_vocab, tr.data.tgt_vocab,
                             &tr.model, &tr.st, &err) < 0) {
@@ -288,7 +426,8 @@ fail:
 static const char HELP[] =
     "usage: s2s bench [--configs S,G,R,M,A] [--steps N] [--warmup N]\n"
     "                 [--epochs N] [--quality S,A] [--no-quality] [--seed N]\n"
-    "       s2s bench --decode CHECKPOINT\n"
+    "       s2s bench --decode CHECKPOINT [--phases]\n"
+    "       s2s bench --phases [--configs S,...] [--steps N] [--warmup N]\n"
     "\n"
     "The reference benchmark of bench/README.md, as JSON lines on stdout: GEMM\n"
     "peak, split and vocabulary sizes, training throughput per config on 2\n"
@@ -297,9 +436,12 @@ static const char HELP[] =
     "chrF greedy and with a beam of 5, and decoding speed of both.\n"
     "--seed overrides train.seed of the quality runs. --decode measures the\n"
     "decoding figures of a saved model (each quality run saves one to\n"
-    "runs/NAME/bench.ckpt). Run from the repository root (it reads\n"
-    "configs/*.yaml, and the corpus at $S2S_TATOEBA, by default\n"
-    "corpora/tatoeba/eng-fra.txt).\n";
+    "runs/NAME/bench.ckpt). --phases trains each config on 1 and 2 threads\n"
+    "with phase timers on and prints the share of a training step spent in\n"
+    "each phase (JSON lines on stdout, a Markdown table on stderr); with\n"
+    "--decode, the same for greedy decoding at batch 64 and 1. Run from the\n"
+    "repository root (it reads configs/*.yaml, and the corpus at\n"
+    "$S2S_TATOEBA, by default corpora/tatoeba/eng-fra.txt).\n";
 
 int s2s_bench_main(int argc, char **argv)
 {
@@ -307,7 +449,9 @@ int s2s_bench_main(int argc, char **argv)
     if (argc == 7 && strcmp(argv[1], "--child") == 0)
         return throughput(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]),
                           atof(argv[6]));
-    if (argc == 3 && strcmp(argv[1], "--decode") == 0) {
+    int decode_ph = argc == 4 && strcmp(argv[1], "--decode") == 0 &&
+                    strcmp(argv[3], "--phases") == 0;
+    if ((argc == 3 || decode_ph) && strcmp(argv[1], "--decode") == 0) {
         /* decoding figures of a saved model, e.g. runs/S/bench.ckpt */
         s2s_trainer tr;
         s2s_err err;
@@ -315,8 +459,12 @@ int s2s_bench_main(int argc, char **argv)
             fprintf(stderr, "s2s bench: %s\n", err.msg);
             return 1;
         }
-        decode_figures(&tr, argv[2], 1);
-        decode_figures(&tr, argv[2], 5);
+        if (decode_ph) {
+            decode_phases(&tr, argv[2]);
+        } else {
+            decode_figures(&tr, argv[2], 1);
+            decode_figures(&tr, argv[2], 5);
+        }
         s2s_trainer_free(&tr);
         return 0;
     }
@@ -326,9 +474,10 @@ int s2s_bench_main(int argc, char **argv)
         {"warmup", required_argument, 0, 'w'},  {"epochs", required_argument, 0, 'e'},
         {"no-quality", no_argument, 0, 'q'},    {"help", no_argument, 0, 'h'},
         {"seed", required_argument, 0, 'S'},   {"quality", required_argument, 0, 'Q'},
+        {"phases", no_argument, 0, 'p'},
         {0, 0, 0, 0}};
     char configs[64] = "S,G,R,M,A", qconfigs[64] = "S,A";
-    int steps = 200, warmup = 20, epochs = 3, do_quality = 1, c;
+    int steps = 200, warmup = 20, epochs = 3, do_quality = 1, do_phases = 0, c;
     long seed = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -339,6 +488,7 @@ int s2s_bench_main(int argc, char **argv)
         case 'q': do_quality = 0; break;
         case 'Q': snprintf(qconfigs, sizeof qconfigs, "%s", optarg); break;
         case 'S': seed = atol(optarg); break;
+        case 'p': do_phases = 1; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: fputs(HELP, stderr); return 2;
         }
@@ -346,6 +496,14 @@ int s2s_bench_main(int argc, char **argv)
     if (steps < 1 || warmup < 0 || epochs < 1) {
         fputs("s2s bench: --steps and --epochs want positive numbers\n", stderr);
         return 2;
+    }
+    if (do_phases) {
+        int rc = 0;
+        char *save = NULL;
+        for (char *name = strtok_r(configs, ",", &save); name && rc == 0;
+             name = strtok_r(NULL, ",", &save))
+            rc = phases(name, warmup, steps);
+        return rc;
     }
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/cellcheck.h"
 #include "core/file.h"
 #include "core/loader.h"
@@ -904,6 +905,9 @@ int main(int argc, char **argv)
     /* a closed pipe (`s2s translate ... | head`) is a write error to report,
      * not a signal that kills silently */
     signal(SIGPIPE, SIG_IGN);
+    /* before anything else: may restart the program once with a better
+     * OpenBLAS kernel than the generic one it fell back to */
+    s2s_blas_autoselect(argv);
     if (argc < 2) {
         fputs(HELP, stderr);
         return 2;
@@ -914,7 +918,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("s2s %s\n", S2S_VERSION);
+        char blas[384];
+        printf("s2s %s\n%s\n", S2S_VERSION, s2s_blas_describe(blas, sizeof blas));
         return 0;
     }
     argc--;
