@@ -22,7 +22,7 @@ CELLDIR_INSTALL := $(PREFIX)/lib/s2s/cells
 CELLDIR_BUILD    = $(abspath $(BUILD))/cells
 
 # Lazily expanded: pkg-config runs after scripts/deps.sh has installed it.
-PKGS      = yaml-0.1 libutf8proc openblas libedit
+PKGS      = yaml-0.1 libutf8proc openblas libedit sentencepiece
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
@@ -34,7 +34,15 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror=implicit-function-declar
            -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
 LDFLAGS ?=
 LDFLAGS += -fopenmp $(SAN)
-LDLIBS   = $(PKG_LIBS) -ldl -lm
+# -lstdc++: tokenizer/spm.cc, the one C++ file (the SentencePiece wrapper),
+# is in libs2s_tokenizer.a; the binaries are linked by the C compiler.
+LDLIBS   = $(PKG_LIBS) -lstdc++ -ldl -lm
+
+# C++ only for tokenizer/spm.cc: same warnings and code generation.
+CXX      ?= g++
+CXXFLAGS ?=
+CXXFLAGS += -std=c++17 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -MMD -MP -I. \
+            $(SAN) $(shell pkg-config --cflags sentencepiece)
 
 # Cell plugins see only cells/cell.h and link against nothing of ours.
 CELL_CFLAGS = -std=c11 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -shared $(SAN)
@@ -42,7 +50,7 @@ CELL_CFLAGS = -std=c11 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -shared $(S
 DEPS_OK := $(BUILD)/.deps-ok
 
 CORE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
-TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c))
+TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c)) $(BUILD)/tokenizer/spm.o
 CORPORA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard corpora/*.c))
 SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
 
@@ -75,6 +83,10 @@ $(DEPS_OK): scripts/deps.sh
 $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(LIB_CORE): $(CORE_OBJ)
 $(LIB_TOKENIZER): $(TOKENIZER_OBJ)

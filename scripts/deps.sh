@@ -3,7 +3,7 @@
 # those that are missing. Called by the Makefile before the first compile.
 set -eu
 
-PKGS="gcc make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev"
+PKGS="gcc make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev g++ libsentencepiece-dev sentencepiece"
 
 missing=""
 for p in $PKGS; do

@@ -57,6 +57,13 @@ void s2s_config_defaults(s2s_config *c)
     c->tokenizer.lowercase = 1;
     c->tokenizer.split_punct = 1;
     c->tokenizer.french_spacing = 0;
+    set_str(c->tokenizer.type, sizeof c->tokenizer.type, "words");
+    c->tokenizer.sentencepiece.train.vocab_size = 8000;
+    set_str(c->tokenizer.sentencepiece.train.model_type,
+            sizeof c->tokenizer.sentencepiece.train.model_type, "bpe");
+    c->tokenizer.sentencepiece.train.character_coverage = 1.0f;
+    c->tokenizer.sentencepiece.train.byte_fallback = 1;
+    c->tokenizer.sentencepiece.train.joint = 1;
 
     c->model.embed = 256;
     side_defaults(&c->model.encoder);
@@ -101,6 +108,7 @@ typedef enum key_type {
     K_LAYERS,  /* model[.side].layers: resolved after reading */
     K_HIDDEN,  /* model[.side].hidden */
     K_CELL,    /* model[.side].cell: a name, or a list of one per layer */
+    K_CHOICE,  /* char[size] field, one of the '|'-separated `choices` */
 } key_type;
 
 enum { NONEMPTY = 1 };
@@ -113,6 +121,7 @@ typedef struct key_spec {
     long long ilo, ihi;
     double flo, fhi;
     unsigned char lo_open, hi_open, flags, side;
+    const char *choices; /* K_CHOICE: "a|b" */
 } key_spec;
 
 #define FIELD(f) .off = offsetof(s2s_config, f), .size = sizeof(((s2s_config *)0)->f)
@@ -124,6 +133,7 @@ typedef struct key_spec {
       .fhi = hi, .hi_open = hi_op }
 #define BOOL_(k, f) { .key = k, .type = K_BOOL, FIELD(f) }
 #define STR(k, f, fl) { .key = k, .type = K_STR, FIELD(f), .flags = fl }
+#define CHOICE(k, f, c) { .key = k, .type = K_CHOICE, FIELD(f), .choices = c }
 #define SIDE(k, t, s, lo, hi) { .key = k, .type = t, .side = s, .ilo = lo, .ihi = hi }
 
 #define MAX_SIZE 65536 /* embed, hidden, batches, decode length */
@@ -150,6 +160,21 @@ static const key_spec KEYS[] = {
     BOOL_("tokenizer.lowercase", tokenizer.lowercase),
     BOOL_("tokenizer.split_punct", tokenizer.split_punct),
     BOOL_("tokenizer.french_spacing", tokenizer.french_spacing),
+    CHOICE("tokenizer.type", tokenizer.type, "words|sentencepiece"),
+    SEC("tokenizer.sentencepiece"),
+    STR("tokenizer.sentencepiece.model", tokenizer.sentencepiece.model, 0),
+    STR("tokenizer.sentencepiece.src_model", tokenizer.sentencepiece.src_model, 0),
+    STR("tokenizer.sentencepiece.tgt_model", tokenizer.sentencepiece.tgt_model, 0),
+    SEC("tokenizer.sentencepiece.train"),
+    INT("tokenizer.sentencepiece.train.vocab_size",
+        tokenizer.sentencepiece.train.vocab_size, 8, 1000000),
+    CHOICE("tokenizer.sentencepiece.train.model_type",
+           tokenizer.sentencepiece.train.model_type, "bpe|unigram"),
+    FLT("tokenizer.sentencepiece.train.character_coverage",
+        tokenizer.sentencepiece.train.character_coverage, 0, 1, 1, 0),
+    BOOL_("tokenizer.sentencepiece.train.byte_fallback",
+          tokenizer.sentencepiece.train.byte_fallback),
+    BOOL_("tokenizer.sentencepiece.train.joint", tokenizer.sentencepiece.train.joint),
 
     SEC("model"),
     INT("model.embed", model.embed, 1, MAX_SIZE),
@@ -524,6 +549,33 @@ static int apply_leaf(ctx *x, int idx, const s2s_yaml_node *v, int line)
                            k->key, show(b, sizeof b, v));
         set_str(field, k->size, v->str);
         return 0;
+    case K_CHOICE: {
+        /* the value must be one of the choices, spelled exactly */
+        const char *c = k->choices;
+        size_t n = v->kind == S2S_YAML_SCALAR && strlen(v->str) == v->len ? v->len : 0;
+        while (n && *c) {
+            size_t w = strcspn(c, "|");
+            if (w == n && memcmp(c, v->str, n) == 0) {
+                set_str(field, k->size, v->str);
+                return 0;
+            }
+            c += w + (c[w] == '|');
+        }
+        char alts[64];
+        snprintf(alts, sizeof alts, "%s", k->choices);
+        char *bar = strrchr(alts, '|');
+        if (bar) {
+            /* "a|b|c" -> "a, b or c" */
+            char tail[64];
+            snprintf(tail, sizeof tail, " or %s", bar + 1);
+            *bar = '\0';
+            for (char *p = alts; *p; p++) if (*p == '|') *p = ',';
+            return fail_at(x, line, "key '%s' must be %s%s, got %s", k->key,
+                           alts, tail, show(b, sizeof b, v));
+        }
+        return fail_at(x, line, "key '%s' must be %s, got %s", k->key, alts,
+                       show(b, sizeof b, v));
+    }
     case K_CELL:
         if (v->kind == S2S_YAML_SEQ) {
             if (v->n == 0)
@@ -671,6 +723,24 @@ static int cross_checks(ctx *x)
                        "key 'data.split_every' is 0 (no split) but data.%s is "
                        "not given; give data.dev and data.test files, or "
                        "split_every >= 3", c->data.dev[0] ? "test" : "dev");
+    const char *spm_m = c->tokenizer.sentencepiece.model,
+               *spm_s = c->tokenizer.sentencepiece.src_model,
+               *spm_t = c->tokenizer.sentencepiece.tgt_model;
+    if (spm_m[0] && (spm_s[0] || spm_t[0]))
+        return fail_at(x, line_of2(x, "tokenizer.sentencepiece.src_model",
+                                   "tokenizer.sentencepiece.tgt_model"),
+                       "key 'tokenizer.sentencepiece.model' (one joint model) "
+                       "and '%s' (one per side) exclude each other: give one "
+                       "or the other", spm_s[0] ? "tokenizer.sentencepiece.src_model"
+                                                : "tokenizer.sentencepiece.tgt_model");
+    if (!spm_s[0] != !spm_t[0])
+        return fail_at(x, line_of2(x, "tokenizer.sentencepiece.src_model",
+                                   "tokenizer.sentencepiece.tgt_model"),
+                       "key 'tokenizer.sentencepiece.%s' needs "
+                       "tokenizer.sentencepiece.%s too (one model per side), "
+                       "or give one joint tokenizer.sentencepiece.model",
+                       spm_s[0] ? "src_model" : "tgt_model",
+                       spm_s[0] ? "tgt_model" : "src_model");
     /* Aligned files (train_target given): every split given as files needs
      * its target side; TSV: no target files. */
     const char *side[2] = { "dev", "test" };
@@ -736,6 +806,11 @@ static int apply(s2s_config *c, const char *path, const char *text, size_t len,
 
 /* ------------------------------------------------------------------------ */
 /* API                                                                      */
+
+int s2s_config_subwords(const s2s_config *c)
+{
+    return strcmp(c->tokenizer.type, "sentencepiece") == 0;
+}
 
 int s2s_config_load(s2s_config *c, const char *path, s2s_err *err)
 {
@@ -881,6 +956,19 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             "  french_spacing: %s\n", yes_no(c->tokenizer.nfkc),
             yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
             yes_no(c->tokenizer.french_spacing));
+
+    fprintf(f, "  type: %s\n", c->tokenizer.type);
+    fputs("  sentencepiece:\n", f);
+    write_key_str(f, "    ", "model", c->tokenizer.sentencepiece.model);
+    write_key_str(f, "    ", "src_model", c->tokenizer.sentencepiece.src_model);
+    write_key_str(f, "    ", "tgt_model", c->tokenizer.sentencepiece.tgt_model);
+    fprintf(f, "    train:\n      vocab_size: %d\n      model_type: %s\n"
+            "      character_coverage: %.9g\n      byte_fallback: %s\n"
+            "      joint: %s\n", c->tokenizer.sentencepiece.train.vocab_size,
+            c->tokenizer.sentencepiece.train.model_type,
+            c->tokenizer.sentencepiece.train.character_coverage,
+            yes_no(c->tokenizer.sentencepiece.train.byte_fallback),
+            yes_no(c->tokenizer.sentencepiece.train.joint));
 
     fprintf(f, "model:\n  embed: %d\n  init_range: %.9g\n", c->model.embed,
             c->model.init_range);

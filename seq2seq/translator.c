@@ -22,6 +22,8 @@ struct s2s_translator {
     s2s_work **work;
     s2s_tokens tokens;
     char *last_src, *last_out;
+    uint32_t *pid;   /* subword units: the ids of the sentence in `tokens` */
+    size_t pid_cap;
 };
 
 s2s_translator *s2s_translator_open(const char *path, int threads,
@@ -49,9 +51,38 @@ void s2s_translator_close(s2s_translator *t)
     free(t->work);
     s2s_tokens_free(&t->tokens);
     s2s_loaded_free(&t->ck);
+    free(t->pid);
     free(t->last_src);
     free(t->last_out);
     free(t);
+}
+
+/* Subword units: text -> ids in t->pid and the pieces in t->tokens (for
+ * s2s_last_source_tokens and the token count). */
+static int encode_pieces(s2s_translator *t, const char *text, s2s_err *e)
+{
+    size_t n;
+    if (s2s_subword_encode(t->ck.sub_src, text, strlen(text), &t->pid,
+                           &t->pid_cap, &n, e) < 0)
+        return -1;
+    /* the pieces, space-joined, through the tokenizer's buffers: pieces
+     * hold no white space (SentencePiece writes it as U+2581) */
+    size_t bytes = 1;
+    for (size_t k = 0; k < n; k++) bytes += s2s_vocab_token_len(t->ck.src, t->pid[k]) + 1;
+    char *joined = s2s_xmalloc(bytes), *p = joined;
+    for (size_t k = 0; k < n; k++) {
+        size_t len = s2s_vocab_token_len(t->ck.src, t->pid[k]);
+        memcpy(p, s2s_vocab_token(t->ck.src, t->pid[k]), len);
+        p += len;
+        *p++ = ' ';
+    }
+    *p = '\0';
+    s2s_tok_opts raw = {0, 0, 0};
+    int rc = s2s_tokenize(&raw, joined, (size_t)(p - joined), &t->tokens, e);
+    free(joined);
+    if (rc == 0 && t->tokens.n != n)
+        rc = s2s_fail(e, "SentencePiece gave a piece with white space in it");
+    return rc;
 }
 
 static char *join_ids(const s2s_vocab *v, const uint32_t *ids, int n)
@@ -87,7 +118,15 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
     for (size_t i = 0; i < n; i++) {
         out[i] = NULL;
         s2s_err e;
-        if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
+        if (t->ck.sub_src) {
+            /* subword units: SentencePiece's pieces are the tokens */
+            if (encode_pieces(t, texts[i], &e) < 0) {
+                if (errs) errs[i] = e;
+                bad[i] = 1;
+                failed++;
+                continue;
+            }
+        } else if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
             if (errs) errs[i] = e;
             bad[i] = 1;
             failed++;
@@ -102,7 +141,10 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
             continue;
         }
         ids = s2s_xrealloc(ids, (total + t->tokens.n + 1) * sizeof *ids);
-        s2s_vocab_encode(sv, &t->tokens, ids + total);
+        if (t->ck.sub_src)
+            memcpy(ids + total, t->pid, t->tokens.n * sizeof *ids);
+        else
+            s2s_vocab_encode(sv, &t->tokens, ids + total);
         off[i] = total;
         len[i] = (int)t->tokens.n;
         total += t->tokens.n;
@@ -139,8 +181,12 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
     for (size_t i = 0; i < n; i++) {
         if (bad[i]) continue;
         const uint32_t *h = hyp + i * (size_t)ld_out;
-        for (int k = 0; k < hlen[i]; k++) toks[k] = s2s_vocab_token(tv, h[k]);
-        out[i] = s2s_detokenize(toks, (size_t)hlen[i], cfg->tokenizer.french_spacing);
+        if (t->ck.sub_tgt) {
+            out[i] = s2s_subword_decode(t->ck.sub_tgt, h, (size_t)hlen[i]);
+        } else {
+            for (int k = 0; k < hlen[i]; k++) toks[k] = s2s_vocab_token(tv, h[k]);
+            out[i] = s2s_detokenize(toks, (size_t)hlen[i], cfg->tokenizer.french_spacing);
+        }
         if (n == 1) {
             free(t->last_out);
             t->last_out = join_ids(tv, h, hlen[i]);
