@@ -13,6 +13,16 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+// Exported by libsentencepiece but declared only in its internal
+// common.h: the "--minloglevel" option takes effect after the trainer has
+// logged its command line, so it is set here first. 2 = errors only (they
+// come back as a status anyway).
+namespace sentencepiece {
+namespace logging {
+void SetMinLogLevel(int v);
+}
+} // namespace sentencepiece
+
 struct s2s_spm {
     sentencepiece::SentencePieceProcessor sp;
     std::string bytes; // the serialized model, for checkpoints
@@ -155,6 +165,7 @@ extern "C" void *s2s_spm_train(const char *const *sentences, size_t n,
                                size_t *len, s2s_err *err)
 {
     try {
+        sentencepiece::logging::SetMinLogLevel(2);
         sentencepiece::SetRandomGeneratorSeed(seed);
         array_iterator it(sentences, n);
         std::string model;
