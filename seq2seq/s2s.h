@@ -41,7 +41,8 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
                            size_t n, char **out, s2s_err *errs);
 
 /* Details of the last s2s_translate: the normalised source tokens and the
- * output tokens, space-joined (valid until the next call). */
+ * output tokens, space-joined (valid until the next call); SentencePiece
+ * pieces for a subword model. */
 const char *s2s_last_source_tokens(const s2s_translator *t);
 const char *s2s_last_output_tokens(const s2s_translator *t);
 
