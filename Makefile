@@ -36,7 +36,7 @@ TATOEBA ?= $(firstword $(wildcard corpora/tatoeba/eng-fra.txt \
              ../shared/corpora/eng-fra/eng-fra.txt) corpora/tatoeba/eng-fra.txt)
 
 # Lazily expanded: pkg-config runs after scripts/deps.sh has installed it.
-LIB_PKGS  = yaml-0.1 libutf8proc openblas
+LIB_PKGS  = yaml-0.1 libutf8proc openblas sentencepiece
 PKGS      = $(LIB_PKGS) libedit
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -49,7 +49,15 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror=implicit-function-declar
            -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
 LDFLAGS ?=
 LDFLAGS += -fopenmp $(SAN)
-LDLIBS   = $(PKG_LIBS) -ldl -lm
+# -lstdc++: tokenizer/spm.cc, the one C++ file (the SentencePiece wrapper),
+# is in libs2s_tokenizer.a; the binaries are linked by the C compiler.
+LDLIBS   = $(PKG_LIBS) -lstdc++ -ldl -lm
+
+# C++ only for tokenizer/spm.cc: same warnings and code generation.
+CXX      ?= g++
+CXXFLAGS ?=
+CXXFLAGS += -std=c++17 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -MMD -MP -I. \
+            $(SAN) $(shell pkg-config --cflags sentencepiece)
 
 # Cell plugins see only cells/cell.h and link against nothing of ours.
 CELL_CFLAGS = -std=c11 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -shared $(SAN)
@@ -57,7 +65,7 @@ CELL_CFLAGS = -std=c11 -Wall -Wextra $(OPT) -march=$(MARCH) -g -fPIC -shared $(S
 DEPS_OK := $(BUILD)/.deps-ok
 
 CORE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard core/*.c))
-TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c))
+TOKENIZER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tokenizer/*.c)) $(BUILD)/tokenizer/spm.o
 CORPORA_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard corpora/*.c))
 SEQ2SEQ_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard seq2seq/*.c))
 # The command-line front end (seq2seq/cli/) sits on top of the library and
@@ -107,6 +115,10 @@ $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/%.o: %.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
 $(LIB_CORE): $(CORE_OBJ)
 $(LIB_TOKENIZER): $(TOKENIZER_OBJ)
 $(LIB_CORPORA): $(CORPORA_OBJ)
@@ -121,7 +133,7 @@ $(BUILD)/lib%.a: | $(DEPS_OK)
 $(LIB_SO): $(LIB_OBJ) seq2seq/libs2s.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=seq2seq/libs2s.map $(LIB_OBJ) -o $@ \
-	    $(shell pkg-config --libs $(LIB_PKGS)) -ldl -lm
+	    $(shell pkg-config --libs $(LIB_PKGS)) -lstdc++ -ldl -lm
 	ln -sf $(@F) $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/libs2s.so
 
@@ -198,16 +210,21 @@ FUZZ_SMOKE ?= 2
 FUZZ_CC    ?= clang
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fopenmp=libgomp \
               -I. $(PKG_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-              -DS2S_VERSION='"$(VERSION)"' -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \
+              -DS2S_VERSION='"$(VERSION)"' -DS2S_VERSION_NUMBER=$(VERSION_NUMBER) \
+              -DS2S_CELL_DIR_INSTALL='"$(CELLDIR_INSTALL)"' \
               -DS2S_CELL_DIR_BUILD='"$(CELLDIR_BUILD)"'
 FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard core/*.c tokenizer/*.c corpora/*.c) \
-              $(filter-out seq2seq/main.c,$(wildcard seq2seq/*.c)))
+              $(wildcard seq2seq/*.c)) $(FUZZ_BUILD)/obj/tokenizer/spm.o
 FUZZERS  := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz_*.c))
 .SECONDARY: $(FUZZ_OBJ)
 
 $(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/obj/tokenizer/spm.o: tokenizer/spm.cc | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(FUZZ_CC)++ -std=c++17 -g -O1 -fno-omit-frame-pointer -I. $(shell pkg-config --cflags sentencepiece) \
+	    -fsanitize=address,undefined -fno-sanitize=vptr -fsanitize=fuzzer-no-link -c $< -o $@
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJ) -o $@ $(LDLIBS) -lgomp
 fuzz: $(FUZZERS) $(CELLS)

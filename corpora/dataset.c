@@ -46,6 +46,10 @@ typedef struct {
     size_t nsrc, ntgt, src_tcap, tgt_tcap;
     char *arena;
     size_t arena_len, arena_cap;
+    /* with keep_text: each pair's text, by offset into raw */
+    size_t *src_roff, *tgt_roff, rcap;
+    char *raw;
+    size_t raw_len, raw_cap;
 } builder;
 
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -71,7 +75,21 @@ static void builder_free(builder *b)
     free(b->src_tlen);
     free(b->tgt_tlen);
     free(b->arena);
+    free(b->src_roff);
+    free(b->tgt_roff);
+    free(b->raw);
     memset(b, 0, sizeof *b);
+}
+
+/* Keeps one side's text (len bytes) of the pair just added. */
+static size_t add_raw(builder *b, const char *text, size_t len)
+{
+    b->raw = grow(b->raw, &b->raw_cap, b->raw_len + len + 1, 1);
+    size_t at = b->raw_len;
+    memcpy(b->raw + at, text, len);
+    b->raw[at + len] = '\0';
+    b->raw_len += len + 1;
+    return at;
 }
 
 /* Appends tokens of t to one side. */
@@ -97,8 +115,17 @@ static void add_side(builder *b, const s2s_tokens *t, size_t **toff,
 }
 
 static void builder_add(builder *b, size_t line, const s2s_tokens *src,
-                        const s2s_tokens *tgt)
+                        const s2s_tokens *tgt, const s2s_raw_pair *raw)
 {
+    if (raw) {
+        size_t c = b->rcap;
+        b->src_roff = grow(b->src_roff, &c, b->n + 1, sizeof *b->src_roff);
+        c = b->rcap;
+        b->tgt_roff = grow(b->tgt_roff, &c, b->n + 1, sizeof *b->tgt_roff);
+        b->rcap = c;
+        b->src_roff[b->n] = add_raw(b, raw->src, raw->src_len);
+        b->tgt_roff[b->n] = add_raw(b, raw->tgt, raw->tgt_len);
+    }
     if (b->n == b->cap) {
         size_t c = b->cap ? 2 * b->cap : 1024;
         b->line = s2s_xrealloc(b->line, c * sizeof *b->line);
@@ -152,6 +179,19 @@ static void builder_finish(builder *b, const char *file, const s2s_vocab *vs,
         s->tgt_ids[j] = s2s_vocab_id(vt, t, b->tgt_tlen[j]);
         *tgt_unk += s->tgt_ids[j] == S2S_UNK;
     }
+    if (b->src_roff) {
+        s->raw = b->raw;
+        s->src_text = s2s_xmalloc((b->n + 1) * sizeof *s->src_text);
+        s->tgt_text = s2s_xmalloc((b->n + 1) * sizeof *s->tgt_text);
+        for (size_t k = 0; k < b->n; k++) {
+            s->src_text[k] = b->raw + b->src_roff[k];
+            s->tgt_text[k] = b->raw + b->tgt_roff[k];
+        }
+    } else {
+        free(b->raw);
+    }
+    free(b->src_roff);
+    free(b->tgt_roff);
     free(b->src_toff);
     free(b->tgt_toff);
     free(b->src_tlen);
@@ -172,6 +212,12 @@ static void split_free(s2s_split *s)
     free(s->src_tok);
     free(s->tgt_tok);
     free(s->text);
+    free(s->src_text);
+    free(s->tgt_text);
+    free(s->raw);
+    free(s->ref_len);
+    free(s->ref_off);
+    free(s->ref_tok);
     memset(s, 0, sizeof *s);
 }
 
@@ -241,7 +287,8 @@ static int read_input(loader *L, int which, const char *path,
             s2s_counter_add_tokens(L->src_count, &L->src);
             s2s_counter_add_tokens(L->tgt_count, &L->tgt);
         }
-        builder_add(&L->b[to], p.line, &L->src, &L->tgt);
+        builder_add(&L->b[to], p.line, &L->src, &L->tgt,
+                    sp->keep_text ? &p : NULL);
     }
     st->lines = r.lines;
     st->invalid_utf8 = r.invalid_utf8;
@@ -336,6 +383,84 @@ void s2s_dataset_free(s2s_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
+/* ------------------------------------------------------------ subwords */
+
+/* One side of split s in pieces: lengths, offsets, ids and piece strings
+ * replaced; *unk counts ids that are <unk>. */
+static int encode_side(s2s_split *s, int target, s2s_subword *sw,
+                       const s2s_vocab *v, size_t *unk, s2s_err *err)
+{
+    const char **text = target ? s->tgt_text : s->src_text;
+    uint32_t *len = s2s_xmalloc((s->n + 1) * sizeof *len);
+    size_t *off = s2s_xmalloc((s->n + 1) * sizeof *off);
+    uint32_t *ids = NULL, *one = NULL;
+    size_t cap = 0, one_cap = 0, total = 0;
+    for (size_t k = 0; k < s->n; k++) {
+        size_t m;
+        if (s2s_subword_encode(sw, text[k], strlen(text[k]), &one, &one_cap,
+                               &m, err) < 0) {
+            s2s_fail_prefix(err, "%s:%zu", s->file, s->line[k]);
+            free(len); free(off); free(ids); free(one);
+            return -1;
+        }
+        ids = grow(ids, &cap, total + m + 1, sizeof *ids);
+        memcpy(ids + total, one, m * sizeof *one);
+        len[k] = (uint32_t)m;
+        off[k] = total;
+        total += m;
+    }
+    free(one);
+    ids = grow(ids, &cap, total + 1, sizeof *ids);
+    const char **tok = s2s_xmalloc((total + 1) * sizeof *tok);
+    for (size_t j = 0; j < total; j++) {
+        tok[j] = s2s_vocab_token(v, ids[j]);
+        *unk += ids[j] == S2S_UNK;
+    }
+    if (target) {
+        /* the word tokens become the references */
+        s->ref_len = s->tgt_len;
+        s->ref_off = s->tgt_off;
+        s->ref_tok = s->tgt_tok;
+        s->n_ref_tokens = s->n_tgt_tokens;
+        free(s->tgt_ids);
+        s->tgt_len = len; s->tgt_off = off; s->tgt_ids = ids; s->tgt_tok = tok;
+        s->n_tgt_tokens = total;
+    } else {
+        free(s->src_len); free(s->src_off); free(s->src_ids); free(s->src_tok);
+        s->src_len = len; s->src_off = off; s->src_ids = ids; s->src_tok = tok;
+        s->n_src_tokens = total;
+    }
+    return 0;
+}
+
+int s2s_dataset_use_subwords(s2s_dataset *d, s2s_subword *src,
+                             s2s_subword *tgt, s2s_err *err)
+{
+    if (d->subwords)
+        return s2s_fail(err, "the dataset is in subword units already");
+    for (int k = 0; k < S2S_NUM_SPLITS; k++)
+        if (d->split[k].n && !d->split[k].src_text)
+            return s2s_fail(err, "%s: the dataset was loaded without "
+                            "keep_text", d->split[k].file);
+    s2s_vocab_free(d->src_vocab);
+    s2s_vocab_free(d->tgt_vocab);
+    d->src_vocab = s2s_vocab_clone(s2s_subword_vocab(src));
+    d->tgt_vocab = s2s_vocab_clone(s2s_subword_vocab(tgt));
+    d->fixed_vocab = 1;
+    d->subwords = 1;
+    d->src_unk = d->tgt_unk = 0;
+    d->src_words = d->tgt_words = 0;
+    for (int k = 0; k < S2S_NUM_SPLITS; k++) {
+        s2s_split *s = &d->split[k];
+        d->src_words += s->n_src_tokens;
+        d->tgt_words += s->n_tgt_tokens;
+        if (encode_side(s, 0, src, d->src_vocab, &d->src_unk, err) < 0 ||
+            encode_side(s, 1, tgt, d->tgt_vocab, &d->tgt_unk, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ summary */
 
 static double pct(size_t a, size_t b)
@@ -366,10 +491,17 @@ void s2s_dataset_summary(const s2s_dataset *d, FILE *f)
         ns += d->split[k].n_src_tokens;
         nt += d->split[k].n_tgt_tokens;
     }
+    if (d->subwords)
+        fprintf(f, "data: SentencePiece pieces: %.3f per source word, %.3f "
+                "per target word (%zu / %zu words)\n",
+                d->src_words ? (double)ns / (double)d->src_words : 0.0,
+                d->tgt_words ? (double)nt / (double)d->tgt_words : 0.0,
+                d->src_words, d->tgt_words);
     if (d->src_vocab)
         fprintf(f, "data: vocabularies (%s): source %u, target %u entries; "
                 "<unk> %.2f%% of source, %.2f%% of target tokens\n",
-                d->fixed_vocab ? "given" : "built from train",
+                d->subwords ? "SentencePiece"
+                : d->fixed_vocab ? "given" : "built from train",
                 s2s_vocab_size(d->src_vocab), s2s_vocab_size(d->tgt_vocab),
                 pct(d->src_unk, ns), pct(d->tgt_unk, nt));
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "tokenizer/subword.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -40,6 +41,8 @@ typedef struct s2s_data_spec {
     int skip_invalid_utf8;    /* 0: invalid UTF-8 is an error (default) */
     s2s_tok_opts tok;         /* default S2S_TOK_OPTS_DEFAULT */
     size_t max_line;          /* longest line in bytes; 0 = S2S_MAX_LINE_DEFAULT */
+    int keep_text;            /* 1: keep each pair's text (src_text, tgt_text),
+                                 for s2s_dataset_use_subwords (0) */
 } s2s_data_spec;
 
 /* The benchmark's settings; all paths NULL. */
@@ -61,6 +64,17 @@ typedef struct s2s_split {
     const char **src_tok, **tgt_tok; /* token strings, same layout as the ids */
     char *text;               /* arena the token strings point into */
     size_t n_src_tokens, n_tgt_tokens; /* totals */
+
+    /* With spec.keep_text: (n) each side's text as read, NUL-terminated. */
+    const char **src_text, **tgt_text;
+    char *raw;                /* arena they point into */
+    /* After s2s_dataset_use_subwords: the ids, src_tok and tgt_tok above
+     * are pieces, and the target's word tokens, the references, move here
+     * (ref_len[k] words at ref_tok + ref_off[k]); NULL for word units. */
+    uint32_t *ref_len;
+    size_t *ref_off;
+    const char **ref_tok;
+    size_t n_ref_tokens;
 } s2s_split;
 
 static inline const uint32_t *s2s_split_src(const s2s_split *s, size_t k)
@@ -79,6 +93,17 @@ static inline const char *const *s2s_split_src_tokens(const s2s_split *s, size_t
 static inline const char *const *s2s_split_tgt_tokens(const s2s_split *s, size_t k)
 {
     return s->tgt_tok + s->tgt_off[k];
+}
+
+/* The reference of pair k for BLEU and chrF: the target's word tokens,
+ * whatever the units of the ids. */
+static inline const char *const *s2s_split_ref_tokens(const s2s_split *s, size_t k)
+{
+    return s->ref_tok ? s->ref_tok + s->ref_off[k] : s->tgt_tok + s->tgt_off[k];
+}
+static inline size_t s2s_split_ref_len(const s2s_split *s, size_t k)
+{
+    return s->ref_tok ? s->ref_len[k] : s->tgt_len[k];
 }
 
 /* What happened to the lines of one input file. */
@@ -100,6 +125,8 @@ typedef struct s2s_dataset {
     s2s_read_stats stats[S2S_NUM_SPLITS]; /* per input file: train, dev, test */
     size_t src_unk, tgt_unk;  /* tokens mapped to <unk>, over all splits */
     s2s_tok_opts tok;         /* the options used */
+    int subwords;             /* 1 after s2s_dataset_use_subwords */
+    size_t src_words, tgt_words; /* word tokens, over all splits */
 } s2s_dataset;
 
 /* Loads the corpus described by spec into out (which it overwrites; free
@@ -114,6 +141,18 @@ int s2s_dataset_load(const s2s_data_spec *spec, const s2s_vocab *fixed_src,
                      const s2s_vocab *fixed_tgt, s2s_dataset *out,
                      s2s_err *err);
 void s2s_dataset_free(s2s_dataset *d);
+
+/* Re-expresses a dataset loaded with keep_text in SentencePiece pieces:
+ * each pair's text is encoded by src / tgt (tokenizer/subword.h; the same
+ * model may serve both sides), the ids and token strings become pieces,
+ * the vocabularies become the models' (copies), and the target's word
+ * tokens stay as the references (s2s_split_ref_tokens). Filtering and
+ * splitting stay as they were, on word tokens, so that the same pairs
+ * are in each split whatever the units. Errors: "FILE:LINE: ..." for a
+ * text SentencePiece cannot encode, or "PATH: the dataset was loaded
+ * without keep_text". */
+int s2s_dataset_use_subwords(s2s_dataset *d, s2s_subword *src,
+                             s2s_subword *tgt, s2s_err *err);
 
 /* A few lines: per input its lines, kept pairs and skips by reason; split
  * sizes; vocabulary sizes; <unk> rates. */

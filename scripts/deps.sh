@@ -3,9 +3,10 @@
 # those that are missing. Called by the Makefile before the first compile.
 set -eu
 
-# g++: the test cell written in C++; clang and libclang-rt-14-dev: the
-# libFuzzer harnesses (make fuzz, and briefly in make test).
-PKGS="gcc g++ make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev clang libclang-rt-14-dev"
+# g++: the test cell written in C++ and tokenizer/spm.cc; clang and libclang-rt-14-dev: the
+# libFuzzer harnesses (make fuzz, and briefly in make test);
+# libsentencepiece-dev and sentencepiece: subword units (tokenizer/spm.cc).
+PKGS="gcc g++ make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev clang libclang-rt-14-dev libsentencepiece-dev sentencepiece"
 
 missing=""
 for p in $PKGS; do

@@ -1,9 +1,12 @@
 /* seq2seq/checkpoint.c — a model and its training state in a checkpoint
  * file (sections of core/ckpt.h): "meta", "config" (the resolved run file
- * as YAML), "vsrc" and "vtgt" (vocabularies), "params", and for resuming
- * "adam_m", "adam_v" and "state"; "best" (optional) holds the dev figures
- * of the best evaluation. An exported checkpoint keeps "state" and "best"
- * for information, drops the moments and says so in "meta". */
+ * as YAML), "vsrc" and "vtgt" (vocabularies), "spm_src" and "spm_tgt"
+ * (the SentencePiece models, only when tokenizer.type is sentencepiece;
+ * older files have neither and load as word models), "cells" (each cell's
+ * name and plugin digest), "params", and for resuming "adam_m", "adam_v"
+ * and "state"; "best" (optional) holds the dev figures of the best
+ * evaluation. An exported checkpoint keeps "state" and "best" for
+ * information, drops the moments and says so in "meta". */
 #include "seq2seq/checkpoint.h"
 
 #include <math.h>
@@ -46,6 +49,21 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
                         const s2s_model *m, const s2s_train_state *st,
                         s2s_err *err)
 {
+    return s2s_checkpoint_save_subwords(path, cfg, src, tgt, NULL, NULL, m,
+                                        st, err);
+}
+
+int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
+                                 const s2s_vocab *src, const s2s_vocab *tgt,
+                                 const s2s_subword *sub_src,
+                                 const s2s_subword *sub_tgt,
+                                 const s2s_model *m,
+                                 const s2s_train_state *st, s2s_err *err)
+{
+    if (!sub_src != !sub_tgt || !sub_src != !s2s_config_subwords(cfg))
+        return s2s_fail(err, "%s: tokenizer.type is %s but %s SentencePiece "
+                        "models were given", path, cfg->tokenizer.type,
+                        sub_src ? "" : "no");
     /* a checkpoint never holds a non-finite value: refusing here keeps the
      * last good file in place */
     if (first_nonfinite(m->params.w, m->params.n, "parameter", path, err) < 0 ||
@@ -96,6 +114,13 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
         s2s_buf_put(&b, m->cells[i].sha256, 32);
     }
     if (add_buf(w, "cells", &b, err) < 0) goto fail;
+    if (sub_src) {
+        size_t blen;
+        const void *bytes = s2s_subword_bytes(sub_src, &blen);
+        if (s2s_ckpt_add(w, "spm_src", bytes, blen, err) < 0) goto fail;
+        bytes = s2s_subword_bytes(sub_tgt, &blen);
+        if (s2s_ckpt_add(w, "spm_tgt", bytes, blen, err) < 0) goto fail;
+    }
 
     if (s2s_ckpt_add_f32(w, "params", m->params.w, m->params.n, err) < 0)
         goto fail;
@@ -348,6 +373,30 @@ static int read_pins(const s2s_ckpt *ck, const s2s_config *cfg,
     return s2s_cur_end(&c, err);
 }
 
+/* The SentencePiece model of section `tag`, which must give the
+ * vocabulary stored beside it. */
+static s2s_subword *load_subword(const s2s_ckpt *ck, const char *tag,
+                                 const s2s_config *cfg, const s2s_vocab *v,
+                                 s2s_err *err)
+{
+    size_t n;
+    const void *p = s2s_ckpt_require(ck, tag, &n, err);
+    if (!p) return NULL;
+    char name[S2S_PATH_MAX + 32];
+    snprintf(name, sizeof name, "%s: section '%s'", ck->name, tag);
+    s2s_tok_opts norm = S2S_TOK_OPTS_DEFAULT;
+    norm.nfkc = cfg->tokenizer.nfkc;
+    norm.lowercase = cfg->tokenizer.lowercase;
+    s2s_subword *sw = s2s_subword_open(p, n, name, &norm, err);
+    if (sw && !s2s_vocab_equal(s2s_subword_vocab(sw), v)) {
+        s2s_fail(err, "%s: its pieces differ from the vocabulary stored "
+                 "beside it", name);
+        s2s_subword_free(sw);
+        return NULL;
+    }
+    return sw;
+}
+
 int s2s_checkpoint_load(const char *path, s2s_loaded *out, s2s_err *err)
 {
     return s2s_checkpoint_load_trusting(path, NULL, out, err);
@@ -394,6 +443,12 @@ int s2s_checkpoint_load_trusting(const char *path, const char *const *files,
         s2s_fail(err, "%s: vocabulary sizes %u/%u disagree with the header's %u/%u",
                  path, s2s_vocab_size(out->src), s2s_vocab_size(out->tgt), vs, vt);
         goto fail;
+    }
+    if (s2s_config_subwords(&out->cfg)) {
+        out->sub_src = load_subword(&ck, "spm_src", &out->cfg, out->src, err);
+        if (!out->sub_src) goto fail;
+        out->sub_tgt = load_subword(&ck, "spm_tgt", &out->cfg, out->tgt, err);
+        if (!out->sub_tgt) goto fail;
     }
     /* sizes first, memory after: nothing read from the file is allocated
      * before it agrees with the bytes actually there */
@@ -455,6 +510,8 @@ void s2s_loaded_free(s2s_loaded *l)
 {
     s2s_vocab_free(l->src);
     s2s_vocab_free(l->tgt);
+    s2s_subword_free(l->sub_src);
+    s2s_subword_free(l->sub_tgt);
     s2s_model_free(&l->model);
     memset(l, 0, sizeof *l);
 }

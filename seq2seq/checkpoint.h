@@ -1,8 +1,9 @@
 /* seq2seq/checkpoint.h — what a model checkpoint holds, on top of the
  * generic container of core/ckpt.h: the resolved run config (as YAML), both
  * vocabularies, the parameters and, for resuming, the Adam moments and the
- * position in training. The cell names are in the config; the "cells"
- * section pins each to the SHA-256 of the plugin file trained with. */
+ * position in training; for subword units the SentencePiece models too.
+ * The cell names are in the config; the "cells" section pins each to the
+ * SHA-256 of the plugin file trained with. */
 #ifndef S2S_CHECKPOINT_H
 #define S2S_CHECKPOINT_H
 
@@ -11,6 +12,7 @@
 #include "core/ckpt.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
+#include "tokenizer/subword.h"
 #include "tokenizer/vocab.h"
 
 /* Where training stands; with the seed this fixes everything to come: the
@@ -35,10 +37,20 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
                         const s2s_vocab *src, const s2s_vocab *tgt,
                         const s2s_model *m, const s2s_train_state *state,
                         s2s_err *err);
+/* The same, with the SentencePiece models of a subword run (sections
+ * "spm_src" and "spm_tgt": the bytes of each side's .model file); NULL,
+ * NULL for word units. */
+int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
+                                 const s2s_vocab *src, const s2s_vocab *tgt,
+                                 const s2s_subword *sub_src,
+                                 const s2s_subword *sub_tgt,
+                                 const s2s_model *m,
+                                 const s2s_train_state *state, s2s_err *err);
 
 typedef struct s2s_loaded {
     s2s_config cfg;
     s2s_vocab *src, *tgt;
+    s2s_subword *sub_src, *sub_tgt; /* tokenizer.type sentencepiece, else NULL */
     s2s_model model;       /* built, cells loaded, parameters filled */
     int has_state;
     s2s_train_state state; /* and model.params.m / .v when has_state */

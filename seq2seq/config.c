@@ -57,6 +57,13 @@ void s2s_config_defaults(s2s_config *c)
     c->tokenizer.lowercase = 1;
     c->tokenizer.split_punct = 1;
     c->tokenizer.french_spacing = 0;
+    set_str(c->tokenizer.type, sizeof c->tokenizer.type, "words");
+    c->tokenizer.sentencepiece.train.vocab_size = 8000;
+    set_str(c->tokenizer.sentencepiece.train.model_type,
+            sizeof c->tokenizer.sentencepiece.train.model_type, "bpe");
+    c->tokenizer.sentencepiece.train.character_coverage = 1.0f;
+    c->tokenizer.sentencepiece.train.byte_fallback = 1;
+    c->tokenizer.sentencepiece.train.joint = 1;
 
     c->model.embed = 256;
     side_defaults(&c->model.encoder);
@@ -161,6 +168,21 @@ static const key_spec KEYS[] = {
     BOOL_("tokenizer.lowercase", tokenizer.lowercase),
     BOOL_("tokenizer.split_punct", tokenizer.split_punct),
     BOOL_("tokenizer.french_spacing", tokenizer.french_spacing),
+    CHOICE("tokenizer.type", tokenizer.type, "words|sentencepiece"),
+    SEC("tokenizer.sentencepiece"),
+    STR("tokenizer.sentencepiece.model", tokenizer.sentencepiece.model, 0),
+    STR("tokenizer.sentencepiece.src_model", tokenizer.sentencepiece.src_model, 0),
+    STR("tokenizer.sentencepiece.tgt_model", tokenizer.sentencepiece.tgt_model, 0),
+    SEC("tokenizer.sentencepiece.train"),
+    INT("tokenizer.sentencepiece.train.vocab_size",
+        tokenizer.sentencepiece.train.vocab_size, 8, 1000000),
+    CHOICE("tokenizer.sentencepiece.train.model_type",
+           tokenizer.sentencepiece.train.model_type, "bpe|unigram"),
+    FLT("tokenizer.sentencepiece.train.character_coverage",
+        tokenizer.sentencepiece.train.character_coverage, 0, 1, 1, 0),
+    BOOL_("tokenizer.sentencepiece.train.byte_fallback",
+          tokenizer.sentencepiece.train.byte_fallback),
+    BOOL_("tokenizer.sentencepiece.train.joint", tokenizer.sentencepiece.train.joint),
 
     SEC("model"),
     INT("model.embed", model.embed, 1, MAX_SIZE),
@@ -782,6 +804,24 @@ static int cross_checks(ctx *x)
                        "key 'data.split_every' is 0 (no split) but data.%s is "
                        "not given; give data.dev and data.test files, or "
                        "split_every >= 3", c->data.dev[0] ? "test" : "dev");
+    const char *spm_m = c->tokenizer.sentencepiece.model,
+               *spm_s = c->tokenizer.sentencepiece.src_model,
+               *spm_t = c->tokenizer.sentencepiece.tgt_model;
+    if (spm_m[0] && (spm_s[0] || spm_t[0]))
+        return fail_at(x, line_of2(x, "tokenizer.sentencepiece.src_model",
+                                   "tokenizer.sentencepiece.tgt_model"),
+                       "key 'tokenizer.sentencepiece.model' (one joint model) "
+                       "and '%s' (one per side) exclude each other: give one "
+                       "or the other", spm_s[0] ? "tokenizer.sentencepiece.src_model"
+                                                : "tokenizer.sentencepiece.tgt_model");
+    if (!spm_s[0] != !spm_t[0])
+        return fail_at(x, line_of2(x, "tokenizer.sentencepiece.src_model",
+                                   "tokenizer.sentencepiece.tgt_model"),
+                       "key 'tokenizer.sentencepiece.%s' needs "
+                       "tokenizer.sentencepiece.%s too (one model per side), "
+                       "or give one joint tokenizer.sentencepiece.model",
+                       spm_s[0] ? "src_model" : "tgt_model",
+                       spm_s[0] ? "tgt_model" : "src_model");
     /* Aligned files (train_target given): every split given as files needs
      * its target side; TSV: no target files. */
     const char *side[2] = { "dev", "test" };
@@ -847,6 +887,11 @@ static int apply(s2s_config *c, const char *path, const char *text, size_t len,
 
 /* ------------------------------------------------------------------------ */
 /* API                                                                      */
+
+int s2s_config_subwords(const s2s_config *c)
+{
+    return strcmp(c->tokenizer.type, "sentencepiece") == 0;
+}
 
 int s2s_config_load(s2s_config *c, const char *path, s2s_err *err)
 {
@@ -1007,6 +1052,19 @@ int s2s_config_write(const s2s_config *c, FILE *f)
             yes_no(c->tokenizer.french_spacing));
 
     char b[7][32];
+    fprintf(f, "  type: %s\n", c->tokenizer.type);
+    fputs("  sentencepiece:\n", f);
+    write_key_str(f, "    ", "model", c->tokenizer.sentencepiece.model);
+    write_key_str(f, "    ", "src_model", c->tokenizer.sentencepiece.src_model);
+    write_key_str(f, "    ", "tgt_model", c->tokenizer.sentencepiece.tgt_model);
+    fprintf(f, "    train:\n      vocab_size: %d\n      model_type: %s\n"
+            "      character_coverage: %s\n      byte_fallback: %s\n"
+            "      joint: %s\n", c->tokenizer.sentencepiece.train.vocab_size,
+            c->tokenizer.sentencepiece.train.model_type,
+            float_str(c->tokenizer.sentencepiece.train.character_coverage, b[2]),
+            yes_no(c->tokenizer.sentencepiece.train.byte_fallback),
+            yes_no(c->tokenizer.sentencepiece.train.joint));
+
     fprintf(f, "model:\n  embed: %d\n  init_range: %s%s\n", c->model.embed,
             float_str(c->model.init_range, b[0]),
             c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");

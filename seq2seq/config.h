@@ -41,6 +41,19 @@ typedef struct s2s_config {
     struct {
         int nfkc, lowercase, split_punct; /* tokenizer.*: all true */
         int french_spacing;         /* tokenizer.french_spacing: detok option (false) */
+        char type[16];              /* tokenizer.type: words | sentencepiece (words) */
+        struct {
+            char model[S2S_PATH_MAX];     /* tokenizer.sentencepiece.model: one joint .model ("") */
+            char src_model[S2S_PATH_MAX]; /* tokenizer.sentencepiece.src_model / tgt_model: */
+            char tgt_model[S2S_PATH_MAX]; /*   one per side ("") */
+            struct {                      /* tokenizer.sentencepiece.train.*: when no model is given */
+                int vocab_size;           /* pieces per model, specials included (8000) */
+                char model_type[16];      /* bpe | unigram (bpe) */
+                float character_coverage; /* (0, 1] (1.0) */
+                int byte_fallback;        /* unknown characters as byte pieces (true) */
+                int joint;                /* one model for both sides (true) */
+            } train;
+        } sentencepiece;
     } tokenizer;
 
     struct {
@@ -91,6 +104,9 @@ typedef struct s2s_config {
         float beta;                 /* decode.beta: coverage penalty weight (0) */
     } decode;
 } s2s_config;
+
+/* 1 when tokenizer.type is sentencepiece. */
+int s2s_config_subwords(const s2s_config *c);
 
 /* Fills every field with its documented default. */
 void s2s_config_defaults(s2s_config *c);

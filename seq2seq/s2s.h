@@ -124,8 +124,9 @@ int s2s_translator_has_attention(const s2s_translator *t);
 const float *s2s_last_attention(const s2s_translator *t, int *n_out, int *n_src);
 
 /* Details of the last s2s_translate: the normalised source tokens and the
- * output tokens, space-joined (valid until the next call). A source token
- * the model's vocabulary lacks (read as <unk>) shows as "<unk:token>". */
+ * output tokens, space-joined (valid until the next call); SentencePiece
+ * pieces for a subword model. A source token the model's vocabulary lacks
+ * (read as <unk>) shows as "<unk:token>". */
 const char *s2s_last_source_tokens(const s2s_translator *t);
 const char *s2s_last_output_tokens(const s2s_translator *t);
 

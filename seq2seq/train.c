@@ -43,6 +43,86 @@ void s2s_config_data_spec(const s2s_config *c, s2s_data_spec *s)
     s->tok.nfkc = c->tokenizer.nfkc;
     s->tok.lowercase = c->tokenizer.lowercase;
     s->tok.split_punct = c->tokenizer.split_punct;
+    s->keep_text = s2s_config_subwords(c);
+}
+
+/* ------------------------------------------------------------------------
+ * SentencePiece models */
+
+static s2s_tok_opts subword_norm(const s2s_config *c)
+{
+    s2s_tok_opts o = S2S_TOK_OPTS_DEFAULT;
+    o.nfkc = c->tokenizer.nfkc;
+    o.lowercase = c->tokenizer.lowercase;
+    o.split_punct = 0;
+    return o;
+}
+
+/* Trains one model on the texts of the train split: the source side,
+ * the target side, or both (joint). */
+static s2s_subword *train_subword(const s2s_config *cfg, const s2s_split *sp,
+                                  int src, int tgt, s2s_err *err)
+{
+    const char **s = s2s_xmalloc((2 * sp->n + 1) * sizeof *s);
+    size_t n = 0;
+    for (size_t k = 0; k < sp->n; k++) {
+        if (src) s[n++] = sp->src_text[k];
+        if (tgt) s[n++] = sp->tgt_text[k];
+    }
+    s2s_subword_train_opts o = {
+        .vocab_size = cfg->tokenizer.sentencepiece.train.vocab_size,
+        .unigram = strcmp(cfg->tokenizer.sentencepiece.train.model_type,
+                          "unigram") == 0,
+        .character_coverage =
+            cfg->tokenizer.sentencepiece.train.character_coverage,
+        .byte_fallback = cfg->tokenizer.sentencepiece.train.byte_fallback,
+    };
+    s2s_tok_opts norm = subword_norm(cfg);
+    size_t len;
+    void *bytes = s2s_subword_train(s, n, &o, &norm, &len, err);
+    free(s);
+    if (!bytes) {
+        s2s_fail_prefix(err, "tokenizer.sentencepiece.train (on %s)",
+                        cfg->data.train);
+        return NULL;
+    }
+    s2s_subword *sw = s2s_subword_open(bytes, len, "trained model", &norm, err);
+    free(bytes);
+    return sw;
+}
+
+int s2s_trainer_subword_models(const s2s_config *cfg, const s2s_dataset *d,
+                               s2s_subword **src, s2s_subword **tgt,
+                               s2s_err *err)
+{
+    const char *model = cfg->tokenizer.sentencepiece.model,
+               *src_model = cfg->tokenizer.sentencepiece.src_model,
+               *tgt_model = cfg->tokenizer.sentencepiece.tgt_model;
+    s2s_tok_opts norm = subword_norm(cfg);
+    *src = *tgt = NULL;
+    if (model[0] || src_model[0]) {
+        *src = s2s_subword_load(model[0] ? model : src_model, &norm, err);
+        if (*src)
+            *tgt = s2s_subword_load(model[0] ? model : tgt_model, &norm, err);
+    } else {
+        const s2s_split *sp = &d->split[S2S_TRAIN];
+        int joint = cfg->tokenizer.sentencepiece.train.joint;
+        *src = train_subword(cfg, sp, 1, joint, err);
+        if (*src && joint) {
+            size_t blen;
+            const void *bytes = s2s_subword_bytes(*src, &blen);
+            *tgt = s2s_subword_open(bytes, blen, "trained model", &norm, err);
+        } else if (*src) {
+            *tgt = train_subword(cfg, sp, 0, 1, err);
+        }
+    }
+    if (!*src || !*tgt) {
+        s2s_subword_free(*src);
+        s2s_subword_free(*tgt);
+        *src = *tgt = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -167,8 +247,9 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
 
     s2s_data_spec spec;
     s2s_config_data_spec(cfg, &spec);
-    if (s2s_dataset_load(&spec, resuming ? ck.src : NULL,
-                         resuming ? ck.tgt : NULL, &tr->data, err) < 0) {
+    int sub = s2s_config_subwords(cfg);
+    if (s2s_dataset_load(&spec, resuming && !sub ? ck.src : NULL,
+                         resuming && !sub ? ck.tgt : NULL, &tr->data, err) < 0) {
         /* the benchmark's corpus is not in the repository: say what it is */
         if (strcmp(cfg->data.train, s2s_tatoeba_path()) == 0 &&
             access(cfg->data.train, R_OK) != 0)
@@ -179,6 +260,25 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         return -1;
     }
     tr->loaded = 1;
+    if (sub) {
+        /* a resumed run keeps the models it started with */
+        int rc = 0;
+        if (resuming) {
+            tr->sub_src = ck.sub_src;
+            tr->sub_tgt = ck.sub_tgt;
+            ck.sub_src = ck.sub_tgt = NULL;
+        } else {
+            rc = s2s_trainer_subword_models(cfg, &tr->data, &tr->sub_src,
+                                            &tr->sub_tgt, err);
+        }
+        if (rc == 0)
+            rc = s2s_dataset_use_subwords(&tr->data, tr->sub_src, tr->sub_tgt, err);
+        if (rc < 0) {
+            if (resuming) s2s_loaded_free(&ck);
+            s2s_trainer_free(tr);
+            return -1;
+        }
+    }
     if (tr->data.split[S2S_TRAIN].n == 0) {
         if (resuming) s2s_loaded_free(&ck);
         s2s_trainer_free(tr);
@@ -329,8 +429,17 @@ int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
     }
     s2s_data_spec spec;
     s2s_config_data_spec(&tr->cfg, &spec);
-    int rc = s2s_dataset_load(&spec, ck.src, ck.tgt, &tr->data, err);
+    int sub = ck.sub_src != NULL;
+    int rc = s2s_dataset_load(&spec, sub ? NULL : ck.src, sub ? NULL : ck.tgt,
+                              &tr->data, err);
     tr->loaded = 1;
+    if (sub) {
+        tr->sub_src = ck.sub_src;
+        tr->sub_tgt = ck.sub_tgt;
+        ck.sub_src = ck.sub_tgt = NULL;
+        if (rc == 0)
+            rc = s2s_dataset_use_subwords(&tr->data, tr->sub_src, tr->sub_tgt, err);
+    }
     tr->model = ck.model;
     memset(&ck.model, 0, sizeof ck.model);
     tr->st = ck.state;
@@ -364,6 +473,8 @@ void s2s_trainer_free(s2s_trainer *tr)
     free(tr->start);
     if (tr->loaded >= 2) s2s_model_free(&tr->model);
     if (tr->loaded >= 1) s2s_dataset_free(&tr->data);
+    s2s_subword_free(tr->sub_src);
+    s2s_subword_free(tr->sub_tgt);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -785,6 +896,8 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
     int *cap = s2s_xcalloc((size_t)Bmax, sizeof *cap);
     int *hlen = s2s_xcalloc((size_t)Bmax, sizeof *hlen);
     const char **htok = s2s_xcalloc((size_t)ld_out + 1, sizeof *htok);
+    s2s_tokens words;
+    s2s_tokens_init(&words);
     for (size_t k0 = 0; k0 < sp->n; k0 += (size_t)Bmax) {
         int B = (int)(sp->n - k0 < (size_t)Bmax ? sp->n - k0 : (size_t)Bmax);
         for (int b = 0; b < B; b++) {
@@ -799,13 +912,27 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
                          src, maxT, len, cap, hyp, ld_out, hlen, NULL, NULL,
                          NULL, NULL, 0);
         for (int b = 0; b < B; b++) {
-            for (int i = 0; i < hlen[b]; i++)
-                htok[i] = s2s_vocab_token(tr->data.tgt_vocab,
-                                          hyp[(size_t)b * ld_out + i]);
-            const char *const *ref = s2s_split_tgt_tokens(sp, k0 + b);
-            size_t rn = sp->tgt_len[k0 + b];
-            s2s_bleu_add(&bleu, htok, (size_t)hlen[b], ref, rn);
-            s2s_chrf_add(&chrf, htok, (size_t)hlen[b], ref, rn);
+            const uint32_t *h = hyp + (size_t)b * ld_out;
+            for (int i = 0; i < hlen[b]; i++) out->out_unk += h[i] == S2S_UNK;
+            out->out_tokens += (size_t)hlen[b];
+            const char *const *ref = s2s_split_ref_tokens(sp, k0 + b);
+            size_t rn = s2s_split_ref_len(sp, k0 + b), hn = (size_t)hlen[b];
+            const char *const *hw = htok;
+            if (tr->sub_tgt) {
+                /* the decoded text in the references' word tokens */
+                char *text = s2s_subword_decode(tr->sub_tgt, h, hn);
+                if (s2s_tokenize(&tr->data.tok, text, strlen(text), &words,
+                                 NULL) < 0)
+                    words.n = 0;
+                free(text);
+                hw = s2s_tokens_ptrs(&words);
+                hn = words.n;
+            } else {
+                for (size_t i = 0; i < hn; i++)
+                    htok[i] = s2s_vocab_token(tr->data.tgt_vocab, h[i]);
+            }
+            s2s_bleu_add(&bleu, hw, hn, ref, rn);
+            s2s_chrf_add(&chrf, hw, hn, ref, rn);
         }
     }
     out->bleu = s2s_bleu_score(&bleu);
@@ -813,6 +940,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
     out->sentences = sp->n;
     s2s_chrf_free(&chrf);
     free(src); free(hyp); free(len); free(cap); free(hlen); free(htok);
+    s2s_tokens_free(&words);
     (void)err;
     return 0;
 }
@@ -847,8 +975,9 @@ static int save(s2s_trainer *tr, const char *name, s2s_err *err)
     char path[S2S_PATH_MAX + 32];
     s2s_trainer_sync(tr);
     snprintf(path, sizeof path, "%s/%s", tr->cfg.train.run_dir, name);
-    return s2s_checkpoint_save(path, &tr->cfg, tr->data.src_vocab,
-                               tr->data.tgt_vocab, &tr->model, &tr->st, err);
+    return s2s_checkpoint_save_subwords(path, &tr->cfg, tr->data.src_vocab,
+                                        tr->data.tgt_vocab, tr->sub_src,
+                                        tr->sub_tgt, &tr->model, &tr->st, err);
 }
 
 static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,

@@ -45,10 +45,20 @@ typedef struct s2s_trainer {
     s2s_adam_k *hist;      /* constants of steps hist_base+1 .. +hist_n */
     size_t hist_n, hist_cap;
     long hist_base;
+    s2s_subword *sub_src, *sub_tgt; /* SentencePiece models; NULL for words */
 } s2s_trainer;
 
 /* Maps the run config's data and tokenizer sections onto a corpus spec. */
 void s2s_config_data_spec(const s2s_config *cfg, s2s_data_spec *spec);
+
+/* For tokenizer.type sentencepiece: the models the run file names
+ * (tokenizer.sentencepiece.model, or src_model and tgt_model), else models
+ * trained on the train split's text of `d` (loaded with keep_text) with
+ * tokenizer.sentencepiece.train.* — deterministically: the same text and
+ * settings give the same models. Errors name the file or the key. */
+int s2s_trainer_subword_models(const s2s_config *cfg, const s2s_dataset *d,
+                               s2s_subword **src, s2s_subword **tgt,
+                               s2s_err *err);
 
 /* Loads the data, builds and initialises the model. With resume_path, the
  * model, optimiser and position come from that checkpoint, whose data,
@@ -81,10 +91,13 @@ void s2s_trainer_sync(s2s_trainer *tr);
 double s2s_trainer_loss(s2s_trainer *tr, int split);
 
 /* Decodes a split (greedily when o is NULL, else as o says) and scores it
- * against its references. */
+ * against its references: BLEU and chrF on word tokens (for subword units,
+ * the decoded text tokenized as the references are), so that word and
+ * subword models compare. */
 typedef struct s2s_scores {
     double bleu, chrf;
     size_t sentences;
+    size_t out_tokens, out_unk; /* output ids, and how many were <unk> */
 } s2s_scores;
 int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
                       s2s_scores *out, s2s_err *err);

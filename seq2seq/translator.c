@@ -27,6 +27,8 @@ struct s2s_translator {
     float *last_attn;          /* (last_n_out x last_n_src) */
     int last_n_out, last_n_src;
     s2s_beam_opts beam;        /* from the checkpoint's decode section */
+    uint32_t *pid;   /* subword units: the ids of the sentence in `tokens` */
+    size_t pid_cap;
 };
 
 s2s_translator *s2s_translator_open(const char *path, int threads,
@@ -55,10 +57,39 @@ void s2s_translator_close(s2s_translator *t)
     free(t->work);
     s2s_tokens_free(&t->tokens);
     s2s_loaded_free(&t->ck);
+    free(t->pid);
     free(t->last_src);
     free(t->last_out);
     free(t->last_attn);
     free(t);
+}
+
+/* Subword units: text -> ids in t->pid and the pieces in t->tokens (for
+ * s2s_last_source_tokens and the token count). */
+static int encode_pieces(s2s_translator *t, const char *text, s2s_err *e)
+{
+    size_t n;
+    if (s2s_subword_encode(t->ck.sub_src, text, strlen(text), &t->pid,
+                           &t->pid_cap, &n, e) < 0)
+        return -1;
+    /* the pieces, space-joined, through the tokenizer's buffers: pieces
+     * hold no white space (SentencePiece writes it as U+2581) */
+    size_t bytes = 1;
+    for (size_t k = 0; k < n; k++) bytes += s2s_vocab_token_len(t->ck.src, t->pid[k]) + 1;
+    char *joined = s2s_xmalloc(bytes), *p = joined;
+    for (size_t k = 0; k < n; k++) {
+        size_t len = s2s_vocab_token_len(t->ck.src, t->pid[k]);
+        memcpy(p, s2s_vocab_token(t->ck.src, t->pid[k]), len);
+        p += len;
+        *p++ = ' ';
+    }
+    *p = '\0';
+    s2s_tok_opts raw = {0, 0, 0};
+    int rc = s2s_tokenize(&raw, joined, (size_t)(p - joined), &t->tokens, e);
+    free(joined);
+    if (rc == 0 && t->tokens.n != n)
+        rc = s2s_fail(e, "SentencePiece gave a piece with white space in it");
+    return rc;
 }
 
 static char *join_ids(const s2s_vocab *v, const uint32_t *ids, int n)
@@ -133,7 +164,15 @@ static size_t translate(s2s_translator *t, const char *const *texts, size_t n,
         for (int h = 0; h < nb; h++) out[i * nb + h] = NULL;
         if (align) for (int h = 0; h < nb; h++) align[i * nb + h] = NULL;
         s2s_err e;
-        if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
+        if (t->ck.sub_src) {
+            /* subword units: SentencePiece's pieces are the tokens */
+            if (encode_pieces(t, texts[i], &e) < 0) {
+                if (errs) errs[i] = e;
+                bad[i] = 1;
+                failed++;
+                continue;
+            }
+        } else if (s2s_tokenize(&t->tok, texts[i], strlen(texts[i]), &t->tokens, &e) < 0) {
             if (errs) errs[i] = e;
             bad[i] = 1;
             failed++;
@@ -148,7 +187,10 @@ static size_t translate(s2s_translator *t, const char *const *texts, size_t n,
             continue;
         }
         ids = s2s_xrealloc(ids, (total + t->tokens.n + 1) * sizeof *ids);
-        s2s_vocab_encode(sv, &t->tokens, ids + total);
+        if (t->ck.sub_src)
+            memcpy(ids + total, t->pid, t->tokens.n * sizeof *ids);
+        else
+            s2s_vocab_encode(sv, &t->tokens, ids + total);
         off[i] = total;
         len[i] = (int)t->tokens.n;
         total += t->tokens.n;
@@ -230,7 +272,9 @@ static size_t translate(s2s_translator *t, const char *const *texts, size_t n,
                     if (y[k] == S2S_UNK)
                         toks[k] = s2s_tokens_get(&t->tokens, (size_t)amax[at * ld_out + k]);
             }
-            out[at] = s2s_detokenize(toks, (size_t)hlen[at], cfg->tokenizer.french_spacing);
+            out[at] = t->ck.sub_tgt
+                          ? s2s_subword_decode(t->ck.sub_tgt, y, (size_t)hlen[at])
+                          : s2s_detokenize(toks, (size_t)hlen[at], cfg->tokenizer.french_spacing);
             if (score) score[at] = sc[at];
             if (align) align[at] = attn ? pharaoh(amax + at * ld_out, hlen[at]) : NULL;
             if (n == 1 && h == 0) {
@@ -289,6 +333,21 @@ size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
 static int encode(s2s_translator *t, const s2s_vocab *v, const char *text,
                   uint32_t **ids, size_t *cap, s2s_err *err)
 {
+    s2s_subword *sub = v == t->ck.src ? t->ck.sub_src : t->ck.sub_tgt;
+    if (sub) {
+        /* subword units: SentencePiece's pieces are the tokens */
+        size_t n;
+        if (s2s_subword_encode(sub, text, strlen(text), ids, cap, &n, err) < 0)
+            return -1;
+        if (n > S2S_MAX_SOURCE_TOKENS)
+            return s2s_fail(err, "%zu pieces; a sentence may have at most %d", n,
+                            S2S_MAX_SOURCE_TOKENS);
+        if (n + 2 > *cap) {
+            *cap = n + 2;
+            *ids = s2s_xrealloc(*ids, *cap * sizeof **ids);
+        }
+        return (int)n;
+    }
     if (s2s_tokenize(&t->tok, text, strlen(text), &t->tokens, err) < 0) return -1;
     if (t->tokens.n > S2S_MAX_SOURCE_TOKENS)
         return s2s_fail(err, "%zu tokens; a sentence may have at most %d",

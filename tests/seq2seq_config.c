@@ -175,6 +175,17 @@ static const char *FULL =
     "  lowercase: no\n"
     "  split_punct: False\n"
     "  french_spacing: true\n"
+    "  type: sentencepiece\n"
+    "  sentencepiece:\n"
+    "    model: \n"
+    "    src_model: sp/fr.model\n"
+    "    tgt_model: sp/en.model\n"
+    "    train:\n"
+    "      vocab_size: 16000\n"
+    "      model_type: unigram\n"
+    "      character_coverage: 0.9995\n"
+    "      byte_fallback: false\n"
+    "      joint: no\n"
     "model:\n"
     "  embed: 300\n"
     "  init_range: 0.08\n"
@@ -467,6 +478,13 @@ static const char *ALL_KEYS[] = {
     "data.max_vocab", "data.skip_invalid_utf8",
     "tokenizer.nfkc", "tokenizer.lowercase", "tokenizer.split_punct",
     "tokenizer.french_spacing",
+    "tokenizer.type", "tokenizer.sentencepiece.model",
+    "tokenizer.sentencepiece.src_model", "tokenizer.sentencepiece.tgt_model",
+    "tokenizer.sentencepiece.train.vocab_size",
+    "tokenizer.sentencepiece.train.model_type",
+    "tokenizer.sentencepiece.train.character_coverage",
+    "tokenizer.sentencepiece.train.byte_fallback",
+    "tokenizer.sentencepiece.train.joint",
     "model.embed", "model.init_range", "model.cell", "model.layers",
     "model.hidden", "model.encoder.cell", "model.encoder.layers",
     "model.encoder.hidden", "model.decoder.cell", "model.decoder.layers",
@@ -1073,4 +1091,52 @@ Test(config, attention_keys_checked_against_each_other)
                  "t.yaml:2: key 'model.dropout' must be in [0, 1), got '1'");
     cr_assert_eq(load(&cfg, "model:\n  attention: general\n  input_feed: yes\n"), 0,
                  "%s", err.msg);
+}
+
+Test(config, sentencepiece_keys)
+{
+    cr_assert_eq(load(&cfg, FULL), 0, "%s", err.msg);
+    cr_assert(s2s_config_subwords(&cfg));
+    cr_assert_str_eq(cfg.tokenizer.sentencepiece.model, "");
+    cr_assert_str_eq(cfg.tokenizer.sentencepiece.src_model, "sp/fr.model");
+    cr_assert_str_eq(cfg.tokenizer.sentencepiece.tgt_model, "sp/en.model");
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.vocab_size, 16000);
+    cr_assert_str_eq(cfg.tokenizer.sentencepiece.train.model_type, "unigram");
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.character_coverage, 0.9995f);
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.byte_fallback, 0);
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.joint, 0);
+    /* the defaults: words; a joint 8000-piece BPE model when asked */
+    s2s_config_defaults(&cfg);
+    cr_assert(!s2s_config_subwords(&cfg));
+    cr_assert_str_eq(cfg.tokenizer.type, "words");
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.vocab_size, 8000);
+    cr_assert_str_eq(cfg.tokenizer.sentencepiece.train.model_type, "bpe");
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.character_coverage, 1.0f);
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.byte_fallback, 1);
+    cr_assert_eq(cfg.tokenizer.sentencepiece.train.joint, 1);
+
+    assert_error("tokenizer:\n  type: bpe\n",
+                 "t.yaml:2: key 'tokenizer.type' must be words or sentencepiece, "
+                 "got 'bpe'");
+    assert_error("tokenizer:\n  type: Words\n",
+                 "t.yaml:2: key 'tokenizer.type' must be words or sentencepiece, "
+                 "got 'Words'");
+    assert_error("tokenizer:\n  sentencepiece:\n    train: {model_type: char}\n",
+                 "t.yaml:3: key 'tokenizer.sentencepiece.train.model_type' must be "
+                 "bpe or unigram, got 'char'");
+    assert_error("tokenizer:\n  sentencepiece:\n    train: {vocab_size: 4}\n",
+                 "t.yaml:3: key 'tokenizer.sentencepiece.train.vocab_size' must be "
+                 "between 8 and 1000000, got '4'");
+    assert_error("tokenizer:\n  sentencepiece:\n    train: {character_coverage: 0}\n",
+                 "t.yaml:3: key 'tokenizer.sentencepiece.train.character_coverage' "
+                 "must be in (0, 1], got '0'");
+    assert_error("tokenizer:\n  sentencepiece:\n    model: a.model\n"
+                 "    src_model: b.model\n    tgt_model: c.model\n",
+                 "t.yaml:4: key 'tokenizer.sentencepiece.model' (one joint model) "
+                 "and 'tokenizer.sentencepiece.src_model' (one per side) exclude "
+                 "each other: give one or the other");
+    assert_error("tokenizer:\n  sentencepiece:\n    tgt_model: c.model\n",
+                 "t.yaml:3: key 'tokenizer.sentencepiece.tgt_model' needs "
+                 "tokenizer.sentencepiece.src_model too (one model per side), or "
+                 "give one joint tokenizer.sentencepiece.model");
 }

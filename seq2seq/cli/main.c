@@ -726,8 +726,11 @@ static const char EVAL_HELP[] =
     "Scores the model on a split of the data its run file names (the test\n"
     "split by default), or on every pair of FILE (TSV in the run file's\n"
     "columns, or with --test-target two aligned files): corpus BLEU-4, chrF\n"
-    "and perplexity, as one JSON line. Decoding as the run file's decode\n"
-    "section says (decode.beam), or with --beam K (1 = greedy).\n";
+    "and perplexity, as one JSON line, with the output's token count and how\n"
+    "many were <unk>. BLEU and chrF are on word tokens whatever the model's\n"
+    "units; perplexity is per model token (per piece for subword models).\n"
+    "Decoding as the run file's decode section says (decode.beam), or with\n"
+    "--beam K (1 = greedy).\n";
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -793,8 +796,10 @@ static int cmd_eval(int argc, char **argv)
     if (isfinite(exp(loss))) snprintf(ppl, sizeof ppl, "%.3f", exp(loss));
     else snprintf(ppl, sizeof ppl, "null");
     printf("{\"split\": \"%s\", \"sentences\": %zu, \"beam\": %d, \"bleu\": %.2f, "
-           "\"chrf\": %.2f, \"loss\": %.4f, \"perplexity\": %s}\n",
-           names[split], sc.sentences, bo.beam, sc.bleu, sc.chrf, loss, ppl);
+           "\"chrf\": %.2f, \"loss\": %.4f, \"perplexity\": %s, \"output_tokens\": %zu, "
+           "\"output_unk\": %zu}\n",
+           names[split], sc.sentences, bo.beam, sc.bleu, sc.chrf, loss, ppl,
+           sc.out_tokens, sc.out_unk);
     s2s_trainer_free(&tr);
     return 0;
 }
