@@ -128,12 +128,26 @@ def openblas_info():
 BLAS_THREADS, BLAS_CONFIG, BLAS_CORE = openblas_info()
 
 
+def git_commit():
+    import subprocess
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)),
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+COMMIT = git_commit()
+
+
 def emit(figure, config, **kw):
     d = {"figure": figure, "impl": "pytorch", "config": config,
          "torch_threads": torch.get_num_threads(), "blas_threads": BLAS_THREADS,
          "blas_core": BLAS_CORE}
     d.update(kw)
     d["torch"] = torch.__version__
+    d["commit"] = COMMIT
     print(json.dumps(d), flush=True)
 
 
