@@ -87,7 +87,7 @@ def parse_args():
     p.add_argument("--decode-batch", type=int, default=64)
     p.add_argument("--decode-n1", type=int, default=500)
     p.add_argument("--max-len", type=int, default=20, help="greedy decoding limit")
-    p.add_argument("--save", help="save the trained model (with --epochs)")
+    p.add_argument("--save", help="save the trained model after each epoch (with --epochs)")
     p.add_argument("--load", help="load a saved model and measure decoding figures")
     p.add_argument("--epoch-batches", type=int, default=0,
                    help="for testing: stop each epoch after this many batches")
@@ -688,9 +688,9 @@ def main():
                  dev_loss=round(d, 4), dev_perplexity=round(float(np.exp(d)), 3),
                  epoch_seconds=round(secs, 1), tokens_per_s=round(tok / secs),
                  peak_rss_mb=round(peak_rss_mb()))
-        if ARGS.save:
-            torch.save({"model": model.state_dict(), "epochs": ARGS.epochs, "config": name},
-                       ARGS.save)
+            if ARGS.save:  # after every epoch, so that a cut-short run can be decoded
+                torch.save({"model": model.state_dict(), "epochs": e + 1, "config": name},
+                           ARGS.save)
         decode_figures(name, model, test, itos_tgt, ARGS.epochs)
 
 
