@@ -544,7 +544,7 @@ def throughput(name, train, Vs, Vt):
     emit("train_throughput", name, steps=ARGS.steps, warmup=ARGS.warmup, batching=ARGS.batching,
          tokens_per_s=round(tok / secs), seconds=round(secs, 2),
          gflops=round(tok / secs * fpt / 1e9, 1), mflop_per_token=round(fpt / 1e6, 2),
-         peak_rss_mb=round(peak_rss_mb()))
+         params=sum(p.numel() for p in model.parameters()), peak_rss_mb=round(peak_rss_mb()))
 
 
 def dev_loss(model, sp, B=64):
