@@ -10,14 +10,27 @@ Run from the repository root with Debian's python and PyTorch
     /usr/bin/python3 bench/pytorch_reference.py --configs S --no-throughput --epochs 1 \\
         --save /tmp/S.pt
     /usr/bin/python3 bench/pytorch_reference.py --configs S --no-throughput --load /tmp/S.pt
+    /usr/bin/python3 bench/pytorch_reference.py --configs A --selftest
 
 Threads: PyTorch has two pools on this build: its own (OpenMP,
 torch.set_num_threads, --torch-threads) and OpenBLAS's (pthreads, read once
 from OPENBLAS_NUM_THREADS when the library loads, --blas-threads).  When
 --blas-threads differs from the environment, the script sets
 OPENBLAS_NUM_THREADS and re-executes itself before importing torch.  The
-BLAS thread count actually in force is read back from OpenBLAS and printed.
+BLAS thread count actually in force is read back from OpenBLAS and printed,
+with the kernel OpenBLAS picked (openblas_get_corename).
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as they are.
+
+Config A (bench/README.md, config A): bidirectional LSTM encoder
+(2 x 128, packed: padding is never read in either direction), decoder
+LSTMCell 256 stepped one target position at a time with input feeding,
+Luong "general" attention masked to each sentence's own source positions,
+dropout 0.2 on both embeddings and on the attentional state h~ (the
+dropped h~ feeds both the output layer and the next step, as in
+OpenNMT-py).  Teacher-forced steps run on the batch sorted by target
+length, shrinking as sentences end (as a packed sequence): no step of a
+finished sentence is computed.  --selftest checks that path against a
+naive per-sentence loop written from the equations.
 
 Figures (bench/README.md):
   data              split and vocabulary sizes
@@ -28,6 +41,8 @@ Figures (bench/README.md):
   test_quality      test BLEU-4 / chrF of greedy batched decoding
   decode_batched    batch 64 over the whole test split, sentences/s
   decode_batch1     batch 1 over the first 500 test sentences
+  selftest          with --selftest (config A): batched/packed loss against
+                    a naive per-sentence loop, batched against batch-1 greedy
 """
 import argparse
 import json
@@ -41,7 +56,11 @@ CONFIGS = {  # cell, layers, embed, hidden, batch
     "M": ("lstm", 2, 256, 512, 64),
     "G": ("gru", 1, 256, 256, 64),
     "R": ("rnn", 1, 256, 256, 64),
+    "A": ("lstm", 1, 256, 256, 64),  # with attention: see ATTENTION
 }
+# configs that are BENCHMARK.md's attention model, with their dropout: a
+# bidirectional encoder of H/2 per direction, input feeding, "general"
+ATTENTION = {"A": 0.2}
 PAD, UNK, SOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<sos>", "<eos>"]
 PUNCT = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"}
@@ -52,7 +71,7 @@ def parse_args():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("S2S_TATOEBA") or "corpora/tatoeba/eng-fra.txt",
                    help="English<TAB>French corpus (default: %(default)s)")
-    p.add_argument("--configs", default="S", help="comma list of S,M,G,R (default S)")
+    p.add_argument("--configs", default="S", help="comma list of S,M,G,R,A (default S)")
     p.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--blas-threads", type=int, default=None,
                    help="OPENBLAS_NUM_THREADS (re-executes if the environment differs)")
@@ -68,10 +87,13 @@ def parse_args():
     p.add_argument("--decode-batch", type=int, default=64)
     p.add_argument("--decode-n1", type=int, default=500)
     p.add_argument("--max-len", type=int, default=20, help="greedy decoding limit")
-    p.add_argument("--save", help="save the trained model (with --epochs)")
+    p.add_argument("--save", help="save the trained model after each epoch (with --epochs)")
     p.add_argument("--load", help="load a saved model and measure decoding figures")
     p.add_argument("--epoch-batches", type=int, default=0,
                    help="for testing: stop each epoch after this many batches")
+    p.add_argument("--selftest", action="store_true",
+                   help="check the attention model's batched loss and greedy decoding "
+                   "against naive per-sentence loops, then exit (non-zero on failure)")
     return p.parse_args()
 
 
@@ -87,7 +109,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence  # noqa: E402
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence  # noqa: E402,E501
 
 torch.set_num_threads(ARGS.torch_threads)
 
@@ -96,19 +118,36 @@ def openblas_info():
     try:
         lib = ctypes.CDLL("libopenblas.so.0")
         lib.openblas_get_config.restype = ctypes.c_char_p
-        return int(lib.openblas_get_num_threads()), lib.openblas_get_config().decode()
-    except OSError:
-        return None, None
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return (int(lib.openblas_get_num_threads()), lib.openblas_get_config().decode(),
+                lib.openblas_get_corename().decode())
+    except (OSError, AttributeError):
+        return None, None, None
 
 
-BLAS_THREADS, BLAS_CONFIG = openblas_info()
+BLAS_THREADS, BLAS_CONFIG, BLAS_CORE = openblas_info()
+
+
+def git_commit():
+    import subprocess
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=os.path.dirname(os.path.abspath(__file__)),
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+COMMIT = git_commit()
 
 
 def emit(figure, config, **kw):
     d = {"figure": figure, "impl": "pytorch", "config": config,
-         "torch_threads": torch.get_num_threads(), "blas_threads": BLAS_THREADS}
+         "torch_threads": torch.get_num_threads(), "blas_threads": BLAS_THREADS,
+         "blas_core": BLAS_CORE}
     d.update(kw)
     d["torch"] = torch.__version__
+    d["commit"] = COMMIT
     print(json.dumps(d), flush=True)
 
 
@@ -262,6 +301,123 @@ class Seq2Seq(nn.Module):
         return res
 
 
+class AttnSeq2Seq(nn.Module):
+    """BENCHMARK.md config A: biLSTM encoder (H/2 per direction), LSTM
+    decoder with input feeding, Luong "general" attention, dropout."""
+
+    def __init__(self, E, H, Vs, Vt, dropout):
+        super().__init__()
+        self.H = H
+        self.src_emb = nn.Embedding(Vs, E)
+        self.tgt_emb = nn.Embedding(Vt, E)
+        self.enc = nn.LSTM(E, H // 2, 1, batch_first=True, bidirectional=True)
+        self.dec = nn.LSTMCell(E + H, H)       # input [embedding(y_t-1); h~_t-1]
+        self.w_a = nn.Linear(H, H, bias=False)  # score = h_t^T W_a mem_s
+        self.w_c = nn.Linear(2 * H, H, bias=False)  # h~ = tanh(W_c [c_t; h_t])
+        self.out = nn.Linear(H, Vt)
+        self.drop = nn.Dropout(dropout)
+        for p in self.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
+
+    def encode(self, src, src_len):
+        """memory (B,T,H), keys W_a memory, mask (B,T) of real source
+        positions, decoder initial state: each direction's final (h, c),
+        concatenated forward then backward."""
+        T = src.shape[1]
+        pk = pack_padded_sequence(src, src_len, batch_first=True, enforce_sorted=False)
+        pk = PackedSequence(self.drop(self.src_emb(pk.data)), pk.batch_sizes, pk.sorted_indices,
+                            pk.unsorted_indices)
+        out, (h, c) = self.enc(pk)  # h, c: (2, B, H/2) in batch order, [fwd, bwd]
+        mem, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
+        mask = torch.arange(T).unsqueeze(0) < src_len.unsqueeze(1)
+        return mem, self.w_a(mem), mask, (torch.cat((h[0], h[1]), 1), torch.cat((c[0], c[1]), 1))
+
+    def step(self, e, feed, state, mem, keys, mask):
+        """One decoder step for the rows given: embedded input e, previous
+        h~ feed, state (h, c).  Returns h, c, and h~ after dropout."""
+        h, c = self.dec(torch.cat((e, feed), 1), state)
+        s = torch.bmm(keys, h.unsqueeze(2)).squeeze(2).masked_fill(~mask, float("-inf"))
+        a = torch.softmax(s, 1)
+        ctx = torch.bmm(a.unsqueeze(1), mem).squeeze(1)
+        return h, c, self.drop(torch.tanh(self.w_c(torch.cat((ctx, h), 1))))
+
+    def loss(self, src, src_len, tgt_in, tgt_out, tgt_len, reduction="mean"):
+        mem, keys, mask, (h, c) = self.encode(src, src_len)
+        # teacher forcing on the batch sorted by target length: step t runs
+        # the first n_t rows, those whose target is longer than t
+        lens, order = torch.sort(tgt_len, descending=True, stable=True)
+        mem, keys, mask, h, c = mem[order], keys[order], mask[order], h[order], c[order]
+        emb = self.drop(self.tgt_emb(tgt_in[order]))
+        gold = tgt_out[order]
+        feed = mem.new_zeros(src.shape[0], self.H)
+        lens = lens.tolist()
+        outs, ys = [], []
+        for t in range(lens[0]):
+            n = sum(1 for k in lens if k > t)
+            h, c, feed = self.step(emb[:n, t], feed[:n], (h[:n], c[:n]), mem[:n], keys[:n],
+                                   mask[:n])
+            outs.append(feed)
+            ys.append(gold[:n, t])
+        return F.cross_entropy(self.out(torch.cat(outs)), torch.cat(ys), reduction=reduction)
+
+    def greedy(self, src, src_len, max_len):
+        """Greedy decoding of a batch: lists of target ids, without <eos>."""
+        B = src.shape[0]
+        mem, keys, mask, (h, c) = self.encode(src, src_len)
+        tok = torch.full((B,), SOS, dtype=torch.long)
+        feed = mem.new_zeros(B, self.H)
+        done = torch.zeros(B, dtype=torch.bool)
+        outs = []
+        for _ in range(max_len):
+            h, c, feed = self.step(self.tgt_emb(tok), feed, (h, c), mem, keys, mask)
+            tok = self.out(feed).argmax(-1)
+            outs.append(tok)
+            done = done | (tok == EOS)
+            if bool(done.all()):
+                break
+        ids = torch.stack(outs, 1).tolist()
+        return [row[:row.index(EOS)] if EOS in row else row for row in ids]
+
+
+def naive_attn_nll(model, src, src_len, tgt_in, tgt_out, tgt_len):
+    """Summed NLL and token count of config A, one sentence at a time and
+    one position at a time, from the equations and the raw weights: no
+    padding, no packing, no batching (dropout is not applied)."""
+    p = dict(model.named_parameters())
+
+    def lstm(x, h, c, w, sfx=""):
+        g = (p[w + ".weight_ih" + sfx] @ x + p[w + ".bias_ih" + sfx]
+             + p[w + ".weight_hh" + sfx] @ h + p[w + ".bias_hh" + sfx])
+        i, f, gg, o = g.chunk(4)  # PyTorch's gate order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(gg)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    nll, ntok = 0.0, 0
+    for b in range(src.shape[0]):
+        S = int(src_len[b])
+        xs = [p["src_emb.weight"][src[b, s]] for s in range(S)]
+        hf = cf = hb = cb = xs[0].new_zeros(model.H // 2)
+        fwd, bwd = [None] * S, [None] * S
+        for s in range(S):
+            hf, cf = lstm(xs[s], hf, cf, "enc", "_l0")
+            fwd[s] = hf
+        for s in reversed(range(S)):
+            hb, cb = lstm(xs[s], hb, cb, "enc", "_l0_reverse")
+            bwd[s] = hb
+        mem = [torch.cat((fwd[s], bwd[s])) for s in range(S)]
+        h, c = torch.cat((hf, hb)), torch.cat((cf, cb))
+        feed = h.new_zeros(model.H)
+        for t in range(int(tgt_len[b])):
+            h, c = lstm(torch.cat((p["tgt_emb.weight"][tgt_in[b, t]], feed)), h, c, "dec")
+            a = torch.softmax(torch.stack([h @ (p["w_a.weight"] @ m) for m in mem]), 0)
+            ctx = sum(a[s] * mem[s] for s in range(S))
+            feed = torch.tanh(p["w_c.weight"] @ torch.cat((ctx, h)))
+            logits = p["out.weight"] @ feed + p["out.bias"]
+            nll += float(-torch.log_softmax(logits, 0)[tgt_out[b, t]])
+            ntok += 1
+    return nll, ntok
+
+
 def flops_per_token(cell, L, E, H, V, src_tgt_ratio):
     """Multiply-adds x 2 x 3 (forward + backward) per target token, from
     the shapes: recurrent layers on both sides, output projection."""
@@ -269,6 +425,17 @@ def flops_per_token(cell, L, E, H, V, src_tgt_ratio):
     layer = lambda i: g * H * (i + H)  # noqa: E731
     rec = sum(layer(E if l == 0 else H) for l in range(L))
     return 2 * 3 * (rec * (1 + src_tgt_ratio) + H * V)
+
+
+def flops_per_token_attn(E, H, V, src_tgt_ratio, attended):
+    """The same count for config A: per source token the biLSTM (two
+    directions of H/2) and the keys W_a; per target token the decoder LSTM
+    (input E + H), scores and context over the `attended` real source
+    positions (mean over target tokens), W_c and the output layer."""
+    h = H // 2
+    per_src = 2 * 4 * h * (E + h) + H * H
+    per_tgt = 4 * H * (E + H + H) + 2 * H * attended + 2 * H * H + H * V
+    return 2 * 3 * (per_src * src_tgt_ratio + per_tgt)
 
 
 # ------------------------------------------------------------------ metrics
@@ -331,7 +498,10 @@ def chrf(hyps, refs, N=6, beta=2.0):
 def make_model(name, Vs, Vt, seed):
     cell, L, E, H, _ = CONFIGS[name]
     torch.manual_seed(seed)
-    model = Seq2Seq(cell, L, E, H, Vs, Vt)
+    if name in ATTENTION:
+        model = AttnSeq2Seq(E, H, Vs, Vt, ATTENTION[name])
+    else:
+        model = Seq2Seq(cell, L, E, H, Vs, Vt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     return model, opt
 
@@ -354,7 +524,7 @@ def throughput(name, train, Vs, Vt):
     model, opt = make_model(name, Vs, Vt, ARGS.seed)
     model.train()
     batches = epoch_batches(train, B, ARGS.seed, 0, ARGS.batching)
-    tok = src_tok = 0
+    tok = src_tok = attended = 0
     t0 = time.perf_counter()
     for k in range(ARGS.warmup + ARGS.steps):
         if k == ARGS.warmup:
@@ -365,12 +535,16 @@ def throughput(name, train, Vs, Vt):
         if k >= ARGS.warmup:
             tok += int(train.tgt_len[idx].sum())
             src_tok += int(train.src_len[idx].sum())
+            attended += int((train.src_len[idx] * train.tgt_len[idx]).sum())
     secs = time.perf_counter() - t0
-    fpt = flops_per_token(cell, L, E, H, Vt, src_tok / tok)
+    if name in ATTENTION:
+        fpt = flops_per_token_attn(E, H, Vt, src_tok / tok, attended / tok)
+    else:
+        fpt = flops_per_token(cell, L, E, H, Vt, src_tok / tok)
     emit("train_throughput", name, steps=ARGS.steps, warmup=ARGS.warmup, batching=ARGS.batching,
          tokens_per_s=round(tok / secs), seconds=round(secs, 2),
          gflops=round(tok / secs * fpt / 1e9, 1), mflop_per_token=round(fpt / 1e6, 2),
-         peak_rss_mb=round(peak_rss_mb()))
+         params=sum(p.numel() for p in model.parameters()), peak_rss_mb=round(peak_rss_mb()))
 
 
 def dev_loss(model, sp, B=64):
@@ -422,14 +596,57 @@ def decode_figures(name, model, test, itos_tgt, epochs):
              median_ms=round(1e3 * float(np.median(lat)), 3))
 
 
+def selftest(name, train, dev, Vs, Vt):
+    """Config A's batched/packed teacher-forced loss against the naive
+    per-sentence loop (dropout off, same weights, after a few training
+    steps so that they are not just the initial ones), in float64 and
+    float32; then batched greedy decoding against batch 1.  Batches of dev
+    sentences in file order, which mixes source and target lengths."""
+    model, opt = make_model(name, Vs, Vt, ARGS.seed)
+    model.train()
+    for idx in epoch_batches(train, CONFIGS[name][4], ARGS.seed, 0, "random")[:5]:
+        train_step(model, opt, train.batch(idx))
+    model.eval()
+    ok = True
+    for dtype, tol in ((torch.float64, 1e-5), (torch.float32, 1e-5)):
+        model.to(dtype)
+        worst = 0.0
+        with torch.no_grad():
+            for i in (0, 64):
+                idx = np.arange(i, i + 64)
+                b = dev.batch(idx)
+                assert b[1].min() < b[1].max() and b[4].min() < b[4].max()
+                batched = float(model.loss(*b))
+                nll, n = naive_attn_nll(model, *b)
+                worst = max(worst, abs(batched - nll / n))
+        ok &= worst <= tol
+        emit("selftest", name, check="loss_batched_vs_naive", dtype=str(dtype)[6:],
+             max_abs_diff=float(f"{worst:.3g}"), tolerance=tol, ok=worst <= tol)
+    model.to(torch.float64)
+    with torch.no_grad():
+        idx = np.arange(0, 64)
+        src, src_len = dev.batch(idx)[:2]
+        batched = model.greedy(src, src_len, ARGS.max_len)
+        single = [model.greedy(*dev.batch([k])[:2], ARGS.max_len)[0] for k in idx]
+    same = sum(x == y for x, y in zip(batched, single))
+    ok &= same == len(idx)
+    emit("selftest", name, check="greedy_batched_vs_batch1", dtype="float64",
+         sentences=len(idx), identical=same, ok=same == len(idx))
+    return ok
+
+
 def main():
     names = ARGS.configs.split(",")
     for n in names:
         if n not in CONFIGS:
-            sys.exit(f"pytorch_reference: unknown config {n!r} (S, M, G, R)")
+            sys.exit(f"pytorch_reference: unknown config {n!r} ({', '.join(CONFIGS)})")
+    if ARGS.selftest and names[0] not in ATTENTION:
+        sys.exit(f"pytorch_reference: --selftest checks an attention config "
+                 f"({', '.join(ATTENTION)}), not {names[0]!r}")
     print(f"# torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
-          f"openblas threads {BLAS_THREADS}, {BLAS_CONFIG}", file=sys.stderr, flush=True)
+          f"openblas threads {BLAS_THREADS}, core {BLAS_CORE}, {BLAS_CONFIG}",
+          file=sys.stderr, flush=True)
     kept, split, itos_src, itos_tgt, load_s = load_data(ARGS.data)
     stoi_src = {w: i for i, w in enumerate(itos_src)}
     stoi_tgt = {w: i for i, w in enumerate(itos_tgt)}
@@ -441,6 +658,8 @@ def main():
     test = Split(split["test"], stoi_src, stoi_tgt)
     Vs, Vt = len(itos_src), len(itos_tgt)
 
+    if ARGS.selftest:
+        sys.exit(0 if selftest(names[0], train, dev, Vs, Vt) else 1)
     if not ARGS.no_throughput:
         for n in names:
             throughput(n, train, Vs, Vt)
@@ -469,9 +688,9 @@ def main():
                  dev_loss=round(d, 4), dev_perplexity=round(float(np.exp(d)), 3),
                  epoch_seconds=round(secs, 1), tokens_per_s=round(tok / secs),
                  peak_rss_mb=round(peak_rss_mb()))
-        if ARGS.save:
-            torch.save({"model": model.state_dict(), "epochs": ARGS.epochs, "config": name},
-                       ARGS.save)
+            if ARGS.save:  # after every epoch, so that a cut-short run can be decoded
+                torch.save({"model": model.state_dict(), "epochs": e + 1, "config": name},
+                           ARGS.save)
         decode_figures(name, model, test, itos_tgt, ARGS.epochs)
 
 
