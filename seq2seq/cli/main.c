@@ -721,6 +721,7 @@ static int cmd_score(int argc, char **argv)
 
 static const char EVAL_HELP[] =
     "usage: s2s eval -m CHECKPOINT [--split test|dev] [--threads N] [--beam K]\n"
+    "                [--length-penalty none|avg|wu]\n"
     "       s2s eval -m CHECKPOINT --test FILE [--test-target FILE]\n"
     "\n"
     "Scores the model on a split of the data its run file names (the test\n"
@@ -741,11 +742,13 @@ static int cmd_eval(int argc, char **argv)
         {"test", required_argument, 0, 'T'},
         {"test-target", required_argument, 0, 'U'},
         {"beam", required_argument, 0, 'b'},
+        {"length-penalty", required_argument, 0, 'P'},
         {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
     int split = S2S_TEST, threads = 0, beam = 0, c;
+    const char *lp = NULL;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -765,6 +768,11 @@ static int cmd_eval(int argc, char **argv)
         case 'U': test_target = optarg; break;
         case 'b':
             if (parse_count("eval", "--beam", optarg, 1024, &beam)) return 2;
+            break;
+        case 'P':
+            if (strcmp(optarg, "none") && strcmp(optarg, "avg") && strcmp(optarg, "wu"))
+                return usage_error("eval", "--length-penalty is none, avg or wu, not '%s'", optarg);
+            lp = optarg;
             break;
         case 'h': fputs(EVAL_HELP, stdout); return 0;
         default: return usage_error("eval", "%s", "bad option");
@@ -788,6 +796,7 @@ static int cmd_eval(int argc, char **argv)
     double loss = s2s_trainer_loss(&tr, split);
     s2s_scores sc;
     s2s_beam_opts bo;
+    if (lp) snprintf(tr.cfg.decode.length_penalty, sizeof tr.cfg.decode.length_penalty, "%s", lp);
     s2s_beam_opts_of(&tr.cfg, &bo);
     if (beam) bo.beam = beam;
     s2s_trainer_score(&tr, split, &bo, &sc, &err);
