@@ -290,7 +290,8 @@ Test(harden, nan_resume_refused_and_divergence_keeps_last_good)
  * survives, the next run removes the dead run's temp files and resumes. */
 Test(harden, kill9_with_save_every)
 {
-    toy("lstm", "  epochs: 400\n  save_every: 2\n");
+    /* long enough that it never ends before the kill, even on an idle machine */
+    toy("lstm", "  epochs: 1000000\n  save_every: 2\n");
     srand((unsigned)time(NULL));
     char dead[600];
     for (int round = 0; round < 3; round++) {
