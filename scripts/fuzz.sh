@@ -1,8 +1,9 @@
 #!/bin/sh
 # scripts/fuzz.sh BUILD SECONDS FUZZER... — runs each libFuzzer harness for
-# SECONDS on its corpus (BUILD/corpus/NAME, started from fuzz/seeds/NAME,
-# grown between runs) and prints one line per harness: executions,
-# coverage (edges) and features. A crash, leak or sanitizer report fails;
+# SECONDS (or FUZZ_RUNS executions if set, whichever ends first) on its
+# corpus (BUILD/corpus/NAME, started from fuzz/seeds/NAME, grown between
+# runs) and prints one line per harness: executions, coverage (edges) and
+# features. A crash, leak or sanitizer report fails;
 # the input that caused it is kept in BUILD/crash/.
 set -u
 build=$1; secs=$2; shift 2
@@ -13,7 +14,7 @@ for f in "$@"; do
     corpus="$build/corpus/$name"
     mkdir -p "$corpus"
     log="$build/$name.log"
-    S2S_CELL_PATH=${S2S_CELL_PATH-} "$f" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2560 \
+    S2S_CELL_PATH=${S2S_CELL_PATH-} "$f" -max_total_time="$secs" -runs="${FUZZ_RUNS:--1}" -timeout=20 -rss_limit_mb=2560 \
         -max_len=65536 -print_final_stats=1 -artifact_prefix="$build/crash/$name-" \
         "$corpus" "fuzz/seeds/$name" >"$log" 2>&1
     rc=$?
