@@ -9,7 +9,9 @@
 # them excluded).
 #   usage: scripts/bench-mpi.sh [BUILD]
 #   env: CONFIGS="S M", STEPS (200 for S, 100 for M), REPS=3, ONE_THREAD=1
-#   (also 1 process x 1 thread)
+#   (also 1 process x 1 thread). Each line also carries the BLAS kernel
+#   (openblas_get_corename(), from the log) and the 1-minute load average
+#   after the run, since the machine may be shared.
 set -eu
 BUILD=${1:-build}
 S2S=$(cd "$BUILD" && pwd)/s2s
@@ -36,8 +38,10 @@ run() { # config np threads steps
     tps=$(sed -n 's/.* done: [0-9]* steps .* tok\/s \([0-9]*\) .*/\1/p' "$TMP/log" | tail -n 1)
     mb=$(sed -n 's/^MPI: \([0-9.]*\) MB per step.*/\1/p' "$TMP/log" | tail -n 1)
     red=$(sed -n 's/^MPI: .* reductions \([0-9.]*\) ms of \([0-9.]*\) ms per step.* \([0-9.]*\) ms waiting.*/\1, "step_ms": \2, "wait_ms": \3/p' "$TMP/log" | tail -n 1)
-    printf '{"figure": "train_mpi", "config": "%s", "ranks": %s, "threads": %s, "commit": "%s", "steps": %s, "tokens_per_s": %s, "reduced_mb_per_step_per_rank": %s, "reduce_ms": %s}\n' \
-        "$cfg" "$np" "$th" "$commit" "$steps" "${tps:-null}" "${mb:-0}" "${red:-0}"
+    kernel=$(sed -n 's/^BLAS: .*kernel \([A-Za-z0-9_]*\).*/\1/p' "$TMP/log" | head -n 1)
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    printf '{"figure": "train_mpi", "config": "%s", "ranks": %s, "threads": %s, "commit": "%s", "steps": %s, "tokens_per_s": %s, "reduced_mb_per_step_per_rank": %s, "reduce_ms": %s, "blas_kernel": "%s", "load1_after": %s}\n' \
+        "$cfg" "$np" "$th" "$commit" "$steps" "${tps:-null}" "${mb:-0}" "${red:-0}" "${kernel:-unknown}" "$load"
 }
 
 for cfg in $CONFIGS; do

@@ -329,12 +329,14 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
 }
 
 /* Under MPI with several ranks on a node: the parameters and Adam moments
- * move to memory the node's ranks share, and each rank updates some of the
+ * move to memory the node's ranks share, and each rank owns some of the
  * norm's parts, so that the optimiser step (and the lazy rows' replay) is
- * not done once per rank on the same cores; a dense gradient slot per rank
- * lets them sum their gradients there, in rank order, as threads do. Every
- * rank still ends a step with the same parameters and moments (on a node
- * the same bytes; across nodes the same updates of the same gradient). */
+ * not done once per rank on the same cores. When every node runs as many
+ * ranks, each rank's gradient moves there too (a slot per local rank): the
+ * owner of a part sums that part of all the slots, in rank order, as
+ * threads do, into its own slot, and nothing is copied. Every rank still
+ * ends a step with the same parameters and moments (on a node the same
+ * bytes; across nodes the same updates of the same gradient). */
 static void share_state(s2s_trainer *tr)
 {
     s2s_params *p = &tr->model.params;
@@ -345,7 +347,9 @@ static void share_state(s2s_trainer *tr)
     size_t nd = p->n - tr->model.off_dense, dstride = (nd + 15) & ~(size_t)15;
     size_t L = (size_t)s2s_dist_local_size();
     int local;
-    float *sh = s2s_dist_node_shared((3 * stride + L * dstride) * sizeof(float), &local);
+    (void)dstride;
+    size_t floats = (3 + L) * stride + 2 * S2S_NORM_PARTS; /* + the part sums */
+    float *sh = s2s_dist_node_shared(floats * sizeof(float), &local);
     if (!sh) return;
     if (local == 0) { /* every rank holds the same values: one copies */
         memcpy(sh, p->w, p->n * sizeof(float));
@@ -361,7 +365,13 @@ static void share_state(s2s_trainer *tr)
     p->v = sh + 2 * stride;
     if (s2s_dist_nodes_uniform()) {
         tr->slots = sh + 3 * stride;
-        tr->slot_stride = dstride;
+        tr->slot_stride = stride;
+        tr->part_sums = (double *)(void *)(sh + (3 + L) * stride);
+        tr->own_g = p->g;
+        p->g = tr->slots + (size_t)local * stride;
+        memset(p->g, 0, p->n * sizeof(float));
+        tr->grad[0] = p->g;
+        s2s_dist_node_sync();
     }
     tr->local = local;
     tr->locals = (int)L;
@@ -539,6 +549,7 @@ void s2s_trainer_free(s2s_trainer *tr)
         tr->model.params.m = tr->own_m;
         tr->model.params.v = tr->own_v;
     }
+    if (tr->own_g) tr->model.params.g = tr->own_g;
     free(tr->srows);
     free(tr->pack);
     free(tr->gath);
@@ -904,11 +915,10 @@ static void grow(unsigned char **buf, size_t *cap, size_t need)
 }
 
 /* After backward: every rank learns every share's loss and embedding rows
- * (an all-gather: rows are few beside the tables), the job's stop and
- * time-to-save decisions, and the sum of the ranks' dense gradients, in
- * params.g: on a node through the shared slots, in rank order (local rank
- * l adds slice l of the slots and all-reduces it with its peers on the
- * other nodes), else by MPI_Allreduce. */
+ * (an all-gather: rows are few beside the tables) and the job's stop and
+ * time-to-save decisions; without slots, the sum of the ranks' dense
+ * gradients arrives in params.g by MPI_Allreduce (with slots the owners of
+ * the parts sum them next, sum_slots). */
 static void exchange(s2s_trainer *tr)
 {
     const s2s_model *m = &tr->model;
@@ -975,23 +985,37 @@ static void exchange(s2s_trainer *tr)
             q += n * rec;
         }
 
-    if (tr->slots) {
-        int L = tr->locals, me = tr->local;
-        float *g = p->g + od, *s0 = tr->slots;
-        memcpy(s0 + (size_t)me * tr->slot_stride, g, nd * sizeof(float));
-        s2s_dist_node_sync();
-        size_t i0 = nd * (size_t)me / (size_t)L, i1 = nd * ((size_t)me + 1) / (size_t)L;
-        for (int u = 1; u < L; u++) {
-            const float *su = s0 + (size_t)u * tr->slot_stride;
-            for (size_t i = i0; i < i1; i++) s0[i] += su[i];
-        }
-        s2s_dist_peers_allreduce_sum(s0 + i0, i1 - i0);
-        s2s_dist_node_sync();
-        memcpy(g, s0, nd * sizeof(float));
-    } else {
+    if (tr->slots)
+        s2s_dist_node_sync(); /* the slots are written: summed by the owners */
+    else
         s2s_dist_allreduce_sum(p->g + od, nd);
-    }
     tr->comm_bytes = (double)nd * sizeof(float) + (double)tr->counts[tr->rank];
+}
+
+/* Part k's dense range summed over the node's slots in rank order (the
+ * order of the threads' sum) into this rank's slot, which owns the part. */
+static void sum_slots(s2s_trainer *tr, int k)
+{
+    const s2s_params *p = &tr->model.params;
+    size_t lo, hi, od = tr->model.off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    if (lo < od) lo = od;
+    if (lo >= hi) return;
+    int L = tr->locals;
+    const float *s0 = tr->slots;
+    float *restrict g = p->g;
+    if (tr->local == 0) {
+        for (int u = 1; u < L; u++) {
+            const float *restrict su = s0 + (size_t)u * tr->slot_stride;
+            for (size_t i = lo; i < hi; i++) g[i] += su[i];
+        }
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        float acc = s0[i];
+        for (int u = 1; u < L; u++) acc += s0[(size_t)u * tr->slot_stride + i];
+        g[i] = acc;
+    }
 }
 
 static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
@@ -1084,13 +1108,42 @@ static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
     tr->comm_seconds = omp_get_wtime() - t0;
     s2s_phase(S2S_PH_OTHER);
 
+    /* with slots each rank does its own parts only, and the node's ranks
+     * pool the parts' sums of squares */
+    int L = tr->slots ? tr->locals : 1, me = tr->slots ? tr->local : 0;
+    for (int k = 0; k < S2S_NORM_PARTS; k++) sp.span[k] = NULL;
+    if (tr->slots) {
+        t0 = omp_get_wtime();
+        s2s_phase(S2S_PH_REDUCE);
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+        for (int k = me; k < S2S_NORM_PARTS; k += L) sum_slots(tr, k);
+        /* then with the ranks of the same index on the other nodes */
+        for (int k = me; k < S2S_NORM_PARTS; k += L) {
+            size_t lo, hi;
+            s2s_norm_part(p->n, k, &lo, &hi);
+            if (lo < od) lo = od;
+            if (lo < hi) s2s_dist_peers_allreduce_sum(p->g + lo, hi - lo);
+        }
+        tr->comm_seconds += omp_get_wtime() - t0;
+        s2s_phase(S2S_PH_OTHER);
+    }
 #pragma omp parallel num_threads(nt)
     {
         int team = omp_get_num_threads(), id = omp_get_thread_num();
-        for (int k = id; k < S2S_NORM_PARTS; k += team)
+        for (int k = me + id * L; k < S2S_NORM_PARTS; k += team * L)
             reduce_part(tr, k, 1, part, &sp, 0);
+    }
+    if (tr->slots) {
         s2s_phase(S2S_PH_WAIT);
-#pragma omp barrier
+        for (int k = me; k < S2S_NORM_PARTS; k += L) tr->part_sums[k] = part[k];
+        t0 = omp_get_wtime();
+        s2s_dist_node_sync();
+        tr->comm_seconds += omp_get_wtime() - t0;
+        for (int k = 0; k < S2S_NORM_PARTS; k++) part[k] = tr->part_sums[k];
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
         s2s_phase(S2S_PH_CLIP);
 #pragma omp single nowait
         {
@@ -1630,7 +1683,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
         }
         if (mpi && comm_steps)
             s2s_progress_log(&prog, "MPI: %.3f MB per step per rank into the reductions "
-                             "(dense gradient %.3f MB + embedding rows); exchange "
+                             "(dense gradient %.3f MB + embedding rows); reductions "
                              "%.1f ms of %.1f ms per step (%.1f%%, of which %.1f ms "
                              "waiting for the slowest rank)",
                              comm_sum / comm_steps / 1e6,

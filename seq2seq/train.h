@@ -50,14 +50,17 @@ typedef struct s2s_trainer {
     int stop;              /* the job's stop decision after the last step */
     int want_save, save_due; /* the time-based save: this rank's wish before
                               the step, rank 0's decision after it */
-    float *own_w, *own_m, *own_v; /* the model's own buffers while w, m, v
-                              live in memory the node's ranks share */
+    float *own_w, *own_m, *own_v, *own_g; /* the model's own buffers while
+                              w, m, v (and g) live in memory the node's
+                              ranks share */
     int local, locals;     /* this rank among those sharing w, m, v (0 of 1
                               when not shared): it updates the norm's parts
                               k with k % locals == local */
-    float *slots;          /* node-shared: a dense gradient per local rank,
-                              summed there in rank order (NULL: all-reduce) */
+    float *slots;          /* node-shared: each local rank's params.g, in
+                              which the owner of a part sums that part of
+                              all of them in rank order (NULL: all-reduce) */
     size_t slot_stride;
+    double *part_sums;     /* node-shared: each part's sum of squares */
     s2s_batcher batcher;
     s2s_batch batch;
     s2s_train_state st;

@@ -46,8 +46,9 @@ static void need_mpi(void)
 }
 
 /* run file NAME: a small LSTM on the bundled corpus, max_steps steps, in
- * run directory RUN */
-static void run_file(const char *name, const char *run, int max_steps, int epochs)
+ * run directory RUN; extra: more train keys ("  key: value\n" lines) */
+static void run_file_with(const char *name, const char *run, int max_steps,
+                          int epochs, const char *extra)
 {
     char text[8192];
     snprintf(text, sizeof text,
@@ -56,10 +57,15 @@ static void run_file(const char *name, const char *run, int max_steps, int epoch
              "model:\n  cell: lstm\n  embed: 32\n  hidden: 48\n  init_range: 0.1\n"
              "train:\n  batch: 32\n  epochs: %d\n  max_steps: %d\n"
              "  lr: 3.0e-3\n  clip: 1.0\n  seed: 7\n  log_every: 1\n"
-             "  run_dir: %s/%s\n"
+             "  run_dir: %s/%s\n%s"
              "decode:\n  max_len: 12\n",
-             corpus, epochs, max_steps, dir, run);
+             corpus, epochs, max_steps, dir, run, extra);
     scratch_write(dir, 0, name, text, strlen(text));
+}
+
+static void run_file(const char *name, const char *run, int max_steps, int epochs)
+{
+    run_file_with(name, run, max_steps, epochs, "");
 }
 
 /* `s2s ARGS` under mpirun -np np (np 0: no mpirun), bounded in time;
@@ -154,6 +160,25 @@ Test(mpi, two_ranks_train_as_two_threads)
     const char *p = strstr(err, " batches/epoch");
     cr_assert(p && !strstr(p + 1, " batches/epoch"), "progress printed more than once: %s", err);
     free(err);
+}
+
+/* The optimiser's other paths: SGD (sparse rows, no lazy Adam), and Adam
+ * with teacher forcing below 1 (dense: every row moves every step) */
+Test(mpi, two_ranks_train_as_two_threads_sgd_and_dense_adam)
+{
+    need_mpi();
+    const char *sgd = "  optimizer: sgd\n";
+    const char *tf = "  teacher_forcing: 0.5\n";
+    run_file_with("a.yaml", "a", 30, 1, sgd);
+    run_file_with("b.yaml", "b", 30, 1, sgd);
+    train_ok(0, "train a.yaml --threads 2");
+    train_ok(2, "train b.yaml --threads 1");
+    same_state("a", "b");
+    run_file_with("c.yaml", "c", 30, 1, tf);
+    run_file_with("d.yaml", "d", 30, 1, tf);
+    train_ok(0, "train c.yaml --threads 2");
+    train_ok(2, "train d.yaml --threads 1");
+    same_state("c", "d");
 }
 
 Test(mpi, resume_with_another_rank_count)
