@@ -251,7 +251,7 @@ bench-cells: $(BUILD)/bench/bench_cells
 bench: all
 	S2S_TATOEBA=$(TATOEBA) $(S2S_BIN) bench
 bench-mpi: all
-	./scripts/bench-mpi.sh $(BUILD)
+	S2S_TATOEBA=$(abspath $(TATOEBA)) ./scripts/bench-mpi.sh $(BUILD)
 
 # The command, the cells, the library (shared with its soname links, and
 # static), its header and pkg-config file, and cell.h for cell authors.

@@ -20,7 +20,12 @@ REPS=${REPS:-3}
 TMP=$(mktemp -d /tmp/s2s-bench-mpi-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-MPIRUN="mpirun -np 2"
+# the reference corpus (configs/S.yaml reads S2S_TATOEBA when set)
+if [ -z "${S2S_TATOEBA:-}" ] && [ -f ../shared/corpora/eng-fra/eng-fra.txt ]; then
+    S2S_TATOEBA=$(cd ../shared/corpora/eng-fra && pwd)/eng-fra.txt
+fi
+[ -n "${S2S_TATOEBA:-}" ] && export S2S_TATOEBA
+MPIRUN="mpirun -np 2${S2S_TATOEBA:+ -x S2S_TATOEBA}"
 [ "$(id -u)" = 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
 
 run() { # config np threads steps

@@ -348,8 +348,26 @@ static void share_state(s2s_trainer *tr)
     size_t L = (size_t)s2s_dist_local_size();
     int local;
     (void)dstride;
+    /* a job on one node also passes the rows through the node's memory:
+     * room for every token of a batch of the longest pairs per rank */
+    int one_node = s2s_dist_local_size() == s2s_dist_size() && s2s_dist_nodes_uniform();
+    size_t rows_bytes = 0, head = 0;
+    if (one_node) {
+        double maxT = 1, maxU = 1;
+        const s2s_split *sp = &tr->data.split[S2S_TRAIN];
+        for (size_t i = 0; i < sp->n; i++) {
+            if (sp->src_len[i] > maxT) maxT = sp->src_len[i];
+            if (sp->tgt_len[i] + 1.0 > maxU) maxU = sp->tgt_len[i] + 1.0;
+        }
+        rows_bytes = (size_t)tr->cfg.train.batch * (size_t)(maxT + maxU) *
+                     (sizeof(uint32_t) + (size_t)tr->model.E * sizeof(float));
+        rows_bytes = (rows_bytes + 63) & ~(size_t)63;
+        head = ((3 * (size_t)tr->threads + 2) * sizeof(double) + 63) & ~(size_t)63;
+    }
     size_t floats = (3 + L) * stride + 2 * S2S_NORM_PARTS; /* + the part sums */
-    float *sh = s2s_dist_node_shared(floats * sizeof(float), &local);
+    floats = (floats + 15) & ~(size_t)15;
+    float *sh = s2s_dist_node_shared(floats * sizeof(float) + L * (head + rows_bytes),
+                                     &local);
     if (!sh) return;
     if (local == 0) { /* every rank holds the same values: one copies */
         memcpy(sh, p->w, p->n * sizeof(float));
@@ -371,6 +389,11 @@ static void share_state(s2s_trainer *tr)
         p->g = tr->slots + (size_t)local * stride;
         memset(p->g, 0, p->n * sizeof(float));
         tr->grad[0] = p->g;
+        if (one_node) {
+            tr->xbox = (unsigned char *)(sh + floats);
+            tr->xbox_stride = head + rows_bytes;
+            tr->xbox_rows = rows_bytes;
+        }
         s2s_dist_node_sync();
     }
     tr->local = local;
@@ -682,6 +705,27 @@ static void replay_row(s2s_trainer *tr, size_t r, long to)
 {
     s2s_params *p = &tr->model.params;
     size_t off = row_off(&tr->model, r), E = (size_t)tr->model.E;
+    if (tr->locals > 1) {
+        /* ranks sharing the parameters: the pieces of the row in the norm
+         * parts this rank owns (element-wise, so the same bits) */
+        int k = (int)((double)off * S2S_NORM_PARTS / (double)p->n);
+        size_t lo, hi;
+        for (;; k++) {
+            s2s_norm_part(p->n, k, &lo, &hi);
+            if (hi > off) break;
+        }
+        while (lo > off) s2s_norm_part(p->n, --k, &lo, &hi);
+        for (; k < S2S_NORM_PARTS && lo < off + E; k++) {
+            s2s_norm_part(p->n, k, &lo, &hi);
+            size_t a = lo > off ? lo : off, b = hi < off + E ? hi : off + E;
+            if (a >= b || k % tr->locals != tr->local) continue;
+            for (long s = tr->emb_upto[r] + 1; s <= to; s++)
+                s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], a, b, 1.0f,
+                               0, 0);
+        }
+        tr->emb_upto[r] = to;
+        return;
+    }
     for (long s = tr->emb_upto[r] + 1; s <= to; s++)
         s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], off, off + E, 1.0f,
                        0, 0);
@@ -695,16 +739,10 @@ void s2s_trainer_sync(s2s_trainer *tr)
     if (!tr->emb_upto || tr->hist_n == 0) return;
     long to = tr->st.step;
     long n = (long)tr->model.V_src + tr->model.V_tgt;
-    /* ranks sharing the parameters replay a row each, in turn */
-    long L = tr->locals, me = tr->local;
+    /* (ranks sharing the parameters replay the parts each owns) */
 #pragma omp parallel for schedule(dynamic, 64) num_threads(tr->threads)
     for (long r = 0; r < n; r++)
-        if (tr->emb_upto[r] < to) {
-            if (r % L == me)
-                replay_row(tr, (size_t)r, to);
-            else
-                tr->emb_upto[r] = to;
-        }
+        if (tr->emb_upto[r] < to) replay_row(tr, (size_t)r, to);
     tr->hist_n = 0;
     tr->hist_base = to;
     if (tr->locals > 1) s2s_dist_node_sync();
@@ -926,44 +964,45 @@ static void exchange(s2s_trainer *tr)
     int R = tr->ranks, T = tr->threads;
     size_t E = (size_t)m->E, od = m->off_dense, nd = p->n - od;
     size_t rec = sizeof(uint32_t) + E * sizeof(float);
+    size_t nrec = 3 * (size_t)T + 2, head = tr->xbox_stride - tr->xbox_rows;
 
-    /* the small things first: losses, row counts, stop and save flags */
-    size_t nrec = 3 * (size_t)T + 2;
-    double *mine = s2s_xcalloc(nrec * ((size_t)R + 1), sizeof *mine);
-    double *all = mine + nrec;
+    /* the small things: losses, row counts, stop and save flags (in this
+     * rank's box when the job is one node) */
+    double *mine, *all = NULL;
+    if (tr->xbox) {
+        mine = (double *)(void *)(tr->xbox + (size_t)tr->rank * tr->xbox_stride);
+    } else {
+        mine = s2s_xcalloc(nrec * ((size_t)R + 1), sizeof *mine);
+        all = mine + nrec;
+    }
+    size_t bytes = 0;
     for (int t = 0; t < T; t++) {
         const uint32_t *ids;
         const float *demb;
+        int ne = s2s_step_embed_ids(tr->work[t], 0, &ids, &demb);
+        int nd_ = s2s_step_embed_ids(tr->work[t], 1, &ids, &demb);
         mine[3 * t] = tr->nll[tr->rank * T + t];
-        mine[3 * t + 1] = s2s_step_embed_ids(tr->work[t], 0, &ids, &demb);
-        mine[3 * t + 2] = s2s_step_embed_ids(tr->work[t], 1, &ids, &demb);
+        mine[3 * t + 1] = ne;
+        mine[3 * t + 2] = nd_;
+        bytes += ((size_t)ne + (size_t)nd_) * rec;
     }
     mine[3 * T] = stop_requested != 0;
     mine[3 * T + 1] = tr->want_save;
-    double t0 = omp_get_wtime();
-    s2s_dist_allgather(mine, all, nrec * sizeof *mine);
-    tr->comm_wait = omp_get_wtime() - t0;
-    size_t total = 0;
-    tr->stop = 0;
-    for (int q = 0; q < R; q++) {
-        const double *a = all + (size_t)q * nrec;
-        tr->counts[q] = 0;
-        for (int t = 0; t < T; t++) {
-            struct s2s_share_rows *r = &tr->srows[q * T + t];
-            tr->nll[q * T + t] = a[3 * t];
-            r->n[0] = (int)a[3 * t + 1];
-            r->n[1] = (int)a[3 * t + 2];
-            tr->counts[q] += ((size_t)r->n[0] + (size_t)r->n[1]) * rec;
-        }
-        tr->stop |= a[3 * T] != 0;
-        total += tr->counts[q];
-    }
-    tr->save_due = all[3 * T + 1] != 0; /* rank 0's clock decides */
-    free(mine);
 
     /* rows: per share and side, the ids then their gradients */
-    grow(&tr->pack, &tr->cap_pack, tr->counts[tr->rank]);
-    unsigned char *w = tr->pack;
+    unsigned char *w;
+    if (tr->xbox) {
+        if (bytes > tr->xbox_rows) { /* cannot be: the box holds a batch */
+            fprintf(stderr, "s2s: rank %d: %zu bytes of embedding rows, over the "
+                    "%zu set aside\n", tr->rank, bytes, tr->xbox_rows);
+            s2s_dist_abort(1);
+            abort();
+        }
+        w = (unsigned char *)mine + head;
+    } else {
+        grow(&tr->pack, &tr->cap_pack, bytes);
+        w = tr->pack;
+    }
     for (int t = 0; t < T; t++)
         for (int side = 0; side < 2; side++) {
             const uint32_t *ids;
@@ -973,10 +1012,42 @@ static void exchange(s2s_trainer *tr)
             memcpy(w + n * sizeof *ids, demb, n * E * sizeof *demb);
             w += n * rec;
         }
-    grow(&tr->gath, &tr->cap_gath, total);
-    s2s_dist_allgatherv(tr->pack, tr->gath, tr->counts);
+
+    double t0 = omp_get_wtime();
+    if (tr->xbox)
+        s2s_dist_node_sync(); /* boxes and slots written: read them in place */
+    else
+        s2s_dist_allgather(mine, all, nrec * sizeof *mine);
+    tr->comm_wait = omp_get_wtime() - t0;
+    size_t total = 0;
+    tr->stop = 0;
+    for (int q = 0; q < R; q++) {
+        const double *a = tr->xbox ? (const double *)(const void *)(tr->xbox +
+                                                                   (size_t)q * tr->xbox_stride)
+                                   : all + (size_t)q * nrec;
+        tr->counts[q] = 0;
+        for (int t = 0; t < T; t++) {
+            struct s2s_share_rows *r = &tr->srows[q * T + t];
+            tr->nll[q * T + t] = a[3 * t];
+            r->n[0] = (int)a[3 * t + 1];
+            r->n[1] = (int)a[3 * t + 2];
+            tr->counts[q] += ((size_t)r->n[0] + (size_t)r->n[1]) * rec;
+        }
+        tr->stop |= a[3 * T] != 0;
+        if (q == 0) tr->save_due = a[3 * T + 1] != 0; /* rank 0's clock decides */
+        total += tr->counts[q];
+    }
+    if (!tr->xbox) free(mine);
+
     const unsigned char *q = tr->gath;
-    for (int k = 0; k < tr->shares; k++)
+    if (!tr->xbox) {
+        grow(&tr->gath, &tr->cap_gath, total);
+        s2s_dist_allgatherv(tr->pack, tr->gath, tr->counts);
+        q = tr->gath;
+    }
+    for (int k = 0; k < tr->shares; k++) {
+        if (tr->xbox && k % T == 0)
+            q = tr->xbox + (size_t)(k / T) * tr->xbox_stride + head;
         for (int side = 0; side < 2; side++) {
             struct s2s_share_rows *r = &tr->srows[k];
             size_t n = (size_t)r->n[side];
@@ -984,10 +1055,11 @@ static void exchange(s2s_trainer *tr)
             r->demb[side] = (const float *)(const void *)(q + n * sizeof(uint32_t));
             q += n * rec;
         }
+    }
 
-    if (tr->slots)
+    if (tr->slots && !tr->xbox)
         s2s_dist_node_sync(); /* the slots are written: summed by the owners */
-    else
+    else if (!tr->slots)
         s2s_dist_allreduce_sum(p->g + od, nd);
     tr->comm_bytes = (double)nd * sizeof(float) + (double)tr->counts[tr->rank];
 }
@@ -1054,25 +1126,23 @@ static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
         nrows = batch_rows(tr, b, step);
     }
     if (nrows) {
-        /* rows the forward pass reads, brought up to the last step; ranks
-         * that share the parameters replay a slice of them each */
-        size_t L = (size_t)tr->locals, me = (size_t)tr->local;
-        size_t j0 = nrows * me / L, j1 = nrows * (me + 1) / L;
+        /* rows the forward pass reads, brought up to the last step (ranks
+         * that share the parameters: each the parts it owns) */
         s2s_phase(S2S_PH_OPTIM);
 #pragma omp parallel num_threads(nt)
         {
             size_t team = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
-            for (size_t j = j0 + id; j < j1; j += team)
+            for (size_t j = id; j < nrows; j += team)
                 if (tr->emb_upto[tr->rows[j]] < step - 1)
                     replay_row(tr, tr->rows[j], step - 1);
         }
-        if (L > 1) {
-            for (size_t j = 0; j < nrows; j++)
-                if (tr->emb_upto[tr->rows[j]] < step - 1)
-                    tr->emb_upto[tr->rows[j]] = step - 1;
-            s2s_phase(S2S_PH_WAIT);
-            s2s_dist_node_sync();
-        }
+    }
+    /* the node's ranks have written their parts: the last step's update
+     * and this replay (a rank writes only its own parts, so one barrier
+     * here serves both) */
+    if (tr->locals > 1) {
+        s2s_phase(S2S_PH_WAIT);
+        s2s_dist_node_sync();
     }
 
 #pragma omp parallel num_threads(nt)
@@ -1160,7 +1230,8 @@ static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
                         skip || k % tr->locals != tr->local);
         s2s_phase(S2S_PH_WAIT);
     }
-    if (tr->locals > 1) s2s_dist_node_sync(); /* the parts are all written */
+    /* (the parts written here are seen by the others after the barrier at
+     * the start of the next step, or settle()) */
     s2s_phase(S2S_PH_OTHER);
     tr->skipped = skip;
     if (skip) {
@@ -1505,6 +1576,15 @@ static int check_ranks_agree(const s2s_trainer *tr, const char *when, s2s_err *e
                     "the same data, run file, checkpoint and --threads)", when, bad);
 }
 
+/* Before rank 0 alone reads the parameters (to evaluate, to save): every
+ * row brought up to date, and the last step's parts of every rank of the
+ * node written. Collective: every rank calls it at the same point. */
+static void settle(s2s_trainer *tr)
+{
+    s2s_trainer_sync(tr);
+    if (tr->locals > 1) s2s_dist_node_sync();
+}
+
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 {
     const s2s_config *c = &tr->cfg;
@@ -1625,7 +1705,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                  * --resume continues exactly from here (under MPI every
                  * rank stops after the same step: the flags went with it) */
                 s2s_progress_finish(&prog);
-                s2s_trainer_sync(tr);
+                settle(tr);
                 if (lead && save(tr, "last.ckpt", err) < 0) {
                     rc = -1;
                     goto out;
@@ -1645,7 +1725,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                  (mpi ? tr->save_due
                       : c->train.save_every_minutes > 0 &&
                             omp_get_wtime() - last_save >= 60.0 * c->train.save_every_minutes))) {
-                s2s_trainer_sync(tr);
+                settle(tr);
                 if (lead && save(tr, "last.ckpt", err) < 0) {
                     s2s_progress_finish(&prog);
                     rc = -1;
@@ -1657,7 +1737,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&
                 (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
-                s2s_trainer_sync(tr);
+                settle(tr);
                 if (lead && evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0,
                                      err) < 0) {
                     rc = -1;
@@ -1673,7 +1753,7 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             tr->st.batch = 0;
         }
         if (tr->st.batch == 0) tr->st.lr *= c->train.lr_decay;
-        s2s_trainer_sync(tr);
+        settle(tr);
         if (check_ranks_agree(tr, "after an epoch", err) < 0 ||
             (lead && (evaluate(tr, &prog, metrics, epoch, loss_n ? loss_sum / loss_n : NAN,
                                secs > 0 ? tok / secs : 0, 1, err) < 0 ||

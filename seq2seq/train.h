@@ -61,6 +61,10 @@ typedef struct s2s_trainer {
                               all of them in rank order (NULL: all-reduce) */
     size_t slot_stride;
     double *part_sums;     /* node-shared: each part's sum of squares */
+    unsigned char *xbox;   /* node-shared, when the job is one node: each
+                              local rank's losses, flags and rows for the
+                              others to read in place (NULL: MPI calls) */
+    size_t xbox_stride, xbox_rows; /* bytes per rank; of which for rows */
     s2s_batcher batcher;
     s2s_batch batch;
     s2s_train_state st;
