@@ -599,7 +599,6 @@ void s2s_trainer_free(s2s_trainer *tr)
  * turns the flags of all ranks into one decision, tr->stop. */
 static volatile sig_atomic_t stop_requested;
 
-
 /* Rows r0..r1 of b as the step function sees them. */
 static s2s_seqs share_of(const s2s_batch *b, int r0, int r1)
 {
