@@ -7,6 +7,10 @@
  * `mpirun -np N`. Only the main thread calls in here (never from inside
  * an OpenMP region).
  *
+ * The ranks of a node are those that share memory (MPI_COMM_TYPE_SHARED);
+ * S2S_MPI_NODES=k splits one machine's ranks into k pretend nodes of
+ * consecutive ranks instead (for tests of what passes between nodes).
+ *
  * MPI is initialised only when a launcher started the process (Open MPI's
  * OMPI_COMM_WORLD_SIZE, or PMIX_RANK / PMI_RANK of other launchers): a
  * plain run never touches libmpi, and pays nothing for it. Errors inside

@@ -79,8 +79,9 @@ static int s2s(int np, const char *args)
     if (np > 0)
         snprintf(launch, sizeof launch,
                  "mpirun --allow-run-as-root --oversubscribe -np %d "
-                 "-x ASAN_OPTIONS -x S2S_CELL_PATH%s ", np,
-                 getenv("S2S_MPI_SHM") ? " -x S2S_MPI_SHM" : "");
+                 "-x ASAN_OPTIONS -x S2S_CELL_PATH%s%s ", np,
+                 getenv("S2S_MPI_SHM") ? " -x S2S_MPI_SHM" : "",
+                 getenv("S2S_MPI_NODES") ? " -x S2S_MPI_NODES" : "");
     snprintf(cmd, sizeof cmd, "cd '%s' && timeout -k 5 180 %s'%s' %s >out.txt 2>err.txt",
              dir, launch, bin, args);
     int st = system(cmd);
@@ -227,6 +228,35 @@ Test(mpi, two_ranks_of_two_threads)
     cr_assert(near < 1e-3 && near <= 10 * other + 1e-7,
               "2 ranks x 2 threads vs 4 threads: relative difference %g "
               "(3 threads vs 4: %g)", near, other);
+}
+
+/* What passes between nodes, on this machine (S2S_MPI_NODES splits the
+ * ranks into pretend nodes): 2 nodes of 1 rank add by one MPI_Allreduce
+ * of two, the same bits as 2 threads; 2 nodes of 2 ranks sum on each node
+ * in the shared window and then across the nodes, rank 0 and 2 and rank 1
+ * and 3 each for their parts: the same bits run to run, and as close to 4
+ * threads as rounding allows. */
+Test(mpi, ranks_on_two_nodes)
+{
+    need_mpi();
+    run_file("a.yaml", "a", 50, 1);
+    run_file("b.yaml", "b", 50, 1);
+    run_file("c.yaml", "c", 50, 1);
+    run_file("d.yaml", "d", 50, 1);
+    run_file("e.yaml", "e", 50, 1);
+    train_ok(0, "train a.yaml --threads 2");
+    train_ok(0, "train b.yaml --threads 4");
+    setenv("S2S_MPI_NODES", "2", 1);
+    train_ok(2, "train c.yaml --threads 1");
+    train_ok(4, "train d.yaml --threads 1");
+    train_ok(4, "train e.yaml --threads 1");
+    unsetenv("S2S_MPI_NODES");
+    same_state("a", "c");
+    same_state("d", "e");
+    double near = rel_diff("b", "d");
+    cr_log_info("2 nodes x 2 ranks vs 4 threads: %.3g", near);
+    cr_assert(near < 1e-5, "2 nodes of 2 ranks vs 4 threads: relative difference %g",
+              near);
 }
 
 Test(mpi, resume_with_another_rank_count)
