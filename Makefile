@@ -5,6 +5,7 @@
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
+#   make bench-mpi  training tokens/s alone and under mpirun -np 2
 #   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
 #
@@ -41,6 +42,14 @@ PKGS      = $(LIB_PKGS) libedit
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
+# MPI (Open MPI) for `mpirun -np N s2s train`: auto = use it when
+# pkg-config finds ompi-c (scripts/deps.sh installs it), 0 = never, 1 = must.
+# Only core/dist.c sees mpi.h; without MPI the same API is rank 0 of 1.
+MPI ?= auto
+MPI_ON     = $(if $(filter auto,$(MPI)),$(shell pkg-config --exists ompi-c && echo 1),$(filter 1 yes,$(MPI)))
+MPI_CFLAGS = $(if $(MPI_ON),-DS2S_MPI $(shell pkg-config --cflags ompi-c))
+MPI_LIBS   = $(if $(MPI_ON),$(shell pkg-config --libs ompi-c))
+
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror=implicit-function-declaration $(OPT) -march=$(MARCH) -g \
            -fopenmp -fPIC -MMD -MP -I. $(SAN) $(PKG_CFLAGS) \
@@ -51,7 +60,7 @@ LDFLAGS ?=
 LDFLAGS += -fopenmp $(SAN)
 # -lstdc++: tokenizer/spm.cc, the one C++ file (the SentencePiece wrapper),
 # is in libs2s_tokenizer.a; the binaries are linked by the C compiler.
-LDLIBS   = $(PKG_LIBS) -lstdc++ -ldl -lm
+LDLIBS   = $(PKG_LIBS) $(MPI_LIBS) -lstdc++ -ldl -lm
 
 # C++ only for tokenizer/spm.cc: same warnings and code generation.
 CXX      ?= g++
@@ -102,7 +111,7 @@ TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.
 TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
 .PHONY: fuzz fuzz-smoke all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
-        check-asan bench bench-cells install uninstall clean deps
+        check-asan bench bench-cells bench-mpi install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN) $(LIB_ALL)
 
@@ -119,6 +128,8 @@ $(BUILD)/%.o: %.cc | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+$(BUILD)/core/dist.o: CFLAGS += $(MPI_CFLAGS)
+
 $(LIB_CORE): $(CORE_OBJ)
 $(LIB_TOKENIZER): $(TOKENIZER_OBJ)
 $(LIB_CORPORA): $(CORPORA_OBJ)
@@ -133,7 +144,7 @@ $(BUILD)/lib%.a: | $(DEPS_OK)
 $(LIB_SO): $(LIB_OBJ) seq2seq/libs2s.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
 	    -Wl,--version-script=seq2seq/libs2s.map $(LIB_OBJ) -o $@ \
-	    $(shell pkg-config --libs $(LIB_PKGS)) -lstdc++ -ldl -lm
+	    $(shell pkg-config --libs $(LIB_PKGS)) $(MPI_LIBS) -lstdc++ -ldl -lm
 	ln -sf $(@F) $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(BUILD)/libs2s.so
 
@@ -246,6 +257,8 @@ bench-cells: $(BUILD)/bench/bench_cells
 	$(BUILD)/bench/bench_cells
 bench: all
 	S2S_TATOEBA=$(TATOEBA) $(S2S_BIN) bench
+bench-mpi: all
+	S2S_TATOEBA=$(abspath $(TATOEBA)) ./scripts/bench-mpi.sh $(BUILD)
 
 # The command, the cells, the library (shared with its soname links, and
 # static), its header and pkg-config file, and cell.h for cell authors.
@@ -262,7 +275,7 @@ install: all
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libs2s.so
 	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' \
 	    -e 's#@INCLUDEDIR@#$(INCLUDEDIR)#' -e 's#@VERSION@#$(VERSION)#' \
-	    -e 's#@REQUIRES@#$(LIB_PKGS)#' seq2seq/s2s.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/s2s.pc
+	    -e 's#@REQUIRES@#$(LIB_PKGS)$(if $(MPI_ON), ompi-c)#' seq2seq/s2s.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/s2s.pc
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/s2s $(DESTDIR)$(INCLUDEDIR)/s2s/cells/cell.h \
 	    $(DESTDIR)$(INCLUDEDIR)/s2s/s2s.h $(DESTDIR)$(LIBDIR)/libs2s.a \

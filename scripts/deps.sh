@@ -5,8 +5,10 @@ set -eu
 
 # g++: the test cell written in C++ and tokenizer/spm.cc; clang and libclang-rt-14-dev: the
 # libFuzzer harnesses (make fuzz, and briefly in make test);
-# libsentencepiece-dev and sentencepiece: subword units (tokenizer/spm.cc).
-PKGS="gcc g++ make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev clang libclang-rt-14-dev libsentencepiece-dev sentencepiece"
+# libsentencepiece-dev and sentencepiece: subword units (tokenizer/spm.cc);
+# openmpi-bin, libopenmpi-dev: `mpirun -np N s2s train` and its tests
+# (the build works without them: make MPI=0).
+PKGS="gcc g++ make pkg-config libyaml-dev libutf8proc-dev libcriterion-dev libopenblas-dev libedit-dev clang libclang-rt-14-dev libsentencepiece-dev sentencepiece openmpi-bin libopenmpi-dev"
 
 missing=""
 for p in $PKGS; do

@@ -1276,6 +1276,26 @@ void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
                NULL, lo, hi);
 }
 
+int s2s_step_embed_ids(const s2s_work *w, int side, const uint32_t **ids,
+                       const float **demb)
+{
+    *ids = side ? w->ids_d : w->ids_e;
+    *demb = side ? w->demb_d : w->demb_e;
+    return side ? w->Nd : w->Ne;
+}
+
+void s2s_step_embed_span_ids(const s2s_model *m, int side, const uint32_t *ids,
+                             int n, const float *demb, float *grad, size_t lo,
+                             size_t hi)
+{
+    if (side)
+        embed_span(grad, m->off_emb_tgt, (size_t)m->V_tgt, m->E, ids, n, demb,
+                   lo, hi);
+    else
+        embed_span(grad, m->off_emb_src, (size_t)m->V_src, m->E, ids, n, demb,
+                   lo, hi);
+}
+
 size_t s2s_step_embed_count(const s2s_work *w)
 {
     return (size_t)w->Ne + (size_t)w->Nd;

@@ -69,6 +69,17 @@ void s2s_step_embed_clear_span(const s2s_model *m, const s2s_work *w,
 size_t s2s_step_embed_count(const s2s_work *w);
 size_t s2s_step_embed_rows(const s2s_model *m, const s2s_work *w, size_t lo,
                            size_t hi, size_t *starts);
+/* For a trainer that adds the rows of other processes: the rows w's last
+ * training pass touched on the source (side 0) or target (side 1) side,
+ * one per token, repeats included, and their gradients (*demb, E floats
+ * each, in the same order); returns how many. s2s_step_embed_span_ids
+ * adds such rows (demb != NULL) into [lo, hi) of grad, or clears them
+ * there (demb NULL), with the operations of s2s_step_embed_grad_span. */
+int s2s_step_embed_ids(const s2s_work *w, int side, const uint32_t **ids,
+                       const float **demb);
+void s2s_step_embed_span_ids(const s2s_model *m, int side, const uint32_t *ids,
+                             int n, const float *demb, float *grad, size_t lo,
+                             size_t hi);
 
 /* The same two over a span [lo, hi) of the flat buffer instead of id
  * ranges: only the elements of w's rows inside the span are added (in the

@@ -12,6 +12,7 @@
 
 #include "core/blas.h"
 #include "core/ckpt.h"
+#include "core/dist.h"
 #include "core/kernels.h"
 #include "core/optim.h"
 #include "core/phase.h"
@@ -21,6 +22,14 @@
 #include "seq2seq/decode.h"
 #include "seq2seq/metrics.h"
 #include "seq2seq/plot.h"
+
+/* Under MPI: the embedding rows of one share of the global batch, from
+ * this rank's workspaces or received from the rank that did the share. */
+struct s2s_share_rows {
+    const uint32_t *ids[2]; /* source, target */
+    const float *demb[2];
+    int n[2];
+};
 
 void s2s_config_data_spec(const s2s_config *c, s2s_data_spec *s)
 {
@@ -199,6 +208,8 @@ static int resume_differences(const s2s_config *ck, const s2s_config *run,
 
 static int trainer_threads(s2s_trainer *tr, s2s_err *err);
 static int lazy_adam(const s2s_trainer *tr);
+static void share_state(s2s_trainer *tr);
+static int check_ranks_agree(const s2s_trainer *tr, const char *when, s2s_err *err);
 
 int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
                      const char *resume_path, s2s_err *err)
@@ -307,7 +318,86 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         tr->st.best_dev_bleu = tr->st.best_dev_chrf = NAN;
     }
     tr->loaded = 2;
-    return trainer_threads(tr, err);
+    if (trainer_threads(tr, err) < 0) return -1;
+    /* before the node's ranks pool their parameters: all must agree */
+    if (check_ranks_agree(tr, "at the start", err) < 0) {
+        s2s_trainer_free(tr);
+        return -1;
+    }
+    share_state(tr);
+    return 0;
+}
+
+/* Under MPI with several ranks on a node: the parameters and Adam moments
+ * move to memory the node's ranks share, and each rank owns some of the
+ * norm's parts, so that the optimiser step (and the lazy rows' replay) is
+ * not done once per rank on the same cores. When every node runs as many
+ * ranks, each rank's gradient moves there too (a slot per local rank): the
+ * owner of a part sums that part of all the slots, in rank order, as
+ * threads do, into its own slot, and nothing is copied. Every rank still
+ * ends a step with the same parameters and moments (on a node the same
+ * bytes; across nodes the same updates of the same gradient). */
+static void share_state(s2s_trainer *tr)
+{
+    s2s_params *p = &tr->model.params;
+    tr->local = 0;
+    tr->locals = 1;
+    if (tr->ranks == 1) return;
+    size_t stride = (p->n + 15) & ~(size_t)15;
+    size_t nd = p->n - tr->model.off_dense, dstride = (nd + 15) & ~(size_t)15;
+    size_t L = (size_t)s2s_dist_local_size();
+    int local;
+    (void)dstride;
+    /* a job on one node also passes the rows through the node's memory:
+     * room for every token of a batch of the longest pairs per rank */
+    int one_node = s2s_dist_local_size() == s2s_dist_size() && s2s_dist_nodes_uniform();
+    size_t rows_bytes = 0, head = 0;
+    if (one_node) {
+        double maxT = 1, maxU = 1;
+        const s2s_split *sp = &tr->data.split[S2S_TRAIN];
+        for (size_t i = 0; i < sp->n; i++) {
+            if (sp->src_len[i] > maxT) maxT = sp->src_len[i];
+            if (sp->tgt_len[i] + 1.0 > maxU) maxU = sp->tgt_len[i] + 1.0;
+        }
+        rows_bytes = (size_t)tr->cfg.train.batch * (size_t)(maxT + maxU) *
+                     (sizeof(uint32_t) + (size_t)tr->model.E * sizeof(float));
+        rows_bytes = (rows_bytes + 63) & ~(size_t)63;
+        head = ((3 * (size_t)tr->threads + 2) * sizeof(double) + 63) & ~(size_t)63;
+    }
+    size_t floats = (3 + L) * stride + 2 * S2S_NORM_PARTS; /* + the part sums */
+    floats = (floats + 15) & ~(size_t)15;
+    float *sh = s2s_dist_node_shared(floats * sizeof(float) + L * (head + rows_bytes),
+                                     &local);
+    if (!sh) return;
+    if (local == 0) { /* every rank holds the same values: one copies */
+        memcpy(sh, p->w, p->n * sizeof(float));
+        memcpy(sh + stride, p->m, p->n * sizeof(float));
+        memcpy(sh + 2 * stride, p->v, p->n * sizeof(float));
+    }
+    s2s_dist_node_sync();
+    tr->own_w = p->w;
+    tr->own_m = p->m;
+    tr->own_v = p->v;
+    p->w = sh;
+    p->m = sh + stride;
+    p->v = sh + 2 * stride;
+    if (s2s_dist_nodes_uniform()) {
+        tr->slots = sh + 3 * stride;
+        tr->slot_stride = stride;
+        tr->part_sums = (double *)(void *)(sh + (3 + L) * stride);
+        tr->own_g = p->g;
+        p->g = tr->slots + (size_t)local * stride;
+        memset(p->g, 0, p->n * sizeof(float));
+        tr->grad[0] = p->g;
+        if (one_node) {
+            tr->xbox = (unsigned char *)(sh + floats);
+            tr->xbox_stride = head + rows_bytes;
+            tr->xbox_rows = rows_bytes;
+        }
+        s2s_dist_node_sync();
+    }
+    tr->local = local;
+    tr->locals = (int)L;
 }
 
 /* The least the workspaces of one batch of the longest sentences take
@@ -350,9 +440,23 @@ static int trainer_threads(s2s_trainer *tr, s2s_err *err)
         return -1;
     }
     tr->threads = cfg->train.threads > 0 ? cfg->train.threads : omp_get_num_procs();
+    if (cfg->train.threads <= 0 && s2s_dist_local_size() > 1 &&
+        omp_get_num_procs() >= sysconf(_SC_NPROCESSORS_ONLN)) {
+        /* ranks not pinned (mpirun --bind-to none): share the node's cores */
+        tr->threads /= s2s_dist_local_size();
+        if (tr->threads < 1) tr->threads = 1;
+    }
+    tr->rank = s2s_dist_rank();
+    tr->ranks = s2s_dist_size();
+    tr->shares = tr->threads * tr->ranks;
+    tr->locals = 1;
     omp_set_dynamic(0); /* the shares, not the team, fix the results */
-    tr->nll = s2s_xcalloc((size_t)tr->threads, sizeof *tr->nll);
-    tr->start = s2s_xcalloc((size_t)tr->threads + 1, sizeof *tr->start);
+    tr->nll = s2s_xcalloc((size_t)tr->shares, sizeof *tr->nll);
+    tr->start = s2s_xcalloc((size_t)tr->shares + 1, sizeof *tr->start);
+    if (tr->ranks > 1) {
+        tr->srows = s2s_xcalloc((size_t)tr->shares, sizeof *tr->srows);
+        tr->counts = s2s_xcalloc((size_t)tr->ranks, sizeof *tr->counts);
+    }
     tr->work = s2s_xcalloc((size_t)tr->threads, sizeof *tr->work);
     tr->grad = s2s_xcalloc((size_t)tr->threads, sizeof *tr->grad);
     for (int t = 0; t < tr->threads; t++) {
@@ -463,6 +567,16 @@ void s2s_trainer_free(s2s_trainer *tr)
             s2s_work_free(tr->work[t]);
             if (t) free(tr->grad[t]);
         }
+    if (tr->own_w) { /* the model frees its own buffers */
+        tr->model.params.w = tr->own_w;
+        tr->model.params.m = tr->own_m;
+        tr->model.params.v = tr->own_v;
+    }
+    if (tr->own_g) tr->model.params.g = tr->own_g;
+    free(tr->srows);
+    free(tr->pack);
+    free(tr->gath);
+    free(tr->counts);
     free(tr->work);
     free(tr->grad);
     free(tr->emb_upto);
@@ -480,6 +594,10 @@ void s2s_trainer_free(s2s_trainer *tr)
 
 /* ------------------------------------------------------------------------
  * One step */
+
+/* Set by s2s_trainer_request_stop (a signal handler); under MPI every step
+ * turns the flags of all ranks into one decision, tr->stop. */
+static volatile sig_atomic_t stop_requested;
 
 /* Rows r0..r1 of b as the step function sees them. */
 static s2s_seqs share_of(const s2s_batch *b, int r0, int r1)
@@ -586,6 +704,27 @@ static void replay_row(s2s_trainer *tr, size_t r, long to)
 {
     s2s_params *p = &tr->model.params;
     size_t off = row_off(&tr->model, r), E = (size_t)tr->model.E;
+    if (tr->locals > 1) {
+        /* ranks sharing the parameters: the pieces of the row in the norm
+         * parts this rank owns (element-wise, so the same bits) */
+        int k = (int)((double)off * S2S_NORM_PARTS / (double)p->n);
+        size_t lo, hi;
+        for (;; k++) {
+            s2s_norm_part(p->n, k, &lo, &hi);
+            if (hi > off) break;
+        }
+        while (lo > off) s2s_norm_part(p->n, --k, &lo, &hi);
+        for (; k < S2S_NORM_PARTS && lo < off + E; k++) {
+            s2s_norm_part(p->n, k, &lo, &hi);
+            size_t a = lo > off ? lo : off, b = hi < off + E ? hi : off + E;
+            if (a >= b || k % tr->locals != tr->local) continue;
+            for (long s = tr->emb_upto[r] + 1; s <= to; s++)
+                s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], a, b, 1.0f,
+                               0, 0);
+        }
+        tr->emb_upto[r] = to;
+        return;
+    }
     for (long s = tr->emb_upto[r] + 1; s <= to; s++)
         s2s_adam_range(p, &tr->hist[s - tr->hist_base - 1], off, off + E, 1.0f,
                        0, 0);
@@ -594,14 +733,18 @@ static void replay_row(s2s_trainer *tr, size_t r, long to)
 
 void s2s_trainer_sync(s2s_trainer *tr)
 {
-    if (!tr->emb_upto) return;
+    /* no step since the last sync: every row is up to date (so a call by
+     * rank 0 alone after all ranks synced is no collective call) */
+    if (!tr->emb_upto || tr->hist_n == 0) return;
     long to = tr->st.step;
     long n = (long)tr->model.V_src + tr->model.V_tgt;
+    /* (ranks sharing the parameters replay the parts each owns) */
 #pragma omp parallel for schedule(dynamic, 64) num_threads(tr->threads)
     for (long r = 0; r < n; r++)
         if (tr->emb_upto[r] < to) replay_row(tr, (size_t)r, to);
     tr->hist_n = 0;
     tr->hist_base = to;
+    if (tr->locals > 1) s2s_dist_node_sync();
 }
 
 /* The rows batch b reads, each once, into tr->rows; returns the count. */
@@ -621,6 +764,51 @@ static size_t batch_rows(s2s_trainer *tr, const s2s_batch *b, long stamp)
     return n;
 }
 
+/* The embedding rows of share u added into [lo, hi) of params.g (add) or
+ * cleared there. Alone the shares are the threads' workspaces; under MPI
+ * every rank's shares, as the exchange left them in tr->srows. */
+static void share_rows_span(s2s_trainer *tr, int u, int add, size_t lo,
+                            size_t hi)
+{
+    const s2s_model *m = &tr->model;
+    float *g = tr->model.params.g;
+    if (tr->ranks == 1) {
+        if (add)
+            s2s_step_embed_grad_span(m, tr->work[u], g, lo, hi);
+        else
+            s2s_step_embed_clear_span(m, tr->work[u], g, lo, hi);
+        return;
+    }
+    const struct s2s_share_rows *r = &tr->srows[u];
+    for (int side = 0; side < 2; side++)
+        s2s_step_embed_span_ids(m, side, r->ids[side], r->n[side],
+                                add ? r->demb[side] : NULL, g, lo, hi);
+}
+
+static size_t share_rows_count(const s2s_trainer *tr, int u)
+{
+    if (tr->ranks == 1) return s2s_step_embed_count(tr->work[u]);
+    return (size_t)tr->srows[u].n[0] + (size_t)tr->srows[u].n[1];
+}
+
+/* As s2s_step_embed_rows, for share u. */
+static size_t share_rows_in(const s2s_trainer *tr, int u, size_t lo, size_t hi,
+                            size_t *starts)
+{
+    const s2s_model *m = &tr->model;
+    if (tr->ranks == 1) return s2s_step_embed_rows(m, tr->work[u], lo, hi, starts);
+    const struct s2s_share_rows *r = &tr->srows[u];
+    size_t k = 0, E = (size_t)m->E;
+    for (int side = 0; side < 2; side++) {
+        size_t off = side ? m->off_emb_tgt : m->off_emb_src;
+        for (int i = 0; i < r->n[side]; i++) {
+            size_t a = off + (size_t)r->ids[side][i] * E;
+            if (a < hi && a + E > lo) starts[k++] = a;
+        }
+    }
+    return k;
+}
+
 /* Adds the other threads' dense gradients into params.g over [a, b), in
  * share order, clearing theirs. */
 static void reduce_range(s2s_trainer *tr, size_t a, size_t b)
@@ -638,8 +826,10 @@ static void reduce_range(s2s_trainer *tr, size_t a, size_t b)
 
 #define REDUCE_CHUNK 4096
 
+/* (reduce: also add the other threads' dense gradients; under MPI that
+ * was done before the exchange) */
 static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
-                        step_parts *sp)
+                        step_parts *sp, int reduce)
 {
     const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
@@ -651,18 +841,18 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
     sp->nspan[k] = 0;
     if (lo < od) {
         s2s_phase(S2S_PH_EMBED);
-        for (int u = 0; u < nt; u++)
-            s2s_step_embed_grad_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+        for (int u = 0; u < tr->shares; u++)
+            share_rows_span(tr, u, 1, lo, hi < od ? hi : od);
     }
     if (lo < od && (want_norm || sp->sparse)) {
         /* the spans of the touched rows in this part, ascending, once */
         size_t cap = 0, nr = 0, ns = 0, E = (size_t)m->E;
-        for (int u = 0; u < nt; u++) cap += s2s_step_embed_count(tr->work[u]);
+        for (int u = 0; u < tr->shares; u++) cap += share_rows_count(tr, u);
         size_t *rows = s2s_xmalloc((cap + 1) * sizeof *rows);
         size_t *span = s2s_xmalloc((cap + 1) * 2 * sizeof *span);
         size_t ehi = hi < od ? hi : od;
-        for (int u = 0; u < nt; u++)
-            nr += s2s_step_embed_rows(m, tr->work[u], lo, ehi, rows + nr);
+        for (int u = 0; u < tr->shares; u++)
+            nr += share_rows_in(tr, u, lo, ehi, rows + nr);
         qsort(rows, nr, sizeof *rows, cmp_size);
         for (size_t j = 0; j < nr; j++) {
             if (j && rows[j] == rows[j - 1]) continue;
@@ -675,7 +865,7 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
         sp->nspan[k] = ns;
     }
     if (!want_norm) {
-        if (dlo < hi && nt > 1) {
+        if (dlo < hi && nt > 1 && reduce) {
             s2s_phase(S2S_PH_REDUCE);
             reduce_range(tr, dlo, hi);
         }
@@ -692,7 +882,7 @@ static void reduce_part(s2s_trainer *tr, int k, int want_norm, double *part,
                            sp->span[k][2 * j + 1]);
     for (size_t a = dlo; a < hi; a += REDUCE_CHUNK) {
         size_t b = hi - a < REDUCE_CHUNK ? hi : a + REDUCE_CHUNK;
-        if (nt > 1) {
+        if (nt > 1 && reduce) {
             s2s_phase(S2S_PH_REDUCE);
             reduce_range(tr, a, b);
             s2s_phase(S2S_PH_CLIP);
@@ -712,7 +902,8 @@ static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
     s2s_norm_part(p->n, k, &lo, &hi);
     s2s_phase(S2S_PH_OPTIM);
     if (skip) {
-        /* a non-finite gradient: no update, only the clearing */
+        /* a non-finite gradient (or, under MPI, a part another rank of the
+         * node updates): no update, only the clearing */
         size_t from = sp->sparse && lo < od ? (od < hi ? od : hi) : lo;
         memset(p->g + from, 0, (hi - from) * sizeof(float));
     }
@@ -737,15 +928,327 @@ static void update_part(s2s_trainer *tr, int k, int sgd, const s2s_adam_k *ak,
     s2s_norm_part(p->n, k, &lo, &hi);
     if (lo < od) {
         s2s_phase(S2S_PH_EMBED);
-        for (int u = 0; u < tr->threads; u++)
-            s2s_step_embed_clear_span(m, tr->work[u], p->g, lo, hi < od ? hi : od);
+        for (int u = 0; u < tr->shares; u++)
+            share_rows_span(tr, u, 0, lo, hi < od ? hi : od);
     }
     free(sp->span[k]);
     s2s_phase(S2S_PH_OTHER);
 }
 
+/* ------------------------------------------------------------------------
+ * One step under MPI: ranks are a level above threads. The global batch
+ * splits into ranks x threads shares by split_rows' rule; each rank does
+ * its threads' shares and sums their dense gradients as alone; then the
+ * exchange (below) gives every rank the job's dense gradient and every
+ * share's embedding rows, which each rank adds in share order; from there
+ * the tail is the single process's (norm on the global gradient, clip
+ * inside the update, the gradient cleared), the same on every rank. */
+
+static void grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap) return;
+    *cap = need;
+    *buf = s2s_xrealloc(*buf, need ? need : 1);
+}
+
+/* After backward: every rank learns every share's loss and embedding rows
+ * (an all-gather: rows are few beside the tables) and the job's stop and
+ * time-to-save decisions; without slots, the sum of the ranks' dense
+ * gradients arrives in params.g by MPI_Allreduce (with slots the owners of
+ * the parts sum them next, sum_slots). */
+static void exchange(s2s_trainer *tr)
+{
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    int R = tr->ranks, T = tr->threads;
+    size_t E = (size_t)m->E, od = m->off_dense, nd = p->n - od;
+    size_t rec = sizeof(uint32_t) + E * sizeof(float);
+    size_t nrec = 3 * (size_t)T + 2, head = tr->xbox_stride - tr->xbox_rows;
+
+    /* the small things: losses, row counts, stop and save flags (in this
+     * rank's box when the job is one node) */
+    double *mine, *all = NULL;
+    if (tr->xbox) {
+        mine = (double *)(void *)(tr->xbox + (size_t)tr->rank * tr->xbox_stride);
+    } else {
+        mine = s2s_xcalloc(nrec * ((size_t)R + 1), sizeof *mine);
+        all = mine + nrec;
+    }
+    size_t bytes = 0;
+    for (int t = 0; t < T; t++) {
+        const uint32_t *ids;
+        const float *demb;
+        int ne = s2s_step_embed_ids(tr->work[t], 0, &ids, &demb);
+        int nd_ = s2s_step_embed_ids(tr->work[t], 1, &ids, &demb);
+        mine[3 * t] = tr->nll[tr->rank * T + t];
+        mine[3 * t + 1] = ne;
+        mine[3 * t + 2] = nd_;
+        bytes += ((size_t)ne + (size_t)nd_) * rec;
+    }
+    mine[3 * T] = stop_requested != 0;
+    mine[3 * T + 1] = tr->want_save;
+
+    /* rows: per share and side, the ids then their gradients */
+    unsigned char *w;
+    if (tr->xbox) {
+        if (bytes > tr->xbox_rows) { /* cannot be: the box holds a batch */
+            fprintf(stderr, "s2s: rank %d: %zu bytes of embedding rows, over the "
+                    "%zu set aside\n", tr->rank, bytes, tr->xbox_rows);
+            s2s_dist_abort(1);
+            abort();
+        }
+        w = (unsigned char *)mine + head;
+    } else {
+        grow(&tr->pack, &tr->cap_pack, bytes);
+        w = tr->pack;
+    }
+    for (int t = 0; t < T; t++)
+        for (int side = 0; side < 2; side++) {
+            const uint32_t *ids;
+            const float *demb;
+            size_t n = (size_t)s2s_step_embed_ids(tr->work[t], side, &ids, &demb);
+            memcpy(w, ids, n * sizeof *ids);
+            memcpy(w + n * sizeof *ids, demb, n * E * sizeof *demb);
+            w += n * rec;
+        }
+
+    double t0 = omp_get_wtime();
+    if (tr->xbox)
+        s2s_dist_node_sync(); /* boxes and slots written: read them in place */
+    else
+        s2s_dist_allgather(mine, all, nrec * sizeof *mine);
+    tr->comm_wait = omp_get_wtime() - t0;
+    size_t total = 0;
+    tr->stop = 0;
+    for (int q = 0; q < R; q++) {
+        const double *a = tr->xbox ? (const double *)(const void *)(tr->xbox +
+                                                                   (size_t)q * tr->xbox_stride)
+                                   : all + (size_t)q * nrec;
+        tr->counts[q] = 0;
+        for (int t = 0; t < T; t++) {
+            struct s2s_share_rows *r = &tr->srows[q * T + t];
+            tr->nll[q * T + t] = a[3 * t];
+            r->n[0] = (int)a[3 * t + 1];
+            r->n[1] = (int)a[3 * t + 2];
+            tr->counts[q] += ((size_t)r->n[0] + (size_t)r->n[1]) * rec;
+        }
+        tr->stop |= a[3 * T] != 0;
+        if (q == 0) tr->save_due = a[3 * T + 1] != 0; /* rank 0's clock decides */
+        total += tr->counts[q];
+    }
+    if (!tr->xbox) free(mine);
+
+    const unsigned char *q = tr->gath;
+    if (!tr->xbox) {
+        grow(&tr->gath, &tr->cap_gath, total);
+        s2s_dist_allgatherv(tr->pack, tr->gath, tr->counts);
+        q = tr->gath;
+    }
+    for (int k = 0; k < tr->shares; k++) {
+        if (tr->xbox && k % T == 0)
+            q = tr->xbox + (size_t)(k / T) * tr->xbox_stride + head;
+        for (int side = 0; side < 2; side++) {
+            struct s2s_share_rows *r = &tr->srows[k];
+            size_t n = (size_t)r->n[side];
+            r->ids[side] = (const uint32_t *)(const void *)q;
+            r->demb[side] = (const float *)(const void *)(q + n * sizeof(uint32_t));
+            q += n * rec;
+        }
+    }
+
+    if (tr->slots && !tr->xbox)
+        s2s_dist_node_sync(); /* the slots are written: summed by the owners */
+    else if (!tr->slots)
+        s2s_dist_allreduce_sum(p->g + od, nd);
+    tr->comm_bytes = (double)nd * sizeof(float) + (double)tr->counts[tr->rank];
+}
+
+/* Part k's dense range summed over the node's slots in rank order (the
+ * order of the threads' sum) into this rank's slot, which owns the part. */
+static void sum_slots(s2s_trainer *tr, int k)
+{
+    const s2s_params *p = &tr->model.params;
+    size_t lo, hi, od = tr->model.off_dense;
+    s2s_norm_part(p->n, k, &lo, &hi);
+    if (lo < od) lo = od;
+    if (lo >= hi) return;
+    int L = tr->locals;
+    const float *s0 = tr->slots;
+    float *restrict g = p->g;
+    if (tr->local == 0) {
+        for (int u = 1; u < L; u++) {
+            const float *restrict su = s0 + (size_t)u * tr->slot_stride;
+            for (size_t i = lo; i < hi; i++) g[i] += su[i];
+        }
+        return;
+    }
+    for (size_t i = lo; i < hi; i++) {
+        float acc = s0[i];
+        for (int u = 1; u < L; u++) acc += s0[(size_t)u * tr->slot_stride + i];
+        g[i] = acc;
+    }
+}
+
+static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
+{
+    const s2s_config *c = &tr->cfg;
+    const s2s_model *m = &tr->model;
+    s2s_params *p = &tr->model.params;
+    int nt = tr->threads, first = tr->rank * nt, *start = tr->start;
+    double *nll = tr->nll;
+    float scale = 1.0f / (float)b->ntokens;
+    float *g0 = p->g + m->off_dense;
+    size_t od = m->off_dense;
+    s2s_phase(S2S_PH_OTHER);
+    split_rows(m, b, tr->shares, start);
+    int blas = s2s_blas_get_threads();
+    s2s_blas_set_threads(1);
+
+    int skip = 0;
+    int sgd = strcmp(c->train.optimizer, "sgd") == 0;
+    long step = ++tr->st.step;
+    s2s_adam_k ak;
+    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+    s2s_adam_prepare(&a, step, &ak);
+    double part[S2S_NORM_PARTS];
+    float gscale = 1.0f;
+    step_parts sp;
+    sp.sparse = sgd || tr->emb_upto;
+    size_t nrows = 0;
+    if (tr->emb_upto) {
+        if (tr->hist_n == tr->hist_cap) {
+            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
+            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
+        }
+        tr->hist[tr->hist_n++] = ak;
+        /* the rows of the whole batch: the same set on every rank */
+        nrows = batch_rows(tr, b, step);
+    }
+    if (nrows) {
+        /* rows the forward pass reads, brought up to the last step (ranks
+         * that share the parameters: each the parts it owns) */
+        s2s_phase(S2S_PH_OPTIM);
+#pragma omp parallel num_threads(nt)
+        {
+            size_t team = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+            for (size_t j = id; j < nrows; j += team)
+                if (tr->emb_upto[tr->rows[j]] < step - 1)
+                    replay_row(tr, tr->rows[j], step - 1);
+        }
+    }
+    /* the node's ranks have written their parts: the last step's update
+     * and this replay (a rank writes only its own parts, so one barrier
+     * here serves both) */
+    if (tr->locals > 1) {
+        s2s_phase(S2S_PH_WAIT);
+        s2s_dist_node_sync();
+    }
+
+#pragma omp parallel num_threads(nt)
+    {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
+        s2s_phase(S2S_PH_OTHER);
+        for (int t = id; t < nt; t += team) {
+            int k = first + t;
+            s2s_seqs s = share_of(b, start[k], start[k + 1]);
+            s2s_rng rng;
+            step_rng(&rng, c->train.seed, step - 1, k);
+            nll[k] = s2s_step_train_dense(m, tr->work[t], &s,
+                                          t ? tr->grad[t] : g0, scale,
+                                          c->train.teacher_forcing, &rng);
+        }
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        if (nt > 1) {
+            s2s_phase(S2S_PH_REDUCE);
+            for (int k = id; k < S2S_NORM_PARTS; k += team) {
+                size_t lo, hi;
+                s2s_norm_part(p->n, k, &lo, &hi);
+                if (lo < od) lo = od;
+                if (lo < hi) reduce_range(tr, lo, hi);
+            }
+        }
+        s2s_phase(S2S_PH_OTHER);
+    }
+
+    s2s_phase(S2S_PH_WAIT);
+    double t0 = omp_get_wtime();
+    exchange(tr);
+    tr->comm_seconds = omp_get_wtime() - t0;
+    s2s_phase(S2S_PH_OTHER);
+
+    /* with slots each rank does its own parts only, and the node's ranks
+     * pool the parts' sums of squares */
+    int L = tr->slots ? tr->locals : 1, me = tr->slots ? tr->local : 0;
+    for (int k = 0; k < S2S_NORM_PARTS; k++) sp.span[k] = NULL;
+    if (tr->slots) {
+        t0 = omp_get_wtime();
+        s2s_phase(S2S_PH_REDUCE);
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+        for (int k = me; k < S2S_NORM_PARTS; k += L) sum_slots(tr, k);
+        /* then with the ranks of the same index on the other nodes */
+        for (int k = me; k < S2S_NORM_PARTS; k += L) {
+            size_t lo, hi;
+            s2s_norm_part(p->n, k, &lo, &hi);
+            if (lo < od) lo = od;
+            if (lo < hi) s2s_dist_peers_allreduce_sum(p->g + lo, hi - lo);
+        }
+        tr->comm_seconds += omp_get_wtime() - t0;
+        s2s_phase(S2S_PH_OTHER);
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
+        for (int k = me + id * L; k < S2S_NORM_PARTS; k += team * L)
+            reduce_part(tr, k, 1, part, &sp, 0);
+    }
+    if (tr->slots) {
+        s2s_phase(S2S_PH_WAIT);
+        for (int k = me; k < S2S_NORM_PARTS; k += L) tr->part_sums[k] = part[k];
+        t0 = omp_get_wtime();
+        s2s_dist_node_sync();
+        tr->comm_seconds += omp_get_wtime() - t0;
+        for (int k = 0; k < S2S_NORM_PARTS; k++) part[k] = tr->part_sums[k];
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int team = omp_get_num_threads(), id = omp_get_thread_num();
+        s2s_phase(S2S_PH_CLIP);
+#pragma omp single nowait
+        {
+            double norm = s2s_grad_norm_of_parts(part);
+            skip = !isfinite(norm);
+            if (c->train.clip > 0 && !skip) gscale = s2s_clip_factor(norm, c->train.clip);
+        }
+        s2s_phase(S2S_PH_WAIT);
+#pragma omp barrier
+        /* the parts this rank updates (all, unless the node's ranks share
+         * the parameters); the others are only cleared */
+        for (int k = id; k < S2S_NORM_PARTS; k += team)
+            update_part(tr, k, sgd, &ak, gscale, &sp,
+                        skip || k % tr->locals != tr->local);
+        s2s_phase(S2S_PH_WAIT);
+    }
+    /* (the parts written here are seen by the others after the barrier at
+     * the start of the next step, or settle()) */
+    s2s_phase(S2S_PH_OTHER);
+    tr->skipped = skip;
+    if (skip) {
+        step = --tr->st.step;
+        if (tr->emb_upto) tr->hist_n--;
+    }
+    for (size_t j = 0; j < nrows; j++) tr->emb_upto[tr->rows[j]] = step;
+    s2s_blas_set_threads(blas);
+
+    double sum = 0;
+    for (int k = 0; k < tr->shares; k++) sum += nll[k];
+    s2s_phase_stop();
+    return sum / (double)b->ntokens;
+}
+
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
 {
+    if (tr->ranks > 1) return step_ranks(tr, b);
     const s2s_config *c = &tr->cfg;
     const s2s_model *m = &tr->model;
     s2s_params *p = &tr->model.params;
@@ -807,7 +1310,7 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
         s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
         for (int k = id; k < S2S_NORM_PARTS; k += team)
-            reduce_part(tr, k, want_norm, part, &sp);
+            reduce_part(tr, k, want_norm, part, &sp, 1);
         s2s_phase(S2S_PH_WAIT);
 #pragma omp barrier
         s2s_phase(S2S_PH_CLIP);
@@ -948,8 +1451,6 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
 /* ------------------------------------------------------------------------
  * The run */
 
-static volatile sig_atomic_t stop_requested;
-
 void s2s_trainer_request_stop(void) { stop_requested = 1; }
 
 int s2s_make_dirs(const char *path, s2s_err *err)
@@ -1032,19 +1533,76 @@ static int evaluate(s2s_trainer *tr, s2s_progress *prog, FILE *metrics,
     return 0;
 }
 
+/* A 64-bit digest of what every rank must hold alike: parameters, Adam
+ * moments, the position in training and what fixes the split of the
+ * batches (seed, batch, threads). */
+static uint64_t state_digest(const s2s_trainer *tr)
+{
+    const s2s_params *p = &tr->model.params;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)p->n;
+    const float *bufs[3] = {p->w, p->m, p->v};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < p->n; i++) {
+            uint32_t u;
+            memcpy(&u, &bufs[k][i], sizeof u);
+            h = (h ^ u) * 0x100000001B3ull;
+            h ^= h >> 29;
+        }
+    h = (h ^ (uint64_t)tr->cfg.train.seed) * 0x100000001B3ull;
+    h = (h ^ (uint64_t)tr->cfg.train.batch) * 0x100000001B3ull;
+    h = (h ^ (uint64_t)tr->threads) * 0x100000001B3ull;
+    h = (h ^ (uint64_t)tr->st.step) * 0x100000001B3ull;
+    h = (h ^ (uint64_t)tr->st.batch) * 0x100000001B3ull;
+    return (h ^ (uint64_t)tr->st.epoch) * 0x100000001B3ull;
+}
+
+/* Under MPI: fails (on every rank alike) unless every rank holds the same
+ * model, optimiser state and position as rank 0. Lazily updated rows must
+ * be brought up to date first (s2s_trainer_sync). */
+static int check_ranks_agree(const s2s_trainer *tr, const char *when, s2s_err *err)
+{
+    if (tr->ranks == 1) return 0;
+    uint64_t mine = state_digest(tr);
+    uint64_t *all = s2s_xcalloc((size_t)tr->ranks, sizeof *all);
+    s2s_dist_allgather(&mine, all, sizeof mine);
+    int bad = -1;
+    for (int q = 1; q < tr->ranks && bad < 0; q++)
+        if (all[q] != all[0]) bad = q;
+    free(all);
+    if (bad < 0) return 0;
+    return s2s_fail(err, "%s: rank %d holds other parameters, optimiser state, "
+                    "seed, batch or thread count than rank 0 (every rank needs "
+                    "the same data, run file, checkpoint and --threads)", when, bad);
+}
+
+/* Before rank 0 alone reads the parameters (to evaluate, to save): every
+ * row brought up to date, and the last step's parts of every rank of the
+ * node written. Collective: every rank calls it at the same point. */
+static void settle(s2s_trainer *tr)
+{
+    s2s_trainer_sync(tr);
+    if (tr->locals > 1) s2s_dist_node_sync();
+}
+
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 {
     const s2s_config *c = &tr->cfg;
-    if (s2s_make_dirs(c->train.run_dir, err) < 0) return -1;
+    /* under MPI, rank 0 alone prints, evaluates and writes files; the
+     * others train their shares and wait for it (s2s_trainer_sync first,
+     * on every rank: it is collective when the node shares parameters) */
+    int lead = tr->rank == 0, mpi = tr->ranks > 1;
+    if (lead && s2s_make_dirs(c->train.run_dir, err) < 0) return -1;
     char csv[S2S_PATH_MAX + 32], svg[S2S_PATH_MAX + 32];
-    FILE *metrics = open_metrics(tr, csv, sizeof csv, err);
-    if (!metrics) return -1;
+    FILE *metrics = NULL;
+    if (lead && !(metrics = open_metrics(tr, csv, sizeof csv, err))) return -1;
     snprintf(svg, sizeof svg, "%s/curves.svg", c->train.run_dir);
 
     s2s_progress prog;
-    s2s_progress_init(&prog, log, S2S_PROGRESS_AUTO, c->train.log_every);
+    s2s_progress_init(&prog, lead ? log : NULL,
+                      lead ? S2S_PROGRESS_AUTO : S2S_PROGRESS_QUIET,
+                      c->train.log_every);
     char stale[S2S_PATH_MAX + 64];
-    int n_stale = s2s_ckpt_remove_stale(c->train.run_dir, stale, sizeof stale);
+    int n_stale = lead ? s2s_ckpt_remove_stale(c->train.run_dir, stale, sizeof stale) : 0;
     if (n_stale > 0)
         s2s_progress_log(&prog, "removed %d temporary file%s of processes that no "
                          "longer run (%s%s)", n_stale, n_stale > 1 ? "s" : "", stale,
@@ -1060,6 +1618,16 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     char blas[384];
     s2s_progress_log(&prog, "%s; the %d training threads call it with 1 thread each",
                      s2s_blas_describe(blas, sizeof blas), tr->threads);
+    if (mpi)
+        s2s_progress_log(&prog, "MPI: %d ranks x %d threads; each step sums %zu dense "
+                         "gradient floats across ranks and gathers every share's "
+                         "embedding rows", tr->ranks, tr->threads,
+                         tr->model.params.n - tr->model.off_dense);
+    if (tr->own_w)
+        s2s_progress_log(&prog, "MPI: the %d ranks on this node share the parameters "
+                         "and Adam moments and split the optimiser step", tr->locals);
+    double comm_sum = 0, comm_secs = 0, comm_wait = 0, step_secs = 0;
+    long comm_steps = 0;
     if (tr->data.split[S2S_DEV].n == 0)
         s2s_progress_log(&prog, "warning: no dev split, so no dev figures; best.ckpt "
                          "will be the last checkpoint");
@@ -1079,7 +1647,17 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
         while (tr->st.batch < nb &&
                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
             s2s_batcher_get(&tr->batcher, (uint64_t)tr->st.epoch, tr->st.batch, &tr->batch);
+            tr->want_save = c->train.save_every_minutes > 0 &&
+                            omp_get_wtime() - last_save >= 60.0 * c->train.save_every_minutes;
+            double ts = omp_get_wtime();
             double loss = s2s_trainer_step(tr, &tr->batch);
+            if (mpi) {
+                step_secs += omp_get_wtime() - ts;
+                comm_secs += tr->comm_seconds;
+                comm_wait += tr->comm_wait;
+                comm_sum += tr->comm_bytes;
+                comm_steps++;
+            }
             if (tr->skipped) {
                 s2s_progress_log(&prog, "warning: step skipped at epoch %d batch %llu: "
                                  "the gradient norm is not finite (loss %g)", epoch,
@@ -1115,19 +1693,23 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
                 /* a train-loss point for the curves, dev columns empty: the
                  * mean over the same window as the log's "loss" (the
                  * progress reporter's windows end at the same batches) */
-                fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g,\n", epoch, tr->st.step,
-                        win_sum / win_n, tps, tr->st.lr);
+                if (metrics)
+                    fprintf(metrics, "%d,%ld,%.6f,,,,%.1f,%.8g,\n", epoch, tr->st.step,
+                            win_sum / win_n, tps, tr->st.lr);
                 win_sum = 0;
                 win_n = 0;
             }
-            if (stop_requested) {
+            if (mpi ? tr->stop : stop_requested) {
                 /* nothing is lost: the position is saved mid-epoch and
-                 * --resume continues exactly from here */
+                 * --resume continues exactly from here (under MPI every
+                 * rank stops after the same step: the flags went with it) */
                 s2s_progress_finish(&prog);
-                if (save(tr, "last.ckpt", err) < 0) {
+                settle(tr);
+                if (lead && save(tr, "last.ckpt", err) < 0) {
                     rc = -1;
                     goto out;
                 }
+                s2s_dist_barrier();
                 rc = S2S_TRAIN_STOPPED;
                 s2s_fail(err, "stopped at epoch %d, step %ld; saved %s/last.ckpt "
                          "(continue with: s2s train %s --resume)", epoch,
@@ -1139,21 +1721,28 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
              * epoch it is saved anyway */
             if (tr->st.batch < nb &&
                 ((c->train.save_every > 0 && tr->st.step % c->train.save_every == 0) ||
-                 (c->train.save_every_minutes > 0 &&
-                  omp_get_wtime() - last_save >= 60.0 * c->train.save_every_minutes))) {
-                if (save(tr, "last.ckpt", err) < 0) {
+                 (mpi ? tr->save_due
+                      : c->train.save_every_minutes > 0 &&
+                            omp_get_wtime() - last_save >= 60.0 * c->train.save_every_minutes))) {
+                settle(tr);
+                if (lead && save(tr, "last.ckpt", err) < 0) {
                     s2s_progress_finish(&prog);
                     rc = -1;
                     goto out;
                 }
+                s2s_dist_barrier();
                 last_save = omp_get_wtime();
             }
             if (c->train.eval_every > 0 && tr->st.step % c->train.eval_every == 0 &&
                 tr->st.batch < nb &&
-                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps) &&
-                evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0, err) < 0) {
-                rc = -1;
-                goto out;
+                (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
+                settle(tr);
+                if (lead && evaluate(tr, &prog, metrics, epoch, loss_sum / loss_n, tps, 0,
+                                     err) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                s2s_dist_barrier();
             }
         }
         double secs = omp_get_wtime() - t0;
@@ -1163,12 +1752,26 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
             tr->st.batch = 0;
         }
         if (tr->st.batch == 0) tr->st.lr *= c->train.lr_decay;
-        if (evaluate(tr, &prog, metrics, epoch, loss_n ? loss_sum / loss_n : NAN,
-                     secs > 0 ? tok / secs : 0, 1, err) < 0 ||
-            save(tr, "last.ckpt", err) < 0) {
+        settle(tr);
+        if (check_ranks_agree(tr, "after an epoch", err) < 0 ||
+            (lead && (evaluate(tr, &prog, metrics, epoch, loss_n ? loss_sum / loss_n : NAN,
+                               secs > 0 ? tok / secs : 0, 1, err) < 0 ||
+                      save(tr, "last.ckpt", err) < 0))) {
             rc = -1;
             goto out;
         }
+        if (mpi && comm_steps)
+            s2s_progress_log(&prog, "MPI: %.3f MB per step per rank into the reductions "
+                             "(dense gradient %.3f MB + embedding rows); reductions "
+                             "%.1f ms of %.1f ms per step (%.1f%%, of which %.1f ms "
+                             "waiting for the slowest rank)",
+                             comm_sum / comm_steps / 1e6,
+                             (double)(tr->model.params.n - tr->model.off_dense) *
+                                 sizeof(float) / 1e6,
+                             1e3 * comm_secs / comm_steps, 1e3 * step_secs / comm_steps,
+                             step_secs > 0 ? 100 * comm_secs / step_secs : 0,
+                             1e3 * comm_wait / comm_steps);
+        s2s_dist_barrier();
         last_save = omp_get_wtime();
         /* finite but absurd: worse than guessing uniformly over the
          * target vocabulary means the run diverged */
@@ -1183,9 +1786,9 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     s2s_progress_log(&prog, "checkpoints: %s/last.ckpt, %s/best.ckpt; metrics: %s",
                      c->train.run_dir, c->train.run_dir, csv);
 out:
-    if (fclose(metrics) != 0 && rc == 0)
+    if (metrics && fclose(metrics) != 0 && rc == 0)
         rc = s2s_fail(err, "%s: %s", csv, strerror(errno));
-    if (rc == 0) {
+    if (rc == 0 && lead) {
         s2s_err perr;
         if (s2s_plot_svg(csv, svg, &perr) < 0)
             s2s_progress_log(&prog, "warning: no curves: %s", perr.msg);

@@ -2,7 +2,9 @@
  * length-grouped batches, each batch split across OpenMP threads with a
  * gradient buffer per thread summed in a fixed order; clipping; Adam or
  * SGD; dev perplexity and BLEU after each epoch; checkpoints (last and
- * best) and a metrics CSV in the run directory.
+ * best) and a metrics CSV in the run directory. Under MPI (core/dist.h)
+ * the processes are a level above the threads: each takes its shares of
+ * every batch, and the gradients are summed across them before the clip.
  */
 #ifndef S2S_TRAIN_H
 #define S2S_TRAIN_H
@@ -27,10 +29,42 @@ typedef struct s2s_trainer {
     s2s_dataset data;
     s2s_model model;
     int threads;
+    int rank, ranks;       /* this process in an MPI job (0 of 1 alone) */
+    int shares;            /* ranks * threads: the batch splits this many
+                              ways; rank r does shares r*threads .. +threads-1 */
     s2s_work **work;       /* one per thread */
     float **grad;          /* one per thread; grad[0] is model.params.g */
-    double *nll;           /* per thread: the loss of its share */
-    int *start;            /* (threads + 1) first row of each share */
+    double *nll;           /* per share: the loss of its rows */
+    int *start;            /* (shares + 1) first row of each share */
+    /* under MPI only (train.c): every share's embedding rows this step */
+    struct s2s_share_rows *srows; /* (shares) */
+    unsigned char *pack, *gath;   /* the rows sent and received */
+    size_t cap_pack, cap_gath;
+    size_t *counts;        /* (ranks) bytes of each rank's rows */
+    double comm_bytes;     /* bytes this rank put into the last step's
+                              reductions (dense gradient + its rows) */
+    double comm_seconds;   /* wall time of the last step's exchange across
+                              ranks (waiting for the slowest included) */
+    double comm_wait;      /* of which in the first, small exchange: mostly
+                              waiting for the slowest rank's backward */
+    int stop;              /* the job's stop decision after the last step */
+    int want_save, save_due; /* the time-based save: this rank's wish before
+                              the step, rank 0's decision after it */
+    float *own_w, *own_m, *own_v, *own_g; /* the model's own buffers while
+                              w, m, v (and g) live in memory the node's
+                              ranks share */
+    int local, locals;     /* this rank among those sharing w, m, v (0 of 1
+                              when not shared): it updates the norm's parts
+                              k with k % locals == local */
+    float *slots;          /* node-shared: each local rank's params.g, in
+                              which the owner of a part sums that part of
+                              all of them in rank order (NULL: all-reduce) */
+    size_t slot_stride;
+    double *part_sums;     /* node-shared: each part's sum of squares */
+    unsigned char *xbox;   /* node-shared, when the job is one node: each
+                              local rank's losses, flags and rows for the
+                              others to read in place (NULL: MPI calls) */
+    size_t xbox_stride, xbox_rows; /* bytes per rank; of which for rows */
     s2s_batcher batcher;
     s2s_batch batch;
     s2s_train_state st;

@@ -14,6 +14,7 @@
 
 #include "core/blas.h"
 #include "core/cellcheck.h"
+#include "core/dist.h"
 #include "core/file.h"
 #include "core/loader.h"
 #include "seq2seq/cli/bench.h"
@@ -84,7 +85,51 @@ static const char TRAIN_HELP[] =
     "                   run that never stopped (train.epochs may be raised)\n"
     "  --resume-from CKPT  the same from another checkpoint\n"
     "  --threads N      override train.threads (0 = all cores)\n"
-    "  -h, --help       this text\n";
+    "  -h, --help       this text\n"
+    "\n"
+    "Under MPI (mpirun -np N s2s train RUN.yaml) the N processes train one\n"
+    "model: each takes its shares of every batch with --threads threads,\n"
+    "rank 0 alone prints and writes files.\n";
+
+/* Under MPI a failing rank says which it is and takes the job down with
+ * it (the others may be waiting for it); alone, an ordinary failure. */
+static int train_fail(const s2s_err *e)
+{
+    if (s2s_dist_size() == 1) return fail(e);
+    fprintf(stderr, "s2s: rank %d of %d: %s\n", s2s_dist_rank(),
+            s2s_dist_size(), e->msg);
+    s2s_dist_abort(1);
+    return 1;
+}
+
+/* Setting up (run file, data, checkpoint) is where ranks fail together or
+ * apart: every rank says whether it failed, and rank 0 prints each reason
+ * once (naming the rank unless all ranks gave it). Returns 1 if any rank
+ * failed, so that all of them end cleanly. Alone: fail() when failed. */
+static int setup_failed(int failed, const s2s_err *e)
+{
+    int R = s2s_dist_size();
+    if (R == 1) return failed ? fail(e) : 0;
+    typedef struct { int failed; char msg[sizeof e->msg]; } status;
+    status mine = {failed, ""}, *all = s2s_xcalloc((size_t)R, sizeof *all);
+    if (failed) snprintf(mine.msg, sizeof mine.msg, "%s", e->msg);
+    s2s_dist_allgather(&mine, all, sizeof mine);
+    int any = 0;
+    for (int q = 0; q < R; q++) {
+        if (!all[q].failed) continue;
+        any = 1;
+        int same = 0, everyone = 1;
+        for (int u = 0; u < R; u++) {
+            if (u < q && all[u].failed && strcmp(all[u].msg, all[q].msg) == 0) same = 1;
+            if (!all[u].failed || strcmp(all[u].msg, all[q].msg) != 0) everyone = 0;
+        }
+        if (s2s_dist_rank() != 0 || same) continue;
+        if (everyone) fprintf(stderr, "s2s: %s\n", all[q].msg);
+        else fprintf(stderr, "s2s: rank %d of %d: %s\n", q, R, all[q].msg);
+    }
+    free(all);
+    return any;
+}
 
 /* --cell-path DIR: a trusted directory for cell plugins, searched first */
 static int cell_path_option(const char *cmd, const char *dir)
@@ -132,7 +177,7 @@ static int cmd_train(int argc, char **argv)
         return usage_error("train", "%s", "wants exactly one run file");
     s2s_config cfg;
     s2s_err err;
-    if (s2s_config_load(&cfg, argv[optind], &err) < 0) return fail(&err);
+    if (setup_failed(s2s_config_load(&cfg, argv[optind], &err) < 0, &err)) return 1;
     if (threads >= 0) cfg.train.threads = threads;
     char last[S2S_PATH_MAX + 16];
     if (want_resume && !resume) {
@@ -140,8 +185,12 @@ static int cmd_train(int argc, char **argv)
         resume = last;
     }
     s2s_trainer tr;
-    if (s2s_trainer_init(&tr, &cfg, resume, &err) < 0) return fail(&err);
-    s2s_dataset_summary(&tr.data, stderr);
+    int bad = s2s_trainer_init(&tr, &cfg, resume, &err) < 0;
+    if (setup_failed(bad, &err)) {
+        if (!bad) s2s_trainer_free(&tr);
+        return 1;
+    }
+    if (s2s_dist_rank() == 0) s2s_dataset_summary(&tr.data, stderr);
     /* Ctrl-C or a polite kill: finish the step, save, say how to resume */
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigemptyset(&sa.sa_mask);
@@ -150,10 +199,10 @@ static int cmd_train(int argc, char **argv)
     int rc = s2s_trainer_run(&tr, stderr, &err);
     s2s_trainer_free(&tr);
     if (rc == S2S_TRAIN_STOPPED) {
-        fprintf(stderr, "s2s: %s\n", err.msg);
+        if (s2s_dist_rank() == 0) fprintf(stderr, "s2s: %s\n", err.msg);
         return 130;
     }
-    return rc < 0 ? fail(&err) : 0;
+    return rc < 0 ? train_fail(&err) : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -938,7 +987,14 @@ int main(int argc, char **argv)
     }
     argc--;
     argv++;
-    if (strcmp(cmd, "train") == 0) return cmd_train(argc, argv);
+    if (strcmp(cmd, "train") == 0) {
+        /* joins an MPI job when mpirun started us; alone, does nothing */
+        s2s_err err;
+        if (s2s_dist_init(&argc, &argv, &err) < 0) return fail(&err);
+        int rc = cmd_train(argc, argv);
+        s2s_dist_finalize();
+        return rc;
+    }
     if (strcmp(cmd, "translate") == 0) return cmd_translate(argc, argv);
     if (strcmp(cmd, "score") == 0) return cmd_score(argc, argv);
     if (strcmp(cmd, "repl") == 0) return cmd_repl(argc, argv);
