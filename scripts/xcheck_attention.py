@@ -13,7 +13,7 @@ It needs build/s2s and a slice of the Tatoeba corpus (--data, default
 $S2S_TATOEBA or corpora/tatoeba/eng-fra.txt).  Everything runs on one thread
 in a scratch directory and takes seconds (--full: about a minute).
 
-For each shape (tiny: E 16, encoder 2 x 8, decoder 16, vocabularies of 60;
+For each shape (tiny: E 16, encoder 2 x 8, decoder 16, vocabularies of 100;
 --full: A's E 256, 2 x 128, 256) it makes a small TSV from the corpus, trains
 s2s on it with `s2s train` for a few steps and reads the parameters out of the
 checkpoint (core/ckpt.h container, "params" section laid out as
@@ -31,8 +31,8 @@ seq2seq/model.c reserves it), loads them into AttnSeq2Seq, and compares:
             rounding), so g = (w0 - w1) / lr; PyTorch computes
             the gradient at w0 with s2s's dropout masks (its RNG replayed:
             core/rng.c xoshiro256**, the draw order of seq2seq/step.c);
-  adam      parameters after several Adam steps with clipping (clip 0.3, so
-            that it bites) over s2s's batches, dropout 0.2 with s2s's masks, against
+  adam      parameters after several Adam steps (lr 1e-3) with clipping (clip
+            0.3, so that it bites) over s2s's batches, dropout 0.2 with s2s's masks, against
             PyTorch's torch.optim.Adam + clip_grad_norm_ from the same w0.
 
 PyTorch runs in float64 (the reference) and float32; s2s's deviation from the
@@ -66,6 +66,11 @@ def parse_args():
 
 
 ARGS = parse_args()
+try:
+    import torch  # noqa: F401
+except ImportError:
+    sys.exit("xcheck: needs PyTorch: run with Debian's /usr/bin/python3 and "
+             "`apt-get install python3-torch`")
 
 # the reference model, imported as it is (its argument parser reads sys.argv)
 _argv = sys.argv
@@ -74,7 +79,6 @@ _spec = importlib.util.spec_from_file_location("pytorch_reference", sys.argv[0])
 ref = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref)
 sys.argv = _argv
-import torch  # noqa: E402  (after the reference has set its threads)
 import torch.nn as nn  # noqa: E402
 
 torch.set_num_threads(1)
@@ -159,7 +163,8 @@ def s2s_train(work, tag, shape, **over):
     """Trains with config A's settings but `shape` and `over`; returns the
     checkpoint path."""
     E, h, H, vocab = shape
-    t = dict(batch=32, max_steps=20, optimizer="adam", lr=0.01, clip=5.0, dropout=0.0, seed=1)
+    t = dict(batch=32, max_steps=20, optimizer="adam", lr=0.01, clip=5.0, dropout=0.0, seed=1,
+             threads=1)
     t.update(over)
     run_dir = os.path.join(work, tag)
     cfg = f"""data:
@@ -193,7 +198,7 @@ train:
   eps: 1.0e-8
   clip: {t['clip']}
   teacher_forcing: 1.0
-  threads: 1
+  threads: {t['threads']}
   seed: {t['seed']}
   eval_every: 0
   run_dir: {run_dir}
@@ -274,33 +279,71 @@ def s2s_batch_rows(sp, idx):
     return sorted(idx, key=lambda k: (-sp.src_len[k], -sp.tgt_len[k], k))
 
 
+def s2s_shares(shape_args, src_len, tgt_len, nt):
+    """seq2seq/train.c split_rows: where each thread's share of the batch
+    starts, from the costs s2s_model_flops_per_token gives (config A)."""
+    E, h, H, Vs, Vt = shape_args
+    D = 2 * h
+    enc = 2 * 4 * h * (E + h) + H * D                # both directions, keys
+    dec = 4 * H * (E + H + H) + Vt * H + H * (D + H)  # decoder (input feeding), out, W_c
+
+    def flops(r):
+        return 2.0 * 3.0 * ((dec + 2.0 * D * r) + enc * r)
+    ce, cd = flops(1.0) - flops(0.0), flops(0.0)
+    B = len(src_len)
+    total = 0.0
+    for k in range(B):
+        total += ce * src_len[k] + cd * tgt_len[k]
+    start, cum, r = [0], 0.0, 0
+    for t in range(1, nt):
+        goal = total * t / nt
+        while r < B:
+            c = ce * src_len[r] + cd * tgt_len[r]
+            if cum + c / 2 > goal:
+                break
+            cum += c
+            r += 1
+        start.append(r)
+    return start + [B]
+
+
 class S2SMasks(nn.Module):
     """Stands in for AttnSeq2Seq.drop: hands out s2s's dropout masks of one
-    training step (seq2seq/step.c draw order, one thread: the source
-    embeddings over the packed source, then per target step the target
-    embeddings and h~ of that step's rows) in the order and layout the
-    reference's loss() asks for them."""
+    training step, in the order and layout the reference's loss() asks for
+    them.  s2s draws them (seq2seq/step.c, train.c step_rng) per thread's
+    share of the batch, each from its own stream: the source embeddings over
+    the share's packed source (time-major), then per target step the target
+    embeddings and then h~ of that step's rows (the share's rows stably
+    sorted by target length)."""
 
-    def __init__(self, p, seed, step, src_len, tgt_len, E, H, dtype):
+    def __init__(self, p, seed, step, src_len, tgt_len, E, H, dtype, shares):
         super().__init__()
-        r = Rng(seed ^ ((0x9E3779B97F4A7C15 * (step + 1)) & M64) ^ (0 << 48))
         p32 = float(np.float32(p))
         keep = float(np.float32(1.0) / (np.float32(1.0) - np.float32(p)))
-        mk = lambda n, d: torch.tensor(  # noqa: E731
-            np.where(r.floats(n * d) < p32, 0.0, keep).reshape(n, d), dtype=dtype)
         B, T, U = len(src_len), max(src_len), max(tgt_len)
         src = torch.zeros(B, T, E, dtype=dtype)
-        for t in range(T):                     # packed time-major, rows in batch order
-            rows = [b for b in range(B) if src_len[b] > t]
-            src[rows, t] = mk(len(rows), E)
-        # decoder rows: the batch stably sorted by target length, longest first
-        order = sorted(range(B), key=lambda b: -tgt_len[b])
-        emb, self.feed = torch.zeros(B, U, E, dtype=dtype), []
-        for u in range(U):
-            n = sum(1 for b in order if tgt_len[b] > u)
-            emb[:n, u] = mk(n, E)
-            self.feed.append(mk(n, H))
-        self.src, self.emb, self.calls = src, emb, 0
+        emb = torch.zeros(B, U, E, dtype=dtype)
+        feed = torch.zeros(B, U, H, dtype=dtype)
+        for t in range(len(shares) - 1):
+            r = Rng(seed ^ ((0x9E3779B97F4A7C15 * (step + 1)) & M64) ^ (t << 48))
+
+            def mk(n, d):
+                return torch.tensor(np.where(r.floats(n * d) < p32, 0.0, keep).reshape(n, d),
+                                    dtype=dtype)
+            mine = list(range(shares[t], shares[t + 1]))  # sorted by source length already
+            for pos in range(T):
+                rows = [b for b in mine if src_len[b] > pos]
+                if rows:
+                    src[rows, pos] = mk(len(rows), E)
+            order = sorted(mine, key=lambda b: -tgt_len[b])
+            for u in range(U):
+                rows = [b for b in order if tgt_len[b] > u]
+                if rows:
+                    emb[rows, u] = mk(len(rows), E)
+                    feed[rows, u] = mk(len(rows), H)
+        # the reference's decoder rows: the whole batch stably sorted by target length
+        self.order = sorted(range(B), key=lambda b: -tgt_len[b])
+        self.src, self.emb, self.fd, self.calls = src, emb[self.order], feed[self.order], 0
         self.src_len = torch.tensor(src_len)
 
     def forward(self, x):
@@ -313,7 +356,7 @@ class S2SMasks(nn.Module):
             return x * self.src.reshape(B * T, -1)[pk]
         if self.calls == 2:  # target embeddings (B, U, E), rows sorted by target length
             return x * self.emb
-        return x * self.feed[self.calls - 3]  # h~ of step calls-3
+        return x * self.fd[:x.shape[0], self.calls - 3]  # h~ of step calls-3
 
 
 # ------------------------------------------------------------------ checks
@@ -348,6 +391,19 @@ def check_score(name, work, ckpt, model64, model32, sp):
           f"max |s2s - torch64| {d:.2e} (torch32 {d32:.2e}; s2s prints 6 decimals)")
 
 
+def check_dev_loss(name, metrics, model64, dev):
+    """The dev loss s2s's trainer logged last against the reference's
+    dev_loss() (the figure behind bench/README.md's dev perplexities)."""
+    with open(metrics) as f:
+        rows = [ln.strip().split(",") for ln in f if ln.strip()]
+    mine = float(rows[-1][rows[0].index("dev_loss")])
+    theirs = ref.dev_loss(model64, dev)
+    model64.eval()
+    check(f"{name} dev loss", abs(mine - theirs) <= 1e-5,
+          f"{dev.n} dev pairs: s2s train's logged {mine:.6f}, reference dev_loss() {theirs:.6f} "
+          f"(perplexity {np.exp(theirs):.3f})")
+
+
 def greedy_tie(model, sp, k, prefix):
     """Gap between PyTorch's two best logits after `prefix` (ids)."""
     mem, keys, mask, (h, c) = model.encode(*sp.batch([k])[:2])
@@ -378,8 +434,11 @@ def check_greedy(name, work, ckpt, model64, sp, itos_tgt, pairs):
             # the ids of the common prefix, from PyTorch's output
             gap = greedy_tie(model64, sp, k, ids[:j]) if j <= len(ids) else float("inf")
             (ties.append if gap < 1e-4 else bad.append)((k, gap, out[k], " ".join(mine)))
+    toks = [ref.tokenize(o) for o in out]
     check(f"{name} greedy", not bad,
-          f"{same}/{sp.n} translations identical, {len(ties)} differ at a tie"
+          f"{same}/{sp.n} translations identical, {len(ties)} differ at a tie "
+          f"({len(set(out))} distinct, {sum(map(len, toks)) / len(toks):.1f} tokens on average, "
+          f"{sum(t.count('<unk>') for t in toks)} <unk>)"
           + "".join(f"\n      pair {k}: logit gap {g:.2e}: s2s '{a}' torch '{b}'"
                     for k, g, a, b in bad[:5]))
     return out
@@ -390,12 +449,12 @@ def check_greedy(name, work, ckpt, model64, sp, itos_tgt, pairs):
 LR_G = 2.0 ** 20
 
 
-def check_grad(name, work, shape, sp, shape_args, dropout):
+def check_grad(name, work, shape, sp, shape_args, dropout, threads=1):
     E, h, H, _ = shape
     B = 32
-    kw = dict(batch=B, max_steps=1, optimizer="sgd", clip=0, dropout=dropout)
-    c0 = s2s_train(work, f"g0_{dropout}", shape, lr=1e-30, **kw)
-    c1 = s2s_train(work, f"g1_{dropout}", shape, lr=float(LR_G), **kw)
+    kw = dict(batch=B, max_steps=1, optimizer="sgd", clip=0, dropout=dropout, threads=threads)
+    c0 = s2s_train(work, f"g0_{dropout}_{threads}", shape, lr=1e-30, **kw)
+    c1 = s2s_train(work, f"g1_{dropout}_{threads}", shape, lr=float(LR_G), **kw)
     w0, w1 = ckpt_model(c0)[2], ckpt_model(c1)[2]
     g_s2s = flat_to_state((w0.astype(np.float64) - w1.astype(np.float64)) / LR_G, *shape_args)
     st0 = flat_to_state(w0, *shape_args)
@@ -409,8 +468,9 @@ def check_grad(name, work, shape, sp, shape_args, dropout):
         m = make_model(st0, *shape_args, dt, dropout)
         m.train()
         if dropout:
-            m.drop = S2SMasks(dropout, 1, mstep, [int(x) for x in b[1]],
-                              [int(x) for x in b[4]], E, H, dt)
+            sl, tl = [int(x) for x in b[1]], [int(x) for x in b[4]]
+            m.drop = S2SMasks(dropout, 1, mstep, sl, tl, E, H, dt,
+                              s2s_shares(shape_args, sl, tl, threads))
         m.zero_grad()
         m.loss(*b).backward()
         g[tag] = {n: p.grad.detach().to(torch.float64) if p.grad is not None
@@ -429,19 +489,20 @@ def check_grad(name, work, shape, sp, shape_args, dropout):
         rows.append(f"      {n:28s} max|g| {scale:.2e}  s2s {rel:.1e}  torch32 {rel32:.1e}")
     norm = float(torch.sqrt(sum((v ** 2).sum() for v in g["64"].values())))
     ctl = f"; control, other masks: {control:.1e}" if "control" in g else ""
-    check(f"{name} grad dropout {dropout}", worst_rel <= 1e-4 and (not ctl or control > 1e-2),
+    check(f"{name} grad dropout {dropout}, {threads} thread{'s' if threads > 1 else ''}",
+          worst_rel <= 1e-4 and (not ctl or control > 1e-2),
           f"batch 1 of {len(idx)} pairs (s2s's first), global norm {norm:.4f}: "
           f"max over tensors of max|s2s - torch64| / max|torch64| {worst_rel:.1e} "
           f"(torch32 {worst32:.1e}{ctl})" + ("\n" + "\n".join(rows) if ARGS.verbose else ""))
 
 
-def check_adam(name, work, shape, sp, shape_args, steps, dropout, clip, lr=0.01):
+def check_adam(name, work, shape, sp, shape_args, steps, dropout, clip, lr=1e-3, threads=1):
     E, h, H, _ = shape
     B = 32
     c0 = s2s_train(work, "a0", shape, batch=B, max_steps=1, optimizer="sgd", lr=1e-30, clip=0,
                    dropout=dropout)
-    ck = s2s_train(work, f"adam{steps}", shape, batch=B, max_steps=steps, optimizer="adam",
-                   lr=lr, clip=clip, dropout=dropout)
+    ck = s2s_train(work, f"adam{steps}_{threads}", shape, batch=B, max_steps=steps,
+                   optimizer="adam", lr=lr, clip=clip, dropout=dropout, threads=threads)
     st0 = flat_to_state(ckpt_model(c0)[2], *shape_args)
     st_s2s = flat_to_state(ckpt_model(ck)[2], *shape_args)
     nb = (sp.n + B - 1) // B
@@ -454,8 +515,9 @@ def check_adam(name, work, shape, sp, shape_args, steps, dropout, clip, lr=0.01)
             idx = s2s_batch_rows(sp, s2s_epoch_batches(sp.n, B, 1, s // nb)[s % nb])
             b = sp.batch(idx)
             if dropout:
-                m.drop = S2SMasks(dropout, 1, s, [int(x) for x in b[1]],
-                                  [int(x) for x in b[4]], E, H, dt)
+                sl, tl = [int(x) for x in b[1]], [int(x) for x in b[4]]
+                m.drop = S2SMasks(dropout, 1, s, sl, tl, E, H, dt,
+                                  s2s_shares(shape_args, sl, tl, threads))
             opt.zero_grad(set_to_none=True)
             m.loss(*b).backward()
             norm = nn.utils.clip_grad_norm_(m.parameters(), clip)
@@ -467,7 +529,8 @@ def check_adam(name, work, shape, sp, shape_args, steps, dropout, clip, lr=0.01)
     d32 = worst([res["32"][n] for n in st0], [res["64"][n] for n in st0])
     rows = [f"      {n:28s} s2s {float((st_s2s[n] - res['64'][n]).abs().max()):.1e}  "
             f"torch32 {float((res['32'][n] - res['64'][n]).abs().max()):.1e}" for n in st0]
-    check(f"{name} adam dropout {dropout}", d <= 1e-4,
+    check(f"{name} adam dropout {dropout}, {threads} thread{'s' if threads > 1 else ''}",
+          d <= max(1e-5, 3 * d32),
           f"{steps} steps of {B} ({nb} batches per epoch, {clipped} clipped at {clip}), "
           f"lr {lr}: parameters moved up to {moved:.3f}; max |s2s - torch64| {d:.1e} "
           f"(torch32 {d32:.1e})" + ("\n" + "\n".join(rows) if ARGS.verbose else ""))
@@ -482,13 +545,13 @@ def make_data(work, stride, n_train, n_dev):
         f.write("\n".join(lines[n_train:n_train + n_dev]) + "\n")
 
 
-def one_shape(name, work, shape, adam_steps):
+def one_shape(name, work, shape, adam_steps, train_steps):
     E, h, H, vocab = shape
     os.makedirs(work, exist_ok=True)
     make_data(work, 211, 200, 40)
     print(f"# {name}: E {E}, encoder 2 x {h}, decoder {H}, vocabularies <= {vocab or 'all'}",
           flush=True)
-    ck = s2s_train(work, "trained", shape, max_steps=20)
+    ck = s2s_train(work, "trained", shape, max_steps=train_steps)
     itos_src, itos_tgt, flat = ckpt_model(ck)
     Vs, Vt = len(itos_src), len(itos_tgt)
     shape_args = (E, h, H, Vs, Vt)
@@ -504,10 +567,14 @@ def one_shape(name, work, shape, adam_steps):
     m64 = make_model(st, *shape_args, torch.float64).eval()
     m32 = make_model(st, *shape_args, torch.float32).eval()
     check_score(name, work, ck, m64, m32, allp)
+    check_dev_loss(name, os.path.join(work, "trained", "metrics.csv"), m64,
+                   ref.Split(load_pairs(os.path.join(work, "dev.tsv")), stoi_src, stoi_tgt))
     check_greedy(name, work, ck, m64, allp, itos_tgt, pairs)
     for p in (0.0, 0.2):
         check_grad(name, work, shape, train, shape_args, p)
+    check_grad(name, work, shape, train, shape_args, 0.2, threads=2)
     check_adam(name, work, shape, train, shape_args, adam_steps, 0.2, 0.3)
+    check_adam(name, work, shape, train, shape_args, adam_steps, 0.2, 0.3, threads=2)
 
 
 def main():
@@ -516,11 +583,11 @@ def main():
     if not os.path.exists(ARGS.data):
         sys.exit(f"xcheck: corpus {ARGS.data} not found (--data or S2S_TATOEBA; bench/README.md)")
     work = ARGS.keep or tempfile.mkdtemp(prefix="s2s-xcheck-")
-    shapes = [("tiny", (16, 8, 16, 60), 10)]
+    shapes = [("tiny", (16, 8, 16, 100), 10, 300)]
     if ARGS.full:
-        shapes.append(("A-size", (256, 128, 256, 0), 8))
-    for name, shape, steps in shapes:
-        one_shape(name, os.path.join(work, name), shape, steps)
+        shapes.append(("A-size", (256, 128, 256, 0), 8, 60))
+    for name, shape, steps, train_steps in shapes:
+        one_shape(name, os.path.join(work, name), shape, steps, train_steps)
     if not ARGS.keep:
         import shutil
         shutil.rmtree(work)
