@@ -7,6 +7,7 @@ Run from the repository root, after `make`, with Debian's python3-torch:
 
     OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py            # tiny shapes
     OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --full     # and A's own
+    OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --real 30  # and A.yaml
 
 (`make xcheck` does the first; `make xcheck XCHECK_FLAGS=--full` the second.)
 It needs build/s2s and a slice of the Tatoeba corpus (--data, default
@@ -21,19 +22,31 @@ seq2seq/model.c reserves it), loads them into AttnSeq2Seq, and compares:
 
   score     per-pair forced-decoding log-probabilities (`s2s score`) against
             PyTorch's in float64 (absolute tolerance 1e-4);
+  dev loss  the dev loss s2s's trainer logged last against the reference's
+            dev_loss() (1e-5);
   greedy    `s2s translate --beam 1` against PyTorch's greedy decoding (a
             difference is allowed only where PyTorch's top two logits are
             within 1e-4 of each other: a tie float rounding may break);
-  grad      the gradient of one training batch (s2s's first batch, found by
-            replaying its batcher), with dropout 0 and with dropout 0.2: s2s
-            runs one SGD step with lr 1e-30 (parameters as initialised, to the
-            bit) and one with lr 2^20 (w1 = w0 - lr g, exact but for one
-            rounding), so g = (w0 - w1) / lr; PyTorch computes
-            the gradient at w0 with s2s's dropout masks (its RNG replayed:
-            core/rng.c xoshiro256**, the draw order of seq2seq/step.c);
-  adam      parameters after several Adam steps (lr 1e-3) with clipping (clip
-            0.3, so that it bites) over s2s's batches, dropout 0.2 with s2s's masks, against
-            PyTorch's torch.optim.Adam + clip_grad_norm_ from the same w0.
+  grad      the gradient of one training batch (s2s's first, its batcher
+            replayed), with dropout 0 and 0.2, on 1 and 2 threads: s2s runs
+            one SGD step with lr 1e-30 (the initial parameters, to the bit)
+            and one with lr 2^20 (w1 = w0 - lr g, exact but for one rounding),
+            so g = (w0 - w1) / lr; PyTorch computes the gradient at w0 with
+            s2s's dropout masks (its RNG replayed: core/rng.c xoshiro256**,
+            seeded and drawn as seq2seq/train.c and step.c do, per thread's
+            share of the batch).  Tolerance 1e-4 of each tensor's largest
+            entry; as a control, the masks of another step must be off by
+            more than 1e-2;
+  adam      the parameters after 8-10 Adam steps (lr 1e-3, clip 0.3 so that
+            it bites, dropout 0.2 with s2s's masks, across an epoch's end, on 1
+            and 2 threads) against torch.optim.Adam + clip_grad_norm_ from the
+            same w0 (tolerance: 3 times PyTorch float32's own deviation).
+
+With --real STEPS it also trains configs/A.yaml itself (the whole corpus,
+batch 64, lr 1e-3, clip 5, dropout 0.2, 2 threads) for STEPS steps in s2s and
+in PyTorch from the same initial weights, batches and masks, checks that the
+reference builds the same vocabularies, and compares the parameters and the
+dev loss after those steps (about 3 s a step, plus a minute).
 
 PyTorch runs in float64 (the reference) and float32; s2s's deviation from the
 float64 result is printed beside PyTorch float32's, the noise floor of the
@@ -41,8 +54,10 @@ same computation in single precision.  Exit status 0 when every check is
 within its tolerance, 1 otherwise.
 """
 import argparse
+import functools
 import importlib.util
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -60,6 +75,9 @@ def parse_args():
                    or os.path.join(ROOT, "corpora", "tatoeba", "eng-fra.txt"),
                    help="English<TAB>French corpus to take pairs from")
     p.add_argument("--full", action="store_true", help="also A's real shapes (E 256, 2x128, 256)")
+    p.add_argument("--real", type=int, default=0, metavar="STEPS",
+                   help="also train configs/A.yaml itself (the whole corpus, batch 64, clip 5, "
+                   "2 threads) this many steps in both and compare (about 3 s a step)")
     p.add_argument("--keep", help="work in this directory and keep it (default: a temp dir)")
     p.add_argument("-v", "--verbose", action="store_true", help="per-tensor figures")
     return p.parse_args()
@@ -261,6 +279,7 @@ def mix64(z):
     return z ^ (z >> 31)
 
 
+@functools.lru_cache(maxsize=2)
 def s2s_epoch_batches(n, B, seed, epoch):
     """corpora/batch.c epoch_order with length_grouping 0: lists of pair
     indices per batch, in the order trained."""
@@ -347,16 +366,23 @@ class S2SMasks(nn.Module):
         self.src_len = torch.tensor(src_len)
 
     def forward(self, x):
+        if not self.training:
+            return x
         self.calls += 1
         if self.calls == 1:  # packed source embeddings: map (b, t) to PyTorch's packing
             B, T = self.src.shape[:2]
             code = torch.arange(B * T).view(B, T)
             pk = ref.pack_padded_sequence(code, self.src_len, batch_first=True,
                                           enforce_sorted=False).data
-            return x * self.src.reshape(B * T, -1)[pk]
+            return x * self.src.reshape(B * T, -1)[pk].to(x.dtype)
         if self.calls == 2:  # target embeddings (B, U, E), rows sorted by target length
-            return x * self.emb
-        return x * self.fd[:x.shape[0], self.calls - 3]  # h~ of step calls-3
+            return x * self.emb.to(x.dtype)
+        return x * self.fd[:x.shape[0], self.calls - 3].to(x.dtype)  # h~ of step calls-3
+
+    def again(self):
+        """The same masks for another pass (another dtype)."""
+        self.calls = 0
+        return self
 
 
 # ------------------------------------------------------------------ checks
@@ -536,6 +562,79 @@ def check_adam(name, work, shape, sp, shape_args, steps, dropout, clip, lr=1e-3,
           f"(torch32 {d32:.1e})" + ("\n" + "\n".join(rows) if ARGS.verbose else ""))
 
 
+def check_real(work, steps, threads=2):
+    """configs/A.yaml as it is (the corpus, batch 64, lr 1e-3, clip 5,
+    dropout 0.2, A's sizes) for `steps` steps, in s2s and in PyTorch from the
+    same initial weights over the same batches with the same masks; then the
+    parameters and the dev loss of both."""
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(ROOT, "configs", "A.yaml")) as f:
+        base = f.read()
+
+    def run_a(tag, **over):
+        over = dict(dict(threads=threads, run_dir=os.path.join(work, tag), epochs=1000,
+                         max_steps=steps), **over)
+        text = re.sub(r"(?m)^  train: .*$", f"  train: {ARGS.data}", base)
+        for k, v in over.items():
+            text, n = re.subn(rf"(?m)^  {k}: .*$", f"  {k}: {v}", text)
+            if not n:
+                text = text.replace("\ntrain:\n", f"\ntrain:\n  {k}: {v}\n")
+        path = os.path.join(work, tag + ".yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        run([ARGS.s2s, "train", path])
+        return os.path.join(work, tag, "last.ckpt")
+    c0 = run_a("w0", optimizer="sgd", lr="1.0e-30", clip=0, max_steps=1)
+    ck = run_a("adam")
+    itos_src, itos_tgt, w0 = ckpt_model(c0)
+    flat = ckpt_model(ck)[2]
+    _, split, ref_src, ref_tgt, _ = ref.load_data(ARGS.data)
+    check("A real vocabularies", (ref_src, ref_tgt) == (itos_src, itos_tgt),
+          f"s2s's {len(itos_src)} / {len(itos_tgt)} entries and the reference's "
+          f"{len(ref_src)} / {len(ref_tgt)}, in the same order")
+    Vs, Vt = len(itos_src), len(itos_tgt)
+    shape_args = (256, 128, 256, Vs, Vt)
+    st0, st_s2s = flat_to_state(w0, *shape_args), flat_to_state(flat, *shape_args)
+    stoi_src = {w: i for i, w in enumerate(itos_src)}
+    stoi_tgt = {w: i for i, w in enumerate(itos_tgt)}
+    train = ref.Split(split["train"], stoi_src, stoi_tgt)
+    dev = ref.Split(split["dev"], stoi_src, stoi_tgt)
+    B, nb = 64, (train.n + 63) // 64
+    models = {tag: make_model(st0, *shape_args, dt, 0.2).train()
+              for tag, dt in (("64", torch.float64), ("32", torch.float32))}
+    opts = {tag: torch.optim.Adam(m.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+            for tag, m in models.items()}
+    losses = []
+    for s in range(steps):
+        idx = s2s_batch_rows(train, s2s_epoch_batches(train.n, B, 1, s // nb)[s % nb])
+        b = train.batch(idx)
+        sl, tl = [int(x) for x in b[1]], [int(x) for x in b[4]]
+        masks = S2SMasks(0.2, 1, s, sl, tl, 256, 256, torch.float64,
+                         s2s_shares(shape_args, sl, tl, threads))
+        for tag, m in models.items():
+            m.drop = masks.again()
+            opts[tag].zero_grad(set_to_none=True)
+            loss = m.loss(*b)
+            loss.backward()
+            nn.utils.clip_grad_norm_(m.parameters(), 5.0)
+            opts[tag].step()
+            if tag == "64":
+                losses.append(float(loss))
+    res = {tag: {n: p.detach().to(torch.float64) for n, p in m.named_parameters()}
+           for tag, m in models.items()}
+    d = worst([st_s2s[n] for n in st0], [res["64"][n] for n in st0])
+    d32 = worst([res["32"][n] for n in st0], [res["64"][n] for n in st0])
+    check("A real adam", d <= max(1e-5, 3 * d32),
+          f"{steps} steps of 64 on {threads} threads, train loss {losses[0]:.4f} -> "
+          f"{losses[-1]:.4f}: max |s2s - torch64| over {flat.size:,} parameters {d:.1e} "
+          f"(torch32 {d32:.1e})")
+    mine = ref.dev_loss(make_model(st_s2s, *shape_args, torch.float64, 0.2), dev)
+    theirs = ref.dev_loss(models["64"], dev)
+    check("A real dev loss", abs(mine - theirs) <= 1e-4,
+          f"{dev.n} dev pairs after {steps} steps: s2s's weights {mine:.6f}, PyTorch's "
+          f"{theirs:.6f} (perplexity {np.exp(theirs):.2f})")
+
+
 def make_data(work, stride, n_train, n_dev):
     with open(ARGS.data, encoding="utf-8") as f:
         lines = [ln for ln in f.read().split("\n")[:60000:stride] if ln.count("\t") == 1]
@@ -588,6 +687,9 @@ def main():
         shapes.append(("A-size", (256, 128, 256, 0), 8, 60))
     for name, shape, steps, train_steps in shapes:
         one_shape(name, os.path.join(work, name), shape, steps, train_steps)
+    if ARGS.real:
+        print(f"# configs/A.yaml on {ARGS.data}, {ARGS.real} steps", flush=True)
+        check_real(os.path.join(work, "real"), ARGS.real)
     if not ARGS.keep:
         import shutil
         shutil.rmtree(work)
