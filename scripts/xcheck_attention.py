@@ -78,6 +78,8 @@ def parse_args():
     p.add_argument("--real", type=int, default=0, metavar="STEPS",
                    help="also train configs/A.yaml itself (the whole corpus, batch 64, clip 5, "
                    "2 threads) this many steps in both and compare (about 3 s a step)")
+    p.add_argument("--golden", action="store_true",
+                   help="print the PyTorch figures tests/seq2seq_attention.c pins, and exit")
     p.add_argument("--keep", help="work in this directory and keep it (default: a temp dir)")
     p.add_argument("-v", "--verbose", action="store_true", help="per-tensor figures")
     return p.parse_args()
@@ -137,29 +139,40 @@ def ckpt_model(path):
 
 
 def layout(E, h, H, Vs, Vt):
-    """(name, shape) of config A's parameters in s2s's flat buffer, in the
-    order seq2seq/model.c reserves them, under the reference's names. An
-    LSTM layer is [W_ih | W_hh | b_ih | b_hh] (cells/lstm.c)."""
+    """Config A's parameters in s2s's flat buffer under the reference's
+    names: the blocks seq2seq/model.c reserves, in its order, each a list
+    of (name, shape). A cell's block is [W_ih | W_hh | b_ih | b_hh]
+    (cells/lstm.c)."""
     D = 2 * h
 
     def lstm(X, n, name, sfx):
         return [(f"{name}.weight_ih{sfx}", (4 * n, X)), (f"{name}.weight_hh{sfx}", (4 * n, n)),
                 (f"{name}.bias_ih{sfx}", (4 * n,)), (f"{name}.bias_hh{sfx}", (4 * n,))]
-    return ([("src_emb.weight", (Vs, E)), ("tgt_emb.weight", (Vt, E))]
-            + lstm(E, h, "enc", "_l0") + lstm(E, h, "enc", "_l0_reverse")  # forward, backward
-            + lstm(E + H, H, "dec", "")                                   # reads [embedding; h~]
-            + [("w_a.weight", (H, D)), ("w_c.weight", (H, D + H)),        # no bridge: 2h == H
-               ("out.weight", (Vt, H)), ("out.bias", (Vt,))])
+    return [[("src_emb.weight", (Vs, E))], [("tgt_emb.weight", (Vt, E))],
+            lstm(E, h, "enc", "_l0"), lstm(E, h, "enc", "_l0_reverse"),  # forward, backward
+            lstm(E + H, H, "dec", ""),                                   # reads [embedding; h~]
+            [("w_a.weight", (H, D))], [("w_c.weight", (H, D + H))],      # no bridge: 2h == H
+            [("out.weight", (Vt, H))], [("out.bias", (Vt,))]]
+
+
+def offsets(E, h, H, Vs, Vt):
+    """(name, shape, offset) of each tensor and the buffer's length: every
+    block starts on a multiple of 16 floats (core/params.c)."""
+    out, off = [], 0
+    for block in layout(E, h, H, Vs, Vt):
+        off = (off + 15) & ~15
+        for name, shape in block:
+            out.append((name, shape, off))
+            off += int(np.prod(shape))
+    return out, off
 
 
 def flat_to_state(flat, E, h, H, Vs, Vt):
-    st, off = {}, 0
-    for name, shape in layout(E, h, H, Vs, Vt):
-        n = int(np.prod(shape))
-        st[name] = torch.from_numpy(flat[off:off + n].astype(np.float64).reshape(shape))
-        off += n
-    assert off == flat.size, f"parameter count {flat.size}, layout {off}"
-    return st
+    blocks, n = offsets(E, h, H, Vs, Vt)
+    assert n == flat.size, f"parameter count {flat.size}, layout {n}"
+    return {name: torch.from_numpy(flat[off:off + int(np.prod(shape))]
+                                   .astype(np.float64).reshape(shape))
+            for name, shape, off in blocks}
 
 
 def make_model(st, E, h, H, Vs, Vt, dtype, dropout=0.0):
@@ -676,7 +689,41 @@ def one_shape(name, work, shape, adam_steps, train_steps):
     check_adam(name, work, shape, train, shape_args, adam_steps, 0.2, 0.3, threads=2)
 
 
+def golden():
+    """The figures tests/seq2seq_attention.c (attention_reference) pins: the
+    reference model in float64 with the parameters of that test (config A's
+    shape, small: E 3, biLSTM 2 x 2, LSTM 4, V 9 / 8; flat parameter i is
+    ((37 i + 11) mod 101 - 50) / 250 in s2s's layout, its padding included) on that test's three
+    pairs: each pair's summed NLL, and of the gradient of the batch's mean
+    loss its L2 norm and its dot product with u_i = ((53 i + 7) mod 97 - 48) / 48."""
+    shape_args = (3, 2, 4, 9, 8)
+    blocks, n = offsets(*shape_args)
+    i = np.arange(n)
+    flat = (((37 * i + 11) % 101 - 50).astype(np.float32) / np.float32(250)).astype(np.float32)
+    u = ((53 * i + 7) % 97 - 48) / 48.0
+    m = make_model(flat_to_state(flat, *shape_args), *shape_args, torch.float64)
+    src = torch.tensor([[4, 5, 6, 7], [8, 4, 5, 0], [6, 0, 0, 0]])
+    tin = torch.tensor([[SOS, 4, 5, 0, 0], [SOS, 6, 7, 4, 5], [SOS, 0, 0, 0, 0]])
+    tout = torch.tensor([[4, 5, EOS, 0, 0], [6, 7, 4, 5, EOS], [EOS, 0, 0, 0, 0]])
+    sl, tl = torch.tensor([4, 3, 1]), torch.tensor([3, 5, 1])
+    m.eval()
+    with torch.no_grad():
+        rows = [float(m.loss(src[k:k + 1], sl[k:k + 1], tin[k:k + 1], tout[k:k + 1],
+                             tl[k:k + 1], reduction="sum")) for k in range(3)]
+    m.zero_grad()
+    m.loss(src, sl, tin, tout, tl).backward()
+    g, ps = np.zeros(n), dict(m.named_parameters())
+    for name, shape, off in blocks:
+        g[off:off + int(np.prod(shape))] = ps[name].grad.numpy().ravel()
+    print(f"params {n}")
+    print("row_nll {" + ", ".join(f"{x:.10f}" for x in rows) + "}")
+    print(f"grad_norm {np.sqrt((g * g).sum()):.10f}  grad_dot_u {(g * u).sum():.10f}")
+
+
 def main():
+    if ARGS.golden:
+        golden()
+        return
     if not os.path.exists(ARGS.s2s):
         sys.exit(f"xcheck: {ARGS.s2s} not found (make first)")
     if not os.path.exists(ARGS.data):
