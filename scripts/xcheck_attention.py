@@ -7,7 +7,7 @@ Run from the repository root, after `make`, with Debian's python3-torch:
 
     OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py            # tiny shapes
     OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --full     # and A's own
-    OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --real 30  # and A.yaml
+    OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --real 100 # and A.yaml
 
 (`make xcheck` does the first; `make xcheck XCHECK_FLAGS=--full` the second.)
 It needs build/s2s and a slice of the Tatoeba corpus (--data, default
