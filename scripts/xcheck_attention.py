@@ -93,6 +93,7 @@ except ImportError:
              "`apt-get install python3-torch`")
 
 # the reference model, imported as it is (its argument parser reads sys.argv)
+sys.dont_write_bytecode = True  # no __pycache__ beside bench/pytorch_reference.py
 _argv = sys.argv
 sys.argv = [os.path.join(ROOT, "bench", "pytorch_reference.py"), "--configs", "A"]
 _spec = importlib.util.spec_from_file_location("pytorch_reference", sys.argv[0])
