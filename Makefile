@@ -6,8 +6,8 @@
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
 #   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
-#   make xcheck     config A against the PyTorch reference (python3-torch; seconds)
 #   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
+#   make xcheck     config A against the PyTorch reference (python3-torch; seconds)
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
 # portable baseline, e.g. `make MARCH=x86-64-v2`.
@@ -103,7 +103,7 @@ TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.
 TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
 .PHONY: fuzz fuzz-smoke all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
-        check-asan bench bench-cells install uninstall clean deps xcheck
+        check-asan bench bench-cells install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN) $(LIB_ALL)
 
@@ -245,6 +245,7 @@ bench: all
 # identical weights: scores, greedy output, gradients, Adam steps (one
 # thread, seconds; needs python3-torch and the corpus). XCHECK_FLAGS=--full
 # adds A's own sizes (about a minute).
+.PHONY: xcheck
 xcheck: all
 	OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --s2s $(S2S_BIN) \
 	    --data $(TATOEBA) $(XCHECK_FLAGS)
