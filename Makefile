@@ -8,6 +8,7 @@
 #   make bench-mpi  training tokens/s alone and under mpirun -np 2
 #   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR= (command, cells, libs2s, s2s.h, s2s.pc)
+#   make xcheck     config A against the PyTorch reference (python3-torch; seconds)
 #
 # MARCH=native is for speed on the machine that builds; packagers pass a
 # portable baseline, e.g. `make MARCH=x86-64-v2`.
@@ -259,6 +260,15 @@ bench: all
 	S2S_TATOEBA=$(TATOEBA) $(S2S_BIN) bench
 bench-mpi: all
 	S2S_TATOEBA=$(abspath $(TATOEBA)) ./scripts/bench-mpi.sh $(BUILD)
+
+# The attention model (config A) against bench/pytorch_reference.py from
+# identical weights: scores, greedy output, gradients, Adam steps (one
+# thread, seconds; needs python3-torch and the corpus). XCHECK_FLAGS=--full
+# adds A's own sizes (about a minute).
+.PHONY: xcheck
+xcheck: all
+	OMP_NUM_THREADS=1 /usr/bin/python3 scripts/xcheck_attention.py --s2s $(S2S_BIN) \
+	    --data $(TATOEBA) $(XCHECK_FLAGS)
 
 # The command, the cells, the library (shared with its soname links, and
 # static), its header and pkg-config file, and cell.h for cell authors.

@@ -1,8 +1,9 @@
 /* tests/seq2seq_attention.c — attention (dot, general, mlp), input
  * feeding, the bidirectional encoder and dropout: whole-model gradients
  * against central finite differences, masking (a padded batch equals its
- * rows alone, and no weight lands on padding), dropout's limits, and a toy
- * task that attention learns clearly better than the context vector alone.
+ * rows alone, and no weight lands on padding), dropout's limits, config A
+ * against figures PyTorch computes, and a toy task that attention learns
+ * clearly better than the context vector alone.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -250,6 +251,47 @@ Test(attention_greedy, weights_on_own_positions_and_batch_invariant)
         }
     }
     cr_assert(tokens > 0, "nothing decoded: the test would prove nothing");
+    s2s_work_free(w);
+    s2s_model_free(&m);
+}
+
+/* Config A's equations as PyTorch computes them: the figures are those of
+ * bench/pytorch_reference.py's AttnSeq2Seq in float64 on the three pairs
+ * above with the parameters below (`scripts/xcheck_attention.py --golden`
+ * prints them; `make xcheck` compares the whole model and its training).
+ * Pins what finite differences cannot see: which state of the backward
+ * direction is final, [h_fwd; h_bwd] and [c_t; h_t], h~_0 = 0, both LSTM
+ * biases, the source mask and the loss averaged over target tokens. */
+Test(attention_reference, config_a_equals_pytorch)
+{
+    s2s_model m;
+    build(&m, &(variant){"general", 1, 1, "lstm", "lstm", 1, 1, 2, 4, 0}, 1, 0.1f);
+    size_t n = m.params.n;
+    cr_assert_eq(n, 488, "config A's small shape has %zu parameters", n);
+    for (size_t i = 0; i < n; i++) /* the blocks' padding too */
+        m.params.w[i] = (float)((int)((37 * i + 11) % 101) - 50) / 250.0f;
+    s2s_work *w = s2s_work_new(&m);
+    s2s_seqs s = all_rows();
+
+    static const double want[NB] = {6.3382081111, 10.6438555775, 2.2573236197};
+    double nll[NB];
+    s2s_step_score(&m, w, &s, nll);
+    for (int k = 0; k < NB; k++)
+        cr_assert(fabs(nll[k] - want[k]) < 2e-5, "pair %d: NLL %.7f, PyTorch %.7f",
+                  k, nll[k], want[k]);
+
+    float *g = calloc(n, sizeof *g);
+    s2s_step_train(&m, w, &s, g, 1.0f / 9.0f, 1.0f, NULL); /* 9 target tokens */
+    double norm = 0, dot_u = 0;
+    for (size_t i = 0; i < n; i++) {
+        norm += (double)g[i] * g[i];
+        dot_u += g[i] * (((int)((53 * i + 7) % 97) - 48) / 48.0);
+    }
+    norm = sqrt(norm);
+    cr_assert(fabs(norm - 0.3541820766) < 1e-5, "gradient norm %.7f, PyTorch 0.3541821", norm);
+    cr_assert(fabs(dot_u + 0.1276391591) < 1e-5, "gradient . u %.7f, PyTorch -0.1276392",
+              dot_u);
+    free(g);
     s2s_work_free(w);
     s2s_model_free(&m);
 }
