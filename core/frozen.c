@@ -1,25 +1,25 @@
-/* core/frozen.c — few-row products against frozen weights, for decoding.
+/* core/frozen.c — products against frozen weights, for decoding.
  *
- * A decoder step of beam search multiplies a few rows (2 to 8: the
- * hypotheses of one sentence) by each weight matrix, C = A . B^T with B
- * (n x k) a weight matrix. OpenBLAS's GEMM first copies all of B into
- * packed panels, every call: for config S's output layer 7.8 MB per step,
- * to use each element of B a few times (a third of beam search's time at
- * batch 1). Once the caller declares the weights frozen
- * (s2s_gemm_freeze), the first product against a matrix keeps its
- * transposed copy B^T (k x n), and later products with 2..8 rows run a
- * register-blocked kernel over it: B is read once per call, in its
- * natural order, and never repacked. It runs on the calling thread: split
- * over threads of its own next to the BLAS's spinning pool, it measured
- * slower on 2 cores, not faster.
+ * Every decoder step multiplies its rows (1 to a few hundred) by each
+ * weight matrix, C = A . B^T with B (n x k) a weight matrix. OpenBLAS's
+ * GEMM first copies all of B into packed panels, at every call: for config
+ * S's output layer 7.8 MB per step, to use each element of B a few times
+ * (beam search's 5 rows at batch 1: a third of its time went to that
+ * copy). Once the caller declares the weights frozen (s2s_gemm_freeze),
+ * the first product against a matrix keeps a copy of B^T already in
+ * panels (k x 64 columns each, contiguous), and every later product of 2
+ * or more rows runs a register-blocked kernel over it: B is streamed once
+ * per group of up to 8 rows, never repacked. It runs on the calling
+ * thread: split over threads of its own next to the BLAS's spinning pool,
+ * it measured slower on 2 cores, not faster.
  *
  * The kernel computes each element as OpenBLAS's x86 FMA kernels do: a
  * chain of fused multiply-adds over k from zero, one per block of k the
  * BLAS uses, each block's sum added to C. Whether that is what the BLAS in
- * use does is not assumed: every copy is checked, at every row count and
- * for beta 0 and 1, to give bit for bit the BLAS's own result on the very
- * matrix, and a matrix whose check fails stays with the BLAS. So decoded
- * output never depends on which path ran.
+ * use does is not assumed: every copy is checked, at row counts 2..8, 17
+ * and 24 and for beta 0 and 1, to give bit for bit the BLAS's own result
+ * on the very matrix, and a matrix whose check fails stays with the BLAS.
+ * So decoded output never depends on which path ran.
  */
 #include "core/kernels.h"
 
@@ -82,10 +82,18 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * from bt = B^T (k x n). */
 
 #if HAVE_FEW
-/* M rows x J vectors of columns at v, k summed in blocks of kb. */
+/* B^T is stored in panels of PW columns (the last padded with zeros):
+ * panel p holds columns [p*PW, p*PW + PW) as k rows of PW floats, so a
+ * tile streams through contiguous memory. */
+#define PW (4 * LANES)
+/* vectors per tile at M rows: as many accumulators as the registers hold */
+#define JW(M) (LANES == 16 ? ((M) <= 6 ? 4 : 2) : ((M) <= 2 ? 4 : (M) <= 5 ? 2 : 1))
+
+/* M rows x J vectors of one panel (pan) from vector column joff; c points
+ * at row 0's first column of the panel; k summed in blocks of kb. */
 static inline __attribute__((always_inline)) void
-tile(int M, int J, const float *a, int lda, const float *bt, int n, int k,
-     int kb, int zero_c, float *c, int ldc, int v)
+tile(int M, int J, const float *a, int lda, const float *pan, int joff,
+     int k, int kb, int zero_c, float *c, int ldc)
 {
     for (int k0 = 0; k0 < k; k0 += kb) {
         int k1 = k0 + kb < k ? k0 + kb : k;
@@ -93,7 +101,7 @@ tile(int M, int J, const float *a, int lda, const float *bt, int n, int k,
         for (int r = 0; r < M; r++)
             for (int j = 0; j < J; j++) acc[r][j] = VZERO();
         for (int kk = k0; kk < k1; kk++) {
-            const float *w = bt + (size_t)kk * n + v;
+            const float *w = pan + (size_t)kk * PW + joff;
             vec wv[4];
             for (int j = 0; j < J; j++) wv[j] = VLOAD(w + j * LANES);
             for (int r = 0; r < M; r++) {
@@ -103,83 +111,97 @@ tile(int M, int J, const float *a, int lda, const float *bt, int n, int k,
         }
         for (int r = 0; r < M; r++)
             for (int j = 0; j < J; j++) {
-                float *cp = c + (size_t)r * ldc + v + j * LANES;
+                float *cp = c + (size_t)r * ldc + joff + j * LANES;
                 vec base = zero_c && k0 == 0 ? VZERO() : VLOAD(cp);
                 VSTORE(cp, VADD(base, acc[r][j]));
             }
     }
 }
 
-/* Rows fixed at M: wide tiles, then one-vector tiles, then single columns. */
-#define TILES(M, J)                                                          \
-    static void tiles_##M(const float *a, int lda, const float *bt, int n,   \
-                          int k, int kb, int zero_c, float *c, int ldc,      \
-                          int v0, int v1)                                    \
+/* All PW columns of one panel at M rows. */
+#define PANEL_FN(M)                                                          \
+    static void panel_##M(const float *a, int lda, const float *pan, int k, \
+                          int kb, int zero_c, float *c, int ldc)             \
     {                                                                        \
-        int v = v0;                                                          \
-        for (; v + (J) * LANES <= v1; v += (J) * LANES)                      \
-            tile(M, J, a, lda, bt, n, k, kb, zero_c, c, ldc, v);             \
-        for (; v + LANES <= v1; v += LANES)                                  \
-            tile(M, 1, a, lda, bt, n, k, kb, zero_c, c, ldc, v);             \
-        for (; v < v1; v++)                                                  \
-            for (int r = 0; r < (M); r++) {                                  \
-                float *cp = c + (size_t)r * ldc + v;                         \
-                for (int k0 = 0; k0 < k; k0 += kb) {                         \
-                    int k1 = k0 + kb < k ? k0 + kb : k;                      \
-                    float s = 0.0f;                                          \
-                    for (int kk = k0; kk < k1; kk++)                         \
-                        s = fmaf(a[(size_t)r * lda + kk],                    \
-                                 bt[(size_t)kk * n + v], s);                 \
-                    *cp = (zero_c && k0 == 0 ? 0.0f : *cp) + s;              \
-                }                                                            \
-            }                                                                \
+        for (int joff = 0; joff < PW; joff += JW(M) * LANES)                 \
+            tile(M, JW(M), a, lda, pan, joff, k, kb, zero_c, c, ldc);        \
     }
+PANEL_FN(2) PANEL_FN(3) PANEL_FN(4) PANEL_FN(5) PANEL_FN(6) PANEL_FN(7) PANEL_FN(8)
 
-#if LANES == 16 /* 32 vector registers: up to 24 accumulators */
-TILES(2, 4) TILES(3, 4) TILES(4, 4) TILES(5, 4) TILES(6, 4) TILES(7, 3) TILES(8, 3)
-#else           /* 16: up to 12 */
-TILES(2, 4) TILES(3, 3) TILES(4, 3) TILES(5, 2) TILES(6, 2) TILES(7, 1) TILES(8, 1)
-#endif
-
-static void few_cols(const copy *cp, int m, const float *a, int lda,
-                     int zero_c, float *c, int ldc, int v0, int v1)
+/* Panel p of a group of m rows (2..FEW_MAX); a partial last panel goes
+ * through a scratch row block, so every element is the same chain. */
+static void group_panel(const copy *cp, int m, const float *a, int lda,
+                        int zero_c, float *c, int ldc, int p)
 {
-    const float *bt = cp->bt;
-    int n = cp->n, k = cp->k, kb = cp->kb;
-    switch (m) {
-    case 2: tiles_2(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    case 3: tiles_3(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    case 4: tiles_4(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    case 5: tiles_5(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    case 6: tiles_6(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    case 7: tiles_7(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
-    default: tiles_8(a, lda, bt, n, k, kb, zero_c, c, ldc, v0, v1); break;
+    const float *pan = cp->bt + (size_t)p * cp->k * PW;
+    int v = p * PW, w = cp->n - v < PW ? cp->n - v : PW, k = cp->k, kb = cp->kb;
+    float tmp[FEW_MAX * PW];
+    float *cc = c + v;
+    int ld = ldc;
+    if (w < PW) {
+        memset(tmp, 0, sizeof tmp);
+        for (int r = 0; r < m && !zero_c; r++)
+            memcpy(tmp + r * PW, c + (size_t)r * ldc + v, (size_t)w * sizeof(float));
+        cc = tmp;
+        ld = PW;
     }
+    switch (m) {
+    case 2: panel_2(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    case 3: panel_3(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    case 4: panel_4(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    case 5: panel_5(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    case 6: panel_6(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    case 7: panel_7(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    default: panel_8(a, lda, pan, k, kb, zero_c, cc, ld); break;
+    }
+    if (w < PW)
+        for (int r = 0; r < m; r++)
+            memcpy(c + (size_t)r * ldc + v, tmp + r * PW, (size_t)w * sizeof(float));
+}
+
+/* C (m x n) [+]= A . B^T, m >= 2: panel by panel, the rows in groups of
+ * at most 6 (never one: a group of one is not checked) so that a panel
+ * (k x PW floats) stays in cache while every group reads it. Each element
+ * is the same chain whatever the grouping. */
+static void few_cols(const copy *cp, int m, const float *a, int lda,
+                     int zero_c, float *c, int ldc)
+{
+    int np = (cp->n + PW - 1) / PW, G = m <= FEW_MAX ? m : 6;
+    for (int p = 0; p < np; p++)
+        for (int r = 0, g; r < m; r += g) {
+            int left = m - r;
+            g = left <= FEW_MAX ? left : left == G + 1 ? 4 : G;
+            group_panel(cp, g, a + (size_t)r * lda, lda, zero_c,
+                        c + (size_t)r * ldc, ldc, p);
+        }
 }
 
 /* Does the kernel with k blocks of kb give the BLAS's bits for this
- * matrix, at every row count and beta 0 and 1? */
+ * matrix, at every row count up to FEW_MAX, at two larger ones (groups of
+ * rows) and beta 0 and 1? */
+#define CHECK_ROWS 24
 static int matches_blas(copy *cp, int kb)
 {
+    static const int rows[] = {2, 3, 4, 5, 6, 7, 8, 17, CHECK_ROWS};
     int n = cp->n, k = cp->k, ok = 1;
-    float *a = s2s_xmalloc((size_t)FEW_MAX * k * sizeof(float));
-    float *c1 = s2s_xmalloc((size_t)FEW_MAX * n * sizeof(float));
-    float *c2 = s2s_xmalloc((size_t)FEW_MAX * n * sizeof(float));
+    float *a = s2s_xmalloc((size_t)CHECK_ROWS * k * sizeof(float));
+    float *c1 = s2s_xmalloc((size_t)CHECK_ROWS * n * sizeof(float));
+    float *c2 = s2s_xmalloc((size_t)CHECK_ROWS * n * sizeof(float));
     uint32_t s = 12345u;
-    for (size_t i = 0; i < (size_t)FEW_MAX * k; i++) {
+    for (size_t i = 0; i < (size_t)CHECK_ROWS * k; i++) {
         s = s * 1664525u + 1013904223u; /* values of either sign, many scales */
         a[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * (float)(1 + (i % 7));
     }
     cp->kb = kb;
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
-    for (int m = 2; m <= FEW_MAX && ok; m++)
-        for (int beta = 0; beta <= 1 && ok; beta++) {
+    for (size_t i = 0; i < sizeof rows / sizeof *rows && ok; i++)
+        for (int m = rows[i], beta = 0; beta <= 1 && ok; beta++) {
             for (size_t i = 0; i < (size_t)m * n; i++)
                 c1[i] = c2[i] = (float)(i % 13) * 0.25f - 1.5f;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f,
                         a, k, cp->b, cp->ldb, (float)beta, c1, n);
-            few_cols(cp, m, a, k, !beta, c2, n, 0, n);
+            few_cols(cp, m, a, k, !beta, c2, n);
             ok = memcmp(c1, c2, (size_t)m * n * sizeof(float)) == 0;
         }
     s2s_blas_set_threads(blas);
@@ -204,10 +226,12 @@ static copy *find_copy(const float *b, int n, int k, int ldb)
                  .next = region[g].copies};
     region[g].copies = cp;
 #if HAVE_FEW
-    cp->bt = s2s_xmalloc((size_t)n * k * sizeof(float));
-    for (int v = 0; v < n; v++)
-        for (int kk = 0; kk < k; kk++)
-            cp->bt[(size_t)kk * n + v] = b[(size_t)v * ldb + kk];
+    size_t np = ((size_t)n + PW - 1) / PW;
+    cp->bt = s2s_xcalloc(np * k * PW, sizeof(float));
+    for (int v = 0; v < n; v++) {
+        float *pan = cp->bt + (size_t)(v / PW) * k * PW + v % PW;
+        for (int kk = 0; kk < k; kk++) pan[(size_t)kk * PW] = b[(size_t)v * ldb + kk];
+    }
     /* one block of k, or the halves OpenBLAS cuts a k up to twice its
      * block size into (x86 kernels: k = 256..384 in one piece) */
     int cand[3] = {k, (k / 2 + 15) / 16 * 16, 256};
@@ -227,14 +251,14 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc)
 {
 #if HAVE_FEW
-    if (m < 2 || m > FEW_MAX || k <= 0 || n <= 0 || n_regions == 0 ||
+    if (m < 2 || k <= 0 || n <= 0 || n_regions == 0 ||
         (beta != 0.0f && beta != 1.0f))
         return 0;
     pthread_mutex_lock(&lock);
     const copy *cp = find_copy(b, n, k, ldb);
     pthread_mutex_unlock(&lock);
     if (!cp || !cp->bt) return 0;
-    few_cols(cp, m, a, lda, beta == 0.0f, c, ldc, 0, cp->n);
+    few_cols(cp, m, a, lda, beta == 0.0f, c, ldc);
     return 1;
 #else
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;

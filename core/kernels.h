@@ -17,9 +17,9 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 
 /* Weights frozen for decoding (core/frozen.c). After s2s_gemm_freeze(p, n)
  * the n floats at p must not change until s2s_gemm_thaw(p): a product
- * C = A . B^T (no transposed A, alpha 1, beta 0 or 1) of 2..8 rows whose B
- * lies inside them then keeps a transposed copy of B and runs a kernel
- * that does not repack B at every call. Each copy is checked once to give
+ * C = A . B^T (no transposed A, alpha 1, beta 0 or 1) of 2 or more rows
+ * whose B lies inside them then keeps a transposed copy of B and runs a
+ * kernel that does not repack B at every call. Each copy is checked once to give
  * the BLAS's own bits for that matrix, else the BLAS keeps doing it. The
  * copies take as much memory as the matrices used. freeze returns -1 when
  * 8 ranges are frozen already. s2s_gemm_frozen is s2s_gemm's hook: 1 when

@@ -63,17 +63,26 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
         return;
     }
     s2s_blas_set_threads(1);
+    /* rows split over the threads, the output layer shared (step.h) */
+    int K = greedy ? 1 : (o->beam > 0 ? o->beam : 1);
+    s2s_coop *coop = s2s_step_coop(m, work[0], threads, B * K);
+    int share = s2s_step_coop_use(coop);
+    double t0 = omp_get_wtime();
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int r0 = (int)((long)B * t / nt), r1 = (int)((long)B * (t + 1) / nt);
         size_t h0 = (size_t)r0 * nb;
+        if (share && nt == threads) s2s_step_join(work[t], coop, t);
         if (r1 > r0)
             decode_rows(m, work[t], o, greedy, r1 - r0, src + (size_t)r0 * ld_src,
                         ld_src, src_len + r0, max_out + r0, out + h0 * ld_out,
                         ld_out, out_len + h0, score ? score + h0 : NULL,
                         logprob ? logprob + h0 : NULL, n_hyp ? n_hyp + r0 : NULL,
                         align ? align + h0 * ld_out * ld_align : NULL, ld_align);
+        s2s_step_coop_drain(m, work[t]);
+        s2s_step_join(work[t], NULL, 0);
     }
+    if (share) s2s_step_coop_note(coop, omp_get_wtime() - t0);
     s2s_blas_set_threads(blas);
 }
