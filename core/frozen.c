@@ -10,8 +10,10 @@
  * panels (k x 64 columns each, contiguous), and every later product of 2
  * or more rows runs a register-blocked kernel over it: B is streamed once
  * per group of up to 8 rows, never repacked. It runs on the calling
- * thread: split over threads of its own next to the BLAS's spinning pool,
- * it measured slower on 2 cores, not faster.
+ * thread, or, outside a parallel region, on s2s_gemm_frozen_threads
+ * threads (beam search at batch 1 sets the BLAS to one thread and gives
+ * the threads to this kernel: both pools spinning at once on 2 cores
+ * measured slower, not faster).
  *
  * The kernel computes each element as OpenBLAS's x86 FMA kernels do: a
  * chain of fused multiply-adds over k from zero, one per block of k the
@@ -25,6 +27,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -159,21 +162,58 @@ static void group_panel(const copy *cp, int m, const float *a, int lda,
             memcpy(c + (size_t)r * ldc + v, tmp + r * PW, (size_t)w * sizeof(float));
 }
 
-/* C (m x n) [+]= A . B^T, m >= 2: panel by panel, the rows in groups of
+/* Panels [p0, p1) of C (m x n) [+]= A . B^T, m >= 2: panel by panel, the rows in groups of
  * at most 6 (never one: a group of one is not checked) so that a panel
  * (k x PW floats) stays in cache while every group reads it. Each element
  * is the same chain whatever the grouping. */
-static void few_cols(const copy *cp, int m, const float *a, int lda,
-                     int zero_c, float *c, int ldc)
+static void few_panels(const copy *cp, int m, const float *a, int lda,
+                       int zero_c, float *c, int ldc, int p0, int p1)
 {
-    int np = (cp->n + PW - 1) / PW, G = m <= FEW_MAX ? m : 6;
-    for (int p = 0; p < np; p++)
+    int G = m <= FEW_MAX ? m : 6;
+    for (int p = p0; p < p1; p++)
         for (int r = 0, g; r < m; r += g) {
             int left = m - r;
             g = left <= FEW_MAX ? left : left == G + 1 ? 4 : G;
             group_panel(cp, g, a + (size_t)r * lda, lda, zero_c,
                         c + (size_t)r * ldc, ldc, p);
         }
+}
+
+static _Atomic int few_threads = 1; /* s2s_gemm_frozen_threads */
+static _Atomic int few_serial;      /* products left to run on one thread */
+
+/* The whole product; outside a parallel region and when big enough, its
+ * panels split over few_threads threads (each element computed alike).
+ * A fork and join costs microseconds when the threads run together; on a
+ * machine busy with other work a thread may wait a whole time slice for
+ * the other to be scheduled. So the region's overhead (its wall time past
+ * the slowest thread's work) is measured, and when it passes 50 us plus a
+ * quarter of the wall time the next 256 products run on the calling
+ * thread alone. Products under 2M multiply-adds are not worth a fork. */
+static void few_cols(const copy *cp, int m, const float *a, int lda,
+                     int zero_c, float *c, int ldc)
+{
+    int np = (cp->n + PW - 1) / PW, nt = few_threads;
+    if (nt > np) nt = np;
+    if (nt <= 1 || omp_in_parallel() || few_serial > 0 ||
+        (size_t)m * cp->n * cp->k < ((size_t)1 << 17)) {
+        if (nt > 1 && few_serial > 0 && !omp_in_parallel()) few_serial--;
+        few_panels(cp, m, a, lda, zero_c, c, ldc, 0, np);
+        return;
+    }
+    double busy[64] = {0}, t0 = omp_get_wtime();
+    if (nt > 64) nt = 64;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        double s = omp_get_wtime();
+        few_panels(cp, m, a, lda, zero_c, c, ldc, (int)((long)np * t / T),
+                   (int)((long)np * (t + 1) / T));
+        busy[t] = omp_get_wtime() - s;
+    }
+    double wall = omp_get_wtime() - t0, most = 0;
+    for (int t = 0; t < nt; t++) most = busy[t] > most ? busy[t] : most;
+    if (wall - most > 50e-6 + wall / 4) few_serial = 256;
 }
 
 /* Does the kernel with k blocks of kb give the BLAS's bits for this
@@ -265,6 +305,18 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
     (void)beta; (void)c; (void)ldc;
     return 0;
 #endif
+}
+
+void s2s_gemm_frozen_threads(int n) { few_threads = n < 1 ? 1 : n; }
+
+int s2s_gemm_is_frozen(const float *p)
+{
+    int yes = 0;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < REGIONS; i++)
+        yes |= region[i].lo && p >= region[i].lo && p < region[i].hi;
+    pthread_mutex_unlock(&lock);
+    return yes;
 }
 
 int s2s_gemm_frozen_copies(void)

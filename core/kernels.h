@@ -30,6 +30,11 @@ void s2s_gemm_thaw(const float *p);
 int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc);
 int s2s_gemm_frozen_copies(void);
+/* Threads the frozen kernel splits a product over when called outside a
+ * parallel region (1, the default: the calling thread alone); whether p
+ * lies in a frozen range. */
+void s2s_gemm_frozen_threads(int n);
+int s2s_gemm_is_frozen(const float *p);
 
 /* Threads the BLAS itself may use (1 inside our own OpenMP regions). */
 void s2s_blas_set_threads(int n);

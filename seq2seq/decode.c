@@ -55,10 +55,15 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
     int nb = greedy ? 1 : (o->nbest < 1 ? 1 : o->nbest);
     int blas = s2s_blas_get_threads();
     if (B < 2 * threads) {
-        /* too few rows to share out: one decoder, the BLAS threaded */
-        s2s_blas_set_threads(threads);
+        /* too few rows to share out: one decoder, the BLAS threaded; a
+         * beam's few-row products against frozen weights take the threads
+         * instead (one pool at a time: the BLAS's spins meanwhile) */
+        int few = !greedy && s2s_gemm_is_frozen(m->params.w);
+        s2s_blas_set_threads(few ? 1 : threads);
+        if (few) s2s_gemm_frozen_threads(threads);
         decode_rows(m, work[0], o, greedy, B, src, ld_src, src_len, max_out,
                     out, ld_out, out_len, score, logprob, n_hyp, align, ld_align);
+        if (few) s2s_gemm_frozen_threads(1);
         s2s_blas_set_threads(blas);
         return;
     }
