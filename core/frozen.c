@@ -79,6 +79,7 @@ static struct {
 } region[REGIONS];
 static _Atomic int n_regions; /* read without the lock: a hint only */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int few_threads = 1; /* s2s_gemm_frozen_threads */
 
 /* ------------------------------------------------------------------------
  * The kernel: columns [v0, v1) of C (m x n) = [beta C +] A (m x k) . B^T,
@@ -179,8 +180,6 @@ static void few_panels(const copy *cp, int m, const float *a, int lda,
         }
 }
 
-static _Atomic int few_threads = 1; /* s2s_gemm_frozen_threads */
-static _Atomic int few_serial;      /* products left to run on one thread */
 
 /* The whole product; outside a parallel region and when big enough, its
  * panels split over few_threads threads (each element computed alike).
@@ -190,6 +189,8 @@ static _Atomic int few_serial;      /* products left to run on one thread */
  * the slowest thread's work) is measured, and when it passes 50 us plus a
  * quarter of the wall time the next 256 products run on the calling
  * thread alone. Products under 2M multiply-adds are not worth a fork. */
+static _Atomic int few_serial; /* products left to run on one thread */
+
 static void few_cols(const copy *cp, int m, const float *a, int lda,
                      int zero_c, float *c, int ldc)
 {
@@ -250,6 +251,7 @@ static int matches_blas(copy *cp, int kb)
 }
 #endif /* HAVE_FEW */
 
+#if HAVE_FEW
 /* The copy of (b, n, k, ldb), made (and checked) on first use; NULL when b
  * is not frozen. Called with the lock held. */
 static copy *find_copy(const float *b, int n, int k, int ldb)
@@ -265,7 +267,6 @@ static copy *find_copy(const float *b, int n, int k, int ldb)
     *cp = (copy){.b = b, .n = n, .k = k, .ldb = ldb, .kb = k,
                  .next = region[g].copies};
     region[g].copies = cp;
-#if HAVE_FEW
     size_t np = ((size_t)n + PW - 1) / PW;
     cp->bt = s2s_xcalloc(np * k * PW, sizeof(float));
     for (int v = 0; v < n; v++) {
@@ -283,9 +284,9 @@ static copy *find_copy(const float *b, int n, int k, int ldb)
         free(cp->bt);
         cp->bt = NULL;
     }
-#endif
     return cp;
 }
+#endif
 
 int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
                     const float *b, int ldb, float beta, float *c, int ldc)

@@ -23,6 +23,9 @@
  */
 #include "seq2seq/step.h"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -776,12 +779,36 @@ static double softmax_xent(float *logits, int n, int V, const uint32_t *gold,
     return nll;
 }
 
+/* The first index of the largest logit, as the scan `if (z[v] > z[best])
+ * best = v` from best = 0 finds it: NaN never wins (but a NaN z[0] stays),
+ * ties go to the lower index. With vectors: the largest non-NaN value
+ * (max_ps(z, m) keeps m when z is NaN), then the first index holding it
+ * (+0 and -0 compare equal there as in the scan). */
 static uint32_t argmax_row(const float *z, int V)
 {
-    int best = 0;
-    for (int v = 1; v < V; v++)
-        if (z[v] > z[best]) best = v;
-    return (uint32_t)best;
+    if (z[0] != z[0]) return 0;
+    int v = 0;
+    float m = z[0];
+#if defined(__AVX512F__)
+    if (V >= 16) {
+        __m512 mv = _mm512_set1_ps(m);
+        for (; v + 16 <= V; v += 16) mv = _mm512_max_ps(_mm512_loadu_ps(z + v), mv);
+        m = _mm512_reduce_max_ps(mv);
+    }
+#elif defined(__AVX__)
+    if (V >= 8) {
+        __m256 mv = _mm256_set1_ps(m);
+        for (; v + 8 <= V; v += 8) mv = _mm256_max_ps(_mm256_loadu_ps(z + v), mv);
+        float lanes[8];
+        _mm256_storeu_ps(lanes, mv);
+        for (int i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+    }
+#endif
+    for (; v < V; v++)
+        if (z[v] > m) m = z[v];
+    for (v = 0; v < V; v++)
+        if (z[v] == m) break;
+    return (uint32_t)v;
 }
 
 /* ------------------------------------------------------------------------
