@@ -295,6 +295,10 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
     if (m < 2 || k <= 0 || n <= 0 || n_regions == 0 ||
         (beta != 0.0f && beta != 1.0f))
         return 0;
+    /* a threaded BLAS beats the kernel on one thread (greedy decoding at
+     * batch 1: the encoder's products) */
+    if (few_threads == 1 && !omp_in_parallel() && s2s_blas_get_threads() > 1)
+        return 0;
     pthread_mutex_lock(&lock);
     const copy *cp = find_copy(b, n, k, ldb);
     pthread_mutex_unlock(&lock);
