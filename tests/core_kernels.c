@@ -374,10 +374,15 @@ Test(kernels, gemm_edge_cases)
 Test(kernels, gemm_frozen_same_bits)
 {
     const int shapes[][2] = {{7640, 256}, {1024, 256}, {1024, 512}, {100, 37},
-                             {33, 64}, {17, 256}};
+                             {33, 64}, {17, 256}, {7640, 256}};
     s2s_rng r;
     s2s_rng_seed(&r, 21);
+    int blas = s2s_blas_get_threads();
+    /* the kernel runs where the BLAS has one thread; the last shape again
+     * with the product split over two threads */
+    s2s_blas_set_threads(1);
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        s2s_gemm_frozen_threads(s + 1 == sizeof shapes / sizeof *shapes ? 2 : 1);
         int n = shapes[s][0], k = shapes[s][1], ldb = k + 3, ldc = n + 1;
         size_t nb = (size_t)n * ldb, nc = (size_t)10 * ldc;
         float *b = malloc(nb * sizeof *b), *a = malloc(10 * (size_t)k * sizeof *a);
@@ -414,6 +419,8 @@ Test(kernels, gemm_frozen_same_bits)
                 cr_assert_eq(c2[i * ldc + j], 2.0f * c1[i * ldc + j]);
         free(a); free(b); free(c0); free(c1); free(c2);
     }
+    s2s_gemm_frozen_threads(1);
+    s2s_blas_set_threads(blas);
 }
 
 Test(kernels, blas_threads)

@@ -264,6 +264,26 @@ static void shared_and_frozen(const char *attention, int feed, int bidir)
             }
         }
     }
+    /* one sentence at a time (the batch-1 path: the frozen kernel gets
+     * the threads, the BLAS one) */
+    for (int b = 0; b < NB; b++) {
+        uint32_t one[2][N][LD];
+        int ol[2][N], on[2];
+        float os[2][N];
+        for (int frozen = 0; frozen <= 1; frozen++) {
+            if (frozen) cr_assert_eq(s2s_gemm_freeze(m.params.w, m.params.n), 0);
+            s2s_decode_batch(&m, w, 2, &o, 1, SRC[b], TT, &SRC_LEN[b], &cap[b],
+                             &one[frozen][0][0], LD, ol[frozen], os[frozen], NULL,
+                             &on[frozen], NULL, 0);
+            if (frozen) s2s_gemm_thaw(m.params.w);
+        }
+        cr_assert_eq(on[0], on[1]);
+        for (int h = 0; h < on[0]; h++) {
+            cr_assert_eq(ol[0][h], ol[1][h], "batch 1, source %d hypothesis %d", b, h);
+            cr_assert_eq(memcmp(one[0][h], one[1][h], (size_t)ol[0][h] * 4), 0);
+            cr_assert_eq(memcmp(&os[0][h], &os[1][h], sizeof(float)), 0);
+        }
+    }
     s2s_work_free(w[0]);
     s2s_work_free(w[1]);
     s2s_model_free(&m);
