@@ -15,6 +15,27 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
               float *c, int ldc);
 
+/* Weights frozen for decoding (core/frozen.c). After s2s_gemm_freeze(p, n)
+ * the n floats at p must not change until s2s_gemm_thaw(p): a product
+ * C = A . B^T (no transposed A, alpha 1, beta 0 or 1) of 2 or more rows
+ * whose B lies inside them then keeps a transposed copy of B and runs a
+ * kernel that does not repack B at every call. Each copy is checked once to give
+ * the BLAS's own bits for that matrix, else the BLAS keeps doing it. The
+ * copies take as much memory as the matrices used. freeze returns -1 when
+ * 8 ranges are frozen already. s2s_gemm_frozen is s2s_gemm's hook: 1 when
+ * it did the product; s2s_gemm_frozen_copies counts the matrices the
+ * kernel serves (those whose check passed). */
+int s2s_gemm_freeze(const float *p, size_t n);
+void s2s_gemm_thaw(const float *p);
+int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc);
+int s2s_gemm_frozen_copies(void);
+/* Threads the frozen kernel splits a product over when called outside a
+ * parallel region (1, the default: the calling thread alone); whether p
+ * lies in a frozen range. */
+void s2s_gemm_frozen_threads(int n);
+int s2s_gemm_is_frozen(const float *p);
+
 /* Threads the BLAS itself may use (1 inside our own OpenMP regions). */
 void s2s_blas_set_threads(int n);
 int s2s_blas_get_threads(void);

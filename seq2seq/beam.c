@@ -8,6 +8,9 @@
  */
 #include "seq2seq/beam.h"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +59,36 @@ static int fin_cmp(const void *a, const void *b)
     return x->order - y->order;
 }
 
+/* Does any of z[0..16) beat t (z > t, false for NaN)? One vector
+ * comparison where there are vectors. */
+static inline int any_above(const float *z, float t)
+{
+#if defined(__AVX512F__)
+    return _mm512_cmp_ps_mask(_mm512_loadu_ps(z), _mm512_set1_ps(t), _CMP_GT_OQ) != 0;
+#elif defined(__AVX__)
+    __m256 tv = _mm256_set1_ps(t);
+    return _mm256_movemask_ps(_mm256_or_ps(
+               _mm256_cmp_ps(_mm256_loadu_ps(z), tv, _CMP_GT_OQ),
+               _mm256_cmp_ps(_mm256_loadu_ps(z + 8), tv, _CMP_GT_OQ))) != 0;
+#else
+    int any = 0;
+    for (int i = 0; i < 16; i++) any |= z[i] > t;
+    return any;
+#endif
+}
+
 /* The k largest logits of a row, largest first; ties go to the lower id,
- * as greedy decoding's arg-max. */
+ * as greedy decoding's arg-max. Once k are held, a block of 16 none of
+ * which beats the k-th is skipped with one comparison: the insertions,
+ * and so the result, are those of the plain scan. */
 static int top_k(const float *z, int V, int k, uint32_t *ids)
 {
     int n = 0;
     for (int v = 0; v < V; v++) {
+        if (n == k && (v & 15) == 0 && v + 16 <= V && !any_above(z + v, z[ids[n - 1]])) {
+            v += 15;
+            continue;
+        }
         if (n == k && !(z[v] > z[ids[n - 1]])) continue;
         int i = n < k ? n++ : n - 1;
         while (i > 0 && z[v] > z[ids[i - 1]]) {

@@ -55,25 +55,39 @@ void s2s_decode_batch(const s2s_model *m, s2s_work **work, int threads,
     int nb = greedy ? 1 : (o->nbest < 1 ? 1 : o->nbest);
     int blas = s2s_blas_get_threads();
     if (B < 2 * threads) {
-        /* too few rows to share out: one decoder, the BLAS threaded */
-        s2s_blas_set_threads(threads);
+        /* too few rows to share out: one decoder, the BLAS threaded; a
+         * beam's few-row products against frozen weights take the threads
+         * instead (one pool at a time: the BLAS's spins meanwhile) */
+        int few = !greedy && s2s_gemm_is_frozen(m->params.w);
+        s2s_blas_set_threads(few ? 1 : threads);
+        if (few) s2s_gemm_frozen_threads(threads);
         decode_rows(m, work[0], o, greedy, B, src, ld_src, src_len, max_out,
                     out, ld_out, out_len, score, logprob, n_hyp, align, ld_align);
+        if (few) s2s_gemm_frozen_threads(1);
         s2s_blas_set_threads(blas);
         return;
     }
     s2s_blas_set_threads(1);
+    /* rows split over the threads, the output layer shared (step.h) */
+    int K = greedy ? 1 : (o->beam > 0 ? o->beam : 1);
+    s2s_coop *coop = s2s_step_coop(m, work[0], threads, B * K);
+    int share = s2s_step_coop_use(coop);
+    double t0 = omp_get_wtime();
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int r0 = (int)((long)B * t / nt), r1 = (int)((long)B * (t + 1) / nt);
         size_t h0 = (size_t)r0 * nb;
+        if (share && nt == threads) s2s_step_join(work[t], coop, t);
         if (r1 > r0)
             decode_rows(m, work[t], o, greedy, r1 - r0, src + (size_t)r0 * ld_src,
                         ld_src, src_len + r0, max_out + r0, out + h0 * ld_out,
                         ld_out, out_len + h0, score ? score + h0 : NULL,
                         logprob ? logprob + h0 : NULL, n_hyp ? n_hyp + r0 : NULL,
                         align ? align + h0 * ld_out * ld_align : NULL, ld_align);
+        s2s_step_coop_drain(m, work[t]);
+        s2s_step_join(work[t], NULL, 0);
     }
+    if (share) s2s_step_coop_note(coop, omp_get_wtime() - t0);
     s2s_blas_set_threads(blas);
 }

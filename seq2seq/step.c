@@ -23,7 +23,11 @@
  */
 #include "seq2seq/step.h"
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +108,10 @@ struct s2s_work {
     int *order, *len_sorted, *row_of; /* (B) */
     float *gst[L_MAX];     /* (B x SH) states before the step */
     float *gfeed;          /* (B x H) h~ before the step */
+    const float *lg;       /* the last step's logits: w->logits or shared */
+    s2s_coop *coop;        /* the output layer shared with other threads */
+    int coop_t;            /* this thread's index in it */
+    s2s_coop *coop_own;    /* the one this work lends its threads (thread 0) */
 
     int SHmax, GHmax, Kmax, Wmax, Xmax;
 };
@@ -114,6 +122,31 @@ static int has_attn(const s2s_model *m) { return m->attn.kind != S2S_ATTN_NONE; 
 
 /* Width of the fed-back / output-layer input h~ (the decoder's top h). */
 static int top_H(const s2s_model *m) { return m->dec[m->L_dec - 1].H; }
+
+/* Threads that decode rows of their own but share the output layer: after
+ * each step every thread's output-layer input rows are gathered, and
+ * thread t computes the logits of all of them over its slice of the
+ * vocabulary (one GEMM of all rows against 1/threads of the output
+ * matrix, instead of every thread repacking all of it for its own rows). */
+struct s2s_coop {
+    int nt, cap, capT;     /* threads, rows, room in gath */
+    int *n;                /* (nt) rows each thread put in this step */
+    const float **rows;    /* (nt) where they are */
+    int *ld;               /* (nt) their stride */
+    float *logits;         /* (cap x V) all rows, thread order */
+    float **gath;          /* (nt) (cap x H) each thread's gathered input */
+    double *wait;          /* (nt) seconds each thread spent at the barriers */
+    int skip;              /* calls to run without sharing (s2s_step_coop_use) */
+    int mode;              /* 1 always share, 0 never, -1 as measured */
+};
+
+static void coop_free(s2s_coop *c)
+{
+    if (!c) return;
+    for (int t = 0; t < c->capT; t++) free(c->gath[t]);
+    free(c->gath); free(c->n); free(c->rows); free(c->ld); free(c->logits);
+    free(c->wait); free(c);
+}
 
 /* ------------------------------------------------------------------------
  * Workspace */
@@ -166,6 +199,7 @@ void s2s_work_free(s2s_work *w)
     free(w->dwq); free(w->demb_e); free(w->demb_d); free(w->dtmp);
     free(w->src_sorted); free(w->order); free(w->len_sorted); free(w->row_of);
     free(w->gfeed);
+    coop_free(w->coop_own);
     for (int l = 0; l < L_MAX; l++) {
         free(w->xp_e[l]); free(w->st_e[l]); free(w->cache_e[l]);
         free(w->xr_e[l]); free(w->xp_r[l]); free(w->st_r[l]);
@@ -745,12 +779,36 @@ static double softmax_xent(float *logits, int n, int V, const uint32_t *gold,
     return nll;
 }
 
+/* The first index of the largest logit, as the scan `if (z[v] > z[best])
+ * best = v` from best = 0 finds it: NaN never wins (but a NaN z[0] stays),
+ * ties go to the lower index. With vectors: the largest non-NaN value
+ * (max_ps(z, m) keeps m when z is NaN), then the first index holding it
+ * (+0 and -0 compare equal there as in the scan). */
 static uint32_t argmax_row(const float *z, int V)
 {
-    int best = 0;
-    for (int v = 1; v < V; v++)
-        if (z[v] > z[best]) best = v;
-    return (uint32_t)best;
+    if (z[0] != z[0]) return 0;
+    int v = 0;
+    float m = z[0];
+#if defined(__AVX512F__)
+    if (V >= 16) {
+        __m512 mv = _mm512_set1_ps(m);
+        for (; v + 16 <= V; v += 16) mv = _mm512_max_ps(_mm512_loadu_ps(z + v), mv);
+        m = _mm512_reduce_max_ps(mv);
+    }
+#elif defined(__AVX__)
+    if (V >= 8) {
+        __m256 mv = _mm256_set1_ps(m);
+        for (; v + 8 <= V; v += 8) mv = _mm256_max_ps(_mm256_loadu_ps(z + v), mv);
+        float lanes[8];
+        _mm256_storeu_ps(lanes, mv);
+        for (int i = 0; i < 8; i++) m = lanes[i] > m ? lanes[i] : m;
+    }
+#endif
+    for (; v < V; v++)
+        if (z[v] > m) m = z[v];
+    for (v = 0; v < V; v++)
+        if (z[v] == m) break;
+    return (uint32_t)v;
 }
 
 /* ------------------------------------------------------------------------
@@ -1400,6 +1458,137 @@ const int *s2s_step_encoded_rows(const s2s_work *w) { return w->order; }
 
 int s2s_step_memory_len(const s2s_work *w, int k) { return w->mlen[k]; }
 
+s2s_coop *s2s_step_coop(const s2s_model *m, s2s_work *w0, int threads,
+                        int rows)
+{
+    s2s_coop *c = w0->coop_own;
+    if (c && c->capT >= threads && c->cap >= rows) {
+        c->nt = threads;
+        memset(c->wait, 0, (size_t)threads * sizeof *c->wait);
+        return c;
+    }
+    int old_mode = c ? c->mode : -1;
+    coop_free(c);
+    c = s2s_xcalloc(1, sizeof *c);
+    c->nt = c->capT = threads;
+    c->cap = rows;
+    c->mode = old_mode;
+    c->n = s2s_xcalloc((size_t)threads, sizeof *c->n);
+    c->rows = s2s_xcalloc((size_t)threads, sizeof *c->rows);
+    c->ld = s2s_xcalloc((size_t)threads, sizeof *c->ld);
+    c->gath = s2s_xcalloc((size_t)threads, sizeof *c->gath);
+    c->wait = s2s_xcalloc((size_t)threads, sizeof *c->wait);
+    for (int t = 0; t < threads; t++)
+        c->gath[t] = s2s_xaligned((size_t)rows * top_H(m) * sizeof(float));
+    c->logits = s2s_xaligned((size_t)rows * m->V_tgt * sizeof(float));
+    w0->coop_own = c;
+    return c;
+}
+
+double s2s_step_coop_wait(const s2s_coop *c)
+{
+    double s = 0;
+    for (int t = 0; t < c->nt; t++) s += c->wait[t];
+    return s;
+}
+
+/* Sharing the output layer costs two barriers per step. On a quiet
+ * machine they cost microseconds and the shared GEMM saves a third or
+ * more of the work; when the threads do not run at the same time (a
+ * machine busy with other work) a barrier waits for a whole time slice
+ * and sharing is slower than projecting each thread's own rows. So: share,
+ * measure the time spent at the barriers, and when it passes 40 % of the
+ * threads' time, project separately for the next 16 calls, then measure
+ * again. Either way the logits have the same bits. */
+void s2s_step_coop_mode(s2s_coop *c, int mode) { c->mode = mode; }
+
+int s2s_step_coop_use(s2s_coop *c)
+{
+    if (c->mode >= 0) return c->mode;
+    if (c->skip > 0) {
+        c->skip--;
+        return 0;
+    }
+    return 1;
+}
+
+void s2s_step_coop_note(s2s_coop *c, double wall)
+{
+    if (wall > 0 && s2s_step_coop_wait(c) > 0.4 * wall * c->nt) c->skip = 16;
+}
+
+void s2s_step_join(s2s_work *w, s2s_coop *c, int t)
+{
+    w->coop = c;
+    w->coop_t = t;
+}
+
+/* The shared output layer of one step (see struct s2s_coop): every thread
+ * of the team calls it once per round with its n rows (0 when done).
+ * Rows of a thread that has exactly one take the one-row path of their
+ * own (s2s_gemm's GEMV), as they did when each thread projected its own
+ * rows, so decoded output does not change; the GEMM over the others gives
+ * every element the bits of any GEMM over its row (same k order).
+ * Returns the rows of all threads, 0 when every thread is done. */
+static int coop_project(const s2s_model *m, s2s_work *w, int n)
+{
+    s2s_coop *c = w->coop;
+    int t = w->coop_t, nt = c->nt, V = m->V_tgt, H = top_H(m), ld;
+    const float *o = out_rows(m, w, &ld);
+    c->n[t] = n;
+    c->rows[t] = o;
+    c->ld[t] = ld;
+    s2s_phase(S2S_PH_WAIT);
+    double t0 = omp_get_wtime();
+#pragma omp barrier
+    c->wait[t] += omp_get_wtime() - t0;
+    s2s_phase(S2S_PH_OUTPUT_PROJ);
+    int all = 0, total = 0, off = 0;
+    for (int j = 0; j < nt; j++) {
+        all += c->n[j];
+        if (c->n[j] < 2) continue;
+        if (j == t) off = total;
+        total += c->n[j];
+    }
+    if (all == 0) {
+        s2s_phase(S2S_PH_OTHER);
+        return 0;
+    }
+    if (total > 0) {
+        float *g = c->gath[t];
+        int i = 0;
+        for (int j = 0; j < nt; j++)
+            for (int r = 0; c->n[j] >= 2 && r < c->n[j]; r++, i++)
+                memcpy(g + (size_t)i * H, c->rows[j] + (size_t)r * c->ld[j],
+                       (size_t)H * sizeof(float));
+        int v0 = (int)((long)V * t / nt), v1 = (int)((long)V * (t + 1) / nt);
+        const float *P = m->params.w;
+        for (int r = 0; r < total && v1 > v0; r++)
+            memcpy(c->logits + (size_t)r * V + v0, P + m->off_out_b + v0,
+                   (size_t)(v1 - v0) * sizeof(float));
+        s2s_gemm(0, 1, total, v1 - v0, H, 1.0f, g, H,
+                 P + m->off_out_w + (size_t)v0 * H, H, 1.0f, c->logits + v0, V);
+    }
+    s2s_phase(S2S_PH_WAIT);
+    t0 = omp_get_wtime();
+#pragma omp barrier
+    c->wait[t] += omp_get_wtime() - t0;
+    s2s_phase(S2S_PH_OTHER);
+    if (n == 1) {
+        project_logits(m, o, ld, 1, w->logits);
+        w->lg = w->logits;
+    } else {
+        w->lg = c->logits + (size_t)off * V;
+    }
+    return all;
+}
+
+void s2s_step_coop_drain(const s2s_model *m, s2s_work *w)
+{
+    if (!w->coop) return;
+    while (coop_project(m, w, 0) > 0) {}
+}
+
 void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
                      const uint32_t *prev_ids, const int *mem_of)
 {
@@ -1410,10 +1599,14 @@ void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
     w->Qu[1] = n;
     memcpy(w->ids_d, prev_ids, (size_t)n * sizeof(uint32_t));
     memcpy(w->mrow, mem_of, (size_t)n * sizeof(int));
-    decoder_span(m, w, 0, 1, w->gst, w->gfeed, 1);
+    decoder_span(m, w, 0, 1, w->gst, w->gfeed, !w->coop);
+    if (w->coop)
+        coop_project(m, w, n);
+    else
+        w->lg = w->logits;
 }
 
-const float *s2s_step_logits(const s2s_work *w) { return w->logits; }
+const float *s2s_step_logits(const s2s_work *w) { return w->lg; }
 
 const float *s2s_step_attention(const s2s_work *w, int j)
 {
@@ -1471,7 +1664,7 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         kept = 0;
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
-            uint32_t tok = argmax_row(w->logits + (size_t)j * V, V);
+            uint32_t tok = argmax_row(w->lg + (size_t)j * V, V);
             if (tok == S2S_EOS) continue;
             if (align && has_attn(m))
                 memcpy(align + ((size_t)r * ld_out + out_len[r]) * ld_align,

@@ -141,4 +141,34 @@ const float *s2s_step_logits(const s2s_work *w);
 const float *s2s_step_attention(const s2s_work *w, int j);
 void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from);
 
+/* Batched decoding on several threads, each with its own rows and work,
+ * the output layer shared (each thread projects every thread's rows onto
+ * its slice of the vocabulary; logits bit-identical to projecting each
+ * thread's own):
+ *   c = s2s_step_coop(m, work[0], threads, rows)  before the parallel
+ *        region: rows = the most decoder rows of all threads in a step
+ *        (owned by work[0], reused by later calls);
+ *   s2s_step_join(work[t], c, t) in thread t, before its decoding loop
+ *        (s2s_step_greedy or s2s_beam_search) — every step is then a
+ *        round all threads of the team take part in (OpenMP barriers);
+ *   s2s_step_coop_drain(m, work[t]) after it: takes part in the rounds of
+ *        the others until every thread is done;
+ *   s2s_step_join(work[t], NULL, 0) to leave. */
+typedef struct s2s_coop s2s_coop;
+s2s_coop *s2s_step_coop(const s2s_model *m, s2s_work *w0, int threads,
+                        int rows);
+void s2s_step_join(s2s_work *w, s2s_coop *c, int t);
+void s2s_step_coop_drain(const s2s_model *m, s2s_work *w);
+/* Seconds the threads spent at its barriers since s2s_step_coop, summed. */
+double s2s_step_coop_wait(const s2s_coop *c);
+/* Whether to share in this call (0 for a while after s2s_step_coop_note
+ * saw the barriers take more than 40 % of the threads' wall time: a
+ * machine too busy for lock-step threads); note: after a shared call, its
+ * wall time. */
+int s2s_step_coop_use(s2s_coop *c);
+void s2s_step_coop_note(s2s_coop *c, double wall);
+/* Fixes the choice for every later call on c (and on the coop of the same
+ * work grown later): 1 always share, 0 never, -1 measure (the default). */
+void s2s_step_coop_mode(s2s_coop *c, int mode);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/kernels.h"
 #include "seq2seq/checkpoint.h"
 #include "seq2seq/decode.h"
 #include "tokenizer/detok.h"
@@ -45,6 +46,9 @@ s2s_translator *s2s_translator_open(const char *path, int threads,
     t->threads = threads > 0 ? threads : omp_get_num_procs();
     t->work = s2s_xcalloc((size_t)t->threads, sizeof *t->work);
     for (int i = 0; i < t->threads; i++) t->work[i] = s2s_work_new(&t->ck.model);
+    /* the weights never change from here: few-row products (beam search)
+     * may keep transposed copies (core/frozen.c); no room is no harm */
+    (void)s2s_gemm_freeze(t->ck.model.params.w, t->ck.model.params.n);
     s2s_tokens_init(&t->tokens);
     s2s_beam_opts_of(&t->ck.cfg, &t->beam);
     return t;
@@ -53,6 +57,7 @@ s2s_translator *s2s_translator_open(const char *path, int threads,
 void s2s_translator_close(s2s_translator *t)
 {
     if (!t) return;
+    s2s_gemm_thaw(t->ck.model.params.w);
     for (int i = 0; i < t->threads; i++) s2s_work_free(t->work[i]);
     free(t->work);
     s2s_tokens_free(&t->tokens);

@@ -367,6 +367,62 @@ Test(kernels, gemm_edge_cases)
         cr_assert_eq(c[i], 2.0f * a[i]);
 }
 
+/* Frozen weights (core/frozen.c): the few-row kernel, where it is taken,
+ * gives the BLAS's bits at every row count, both betas and shapes with
+ * column and k remainders; and thawing drops the copies, so a changed
+ * matrix is read afresh. */
+Test(kernels, gemm_frozen_same_bits)
+{
+    const int shapes[][2] = {{7640, 256}, {1024, 256}, {1024, 512}, {100, 37},
+                             {33, 64}, {17, 256}, {7640, 256}};
+    s2s_rng r;
+    s2s_rng_seed(&r, 21);
+    int blas = s2s_blas_get_threads();
+    /* the kernel runs where the BLAS has one thread; the last shape again
+     * with the product split over two threads */
+    s2s_blas_set_threads(1);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        s2s_gemm_frozen_threads(s + 1 == sizeof shapes / sizeof *shapes ? 2 : 1);
+        int n = shapes[s][0], k = shapes[s][1], ldb = k + 3, ldc = n + 1;
+        size_t nb = (size_t)n * ldb, nc = (size_t)10 * ldc;
+        float *b = malloc(nb * sizeof *b), *a = malloc(10 * (size_t)k * sizeof *a);
+        float *c0 = malloc(nc * sizeof *c0), *c1 = malloc(nc * sizeof *c1);
+        float *c2 = malloc(nc * sizeof *c2);
+        for (size_t i = 0; i < nb; i++) b[i] = s2s_rng_uniform(&r, -0.1f, 0.1f);
+        for (int i = 0; i < 10 * k; i++) a[i] = s2s_rng_uniform(&r, -3, 3);
+        for (size_t i = 0; i < nc; i++) c0[i] = s2s_rng_uniform(&r, -1, 1);
+        for (int m = 1; m <= 10; m++)
+            for (int beta = 0; beta <= 1; beta++) {
+                memcpy(c1, c0, nc * sizeof *c1);
+                memcpy(c2, c0, nc * sizeof *c2);
+                s2s_gemm(0, 1, m, n, k, 1.0f, a, k, b, ldb, (float)beta, c1, ldc);
+                cr_assert_eq(s2s_gemm_freeze(b, nb), 0);
+                s2s_gemm(0, 1, m, n, k, 1.0f, a, k, b, ldb, (float)beta, c2, ldc);
+                if (m == 5 && beta == 1)
+                    cr_log_info("n %d k %d: %s", n, k,
+                                s2s_gemm_frozen_copies() ? "few-row kernel" : "BLAS");
+                s2s_gemm_thaw(b);
+                cr_assert_arr_eq(c1, c2, nc * sizeof *c1,
+                                 "n %d k %d m %d beta %d", n, k, m, beta);
+            }
+        /* a matrix changed after thawing is not served from an old copy */
+        cr_assert_eq(s2s_gemm_freeze(b, nb), 0);
+        s2s_gemm(0, 1, 3, n, k, 1.0f, a, k, b, ldb, 0.0f, c1, ldc);
+        s2s_gemm_thaw(b);
+        cr_assert_eq(s2s_gemm_frozen_copies(), 0);
+        for (size_t i = 0; i < nb; i++) b[i] *= 2.0f;
+        cr_assert_eq(s2s_gemm_freeze(b, nb), 0);
+        s2s_gemm(0, 1, 3, n, k, 1.0f, a, k, b, ldb, 0.0f, c2, ldc);
+        s2s_gemm_thaw(b);
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < n; j++)
+                cr_assert_eq(c2[i * ldc + j], 2.0f * c1[i * ldc + j]);
+        free(a); free(b); free(c0); free(c1); free(c2);
+    }
+    s2s_gemm_frozen_threads(1);
+    s2s_blas_set_threads(blas);
+}
+
 Test(kernels, blas_threads)
 {
     int before = s2s_blas_get_threads();

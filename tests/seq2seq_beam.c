@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/kernels.h"
 #include "seq2seq/beam.h"
+#include "seq2seq/decode.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
 #include "seq2seq/step.h"
@@ -210,3 +212,82 @@ Test(beam, scores_sorted_distinct_batch_invariant)
     s2s_work_free(w);
     s2s_model_free(&m);
 }
+
+/* Batched decoding on two threads that share the output layer (each
+ * projects every row onto half the vocabulary), and with the weights
+ * frozen (few-row products from transposed copies): the same tokens and
+ * the same score bits as each thread projecting its own rows with the
+ * BLAS, greedy and beam. */
+static void shared_and_frozen(const char *attention, int feed, int bidir)
+{
+    s2s_model m;
+    build(&m, attention, feed, bidir, 203, 23, 1.3f);
+    enum { K = 5, N = 3, LD = 9, H = NB * N };
+    s2s_work *w[2] = {s2s_work_new(&m), s2s_work_new(&m)};
+    const int cap[NB] = {LD, 3, LD, 6};
+    uint32_t ref[H][LD], got[H][LD];
+    int rl[H], gl[H], rn[NB], gn[NB];
+    float rs[H], gs[H];
+    double rp[H], gp[H];
+    s2s_beam_opts o = {.beam = K, .nbest = N, .lp = S2S_LP_AVG};
+    /* the references: each thread its own rows, nothing frozen */
+    s2s_step_coop_mode(s2s_step_coop(&m, w[0], 2, NB * K), 0);
+    s2s_decode_batch(&m, w, 2, &o, NB, &SRC[0][0], TT, SRC_LEN, cap,
+                     &ref[0][0], LD, rl, rs, rp, rn, NULL, 0);
+    uint32_t gref[NB][LD], gout[NB][LD];
+    int grl[NB], gol[NB];
+    s2s_decode_batch(&m, w, 2, NULL, NB, &SRC[0][0], TT, SRC_LEN, cap,
+                     &gref[0][0], LD, grl, NULL, NULL, NULL, NULL, 0);
+    int tokens = 0;
+    for (int b = 0; b < NB; b++) tokens += grl[b];
+    cr_assert(tokens > NB, "the model says almost nothing: a weak test");
+    for (int run = 1; run < 4; run++) {
+        int frozen = run >= 2, share = run != 2;
+        if (frozen) cr_assert_eq(s2s_gemm_freeze(m.params.w, m.params.n), 0);
+        s2s_step_coop_mode(s2s_step_coop(&m, w[0], 2, NB * K), share);
+        s2s_decode_batch(&m, w, 2, &o, NB, &SRC[0][0], TT, SRC_LEN, cap,
+                         &got[0][0], LD, gl, gs, gp, gn, NULL, 0);
+        s2s_decode_batch(&m, w, 2, NULL, NB, &SRC[0][0], TT, SRC_LEN, cap,
+                         &gout[0][0], LD, gol, NULL, NULL, NULL, NULL, 0);
+        if (frozen) s2s_gemm_thaw(m.params.w);
+        for (int b = 0; b < NB; b++) {
+            cr_assert_eq(gol[b], grl[b], "run %d greedy row %d", run, b);
+            cr_assert_eq(memcmp(gout[b], gref[b], (size_t)grl[b] * 4), 0);
+            cr_assert_eq(gn[b], rn[b]);
+            for (int h = b * N; h < b * N + rn[b]; h++) {
+                cr_assert_eq(gl[h], rl[h], "run %d hypothesis %d", run, h);
+                cr_assert_eq(memcmp(got[h], ref[h], (size_t)rl[h] * 4), 0);
+                cr_assert_eq(memcmp(&gs[h], &rs[h], sizeof *gs), 0,
+                             "run %d hypothesis %d: score %.9g vs %.9g",
+                             run, h, gs[h], rs[h]);
+                cr_assert_eq(memcmp(&gp[h], &rp[h], sizeof *gp), 0);
+            }
+        }
+    }
+    /* one sentence at a time (the batch-1 path: the frozen kernel gets
+     * the threads, the BLAS one) */
+    for (int b = 0; b < NB; b++) {
+        uint32_t one[2][N][LD];
+        int ol[2][N], on[2];
+        float os[2][N];
+        for (int frozen = 0; frozen <= 1; frozen++) {
+            if (frozen) cr_assert_eq(s2s_gemm_freeze(m.params.w, m.params.n), 0);
+            s2s_decode_batch(&m, w, 2, &o, 1, SRC[b], TT, &SRC_LEN[b], &cap[b],
+                             &one[frozen][0][0], LD, ol[frozen], os[frozen], NULL,
+                             &on[frozen], NULL, 0);
+            if (frozen) s2s_gemm_thaw(m.params.w);
+        }
+        cr_assert_eq(on[0], on[1]);
+        for (int h = 0; h < on[0]; h++) {
+            cr_assert_eq(ol[0][h], ol[1][h], "batch 1, source %d hypothesis %d", b, h);
+            cr_assert_eq(memcmp(one[0][h], one[1][h], (size_t)ol[0][h] * 4), 0);
+            cr_assert_eq(memcmp(&os[0][h], &os[1][h], sizeof(float)), 0);
+        }
+    }
+    s2s_work_free(w[0]);
+    s2s_work_free(w[1]);
+    s2s_model_free(&m);
+}
+
+Test(beam, shared_output_layer_and_frozen_weights_plain) { shared_and_frozen("none", 0, 0); }
+Test(beam, shared_output_layer_and_frozen_weights_attention) { shared_and_frozen("general", 1, 1); }

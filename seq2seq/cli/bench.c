@@ -459,12 +459,17 @@ int s2s_bench_main(int argc, char **argv)
             fprintf(stderr, "s2s bench: %s\n", err.msg);
             return 1;
         }
+        /* nothing trains here: the weights may be frozen (core/frozen.c),
+         * as the translator does */
+        s2s_trainer_sync(&tr);
+        (void)s2s_gemm_freeze(tr.model.params.w, tr.model.params.n);
         if (decode_ph) {
             decode_phases(&tr, argv[2]);
         } else {
             decode_figures(&tr, argv[2], 1);
             decode_figures(&tr, argv[2], 5);
         }
+        s2s_gemm_thaw(tr.model.params.w);
         s2s_trainer_free(&tr);
         return 0;
     }

@@ -16,6 +16,7 @@
 #include "core/cellcheck.h"
 #include "core/dist.h"
 #include "core/file.h"
+#include "core/kernels.h"
 #include "core/loader.h"
 #include "seq2seq/cli/bench.h"
 #include "seq2seq/cli/info.h"
@@ -842,6 +843,8 @@ static int cmd_eval(int argc, char **argv)
         fprintf(stderr, "s2s: %s: the %s split is empty\n", model, names[split]);
         return 1;
     }
+    s2s_trainer_sync(&tr);
+    (void)s2s_gemm_freeze(tr.model.params.w, tr.model.params.n); /* read only */
     double loss = s2s_trainer_loss(&tr, split);
     s2s_scores sc;
     s2s_beam_opts bo;
@@ -858,6 +861,7 @@ static int cmd_eval(int argc, char **argv)
            "\"output_unk\": %zu}\n",
            names[split], sc.sentences, bo.beam, sc.bleu, sc.chrf, loss, ppl,
            sc.out_tokens, sc.out_unk);
+    s2s_gemm_thaw(tr.model.params.w);
     s2s_trainer_free(&tr);
     return 0;
 }
