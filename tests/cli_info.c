@@ -159,6 +159,40 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
     free(err);
 }
 
+Test(cli_info, info_shows_attention_and_a_bidirectional_encoder)
+{
+    char tsv[4096] = "", *p = tsv;
+    for (int k = 0; k < 25; k++) {
+        char s[64], t[64];
+        toy_pair(k, s, t);
+        p += sprintf(p, "%s\t%s\n", t, s);
+    }
+    scratch_write(dir, 0, "toy.tsv", tsv, strlen(tsv));
+    const char *yaml =
+        "data:\n  train: toy.tsv\n  dev: toy.tsv\n  test: toy.tsv\n"
+        "  split_every: 0\n  min_count: 1\n"
+        "model:\n  embed: 8\n"
+        "  encoder: {cell: lstm, hidden: 8, bidirectional: true}\n"
+        "  decoder: {cell: lstm, hidden: 16}\n"
+        "  attention: mlp\n  input_feed: true\n  dropout: 0.25\n"
+        "train:\n  batch: 5\n  epochs: 1\n  threads: 1\n  run_dir: run\n";
+    scratch_write(dir, 0, "att.yaml", yaml, strlen(yaml));
+    char *out, *err;
+    cr_assert_eq(run("train att.yaml", NULL, &out, &err), 0, "train: %s", err);
+    free(out);
+    free(err);
+    cr_assert_eq(run("info run/last.ckpt", NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "bidirectional"), "%s", out);
+    cr_assert(strstr(out, "attention   mlp, input feeding, dropout 0.25\n"), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(run("info run/last.ckpt --json", NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "\"bidirectional\": true, \"attention\": \"mlp\", "
+                          "\"input_feed\": true, \"dropout\": 0.25"), "%s", out);
+    free(out);
+    free(err);
+}
+
 Test(cli_info, export_is_a_third_of_the_size_and_translates_the_same)
 {
     train_toy("");

@@ -94,6 +94,11 @@ static void print_json(const char *path, const s2s_ckpt_info *in)
     side_json(in, "encoder", &c->model.encoder);
     fputs(", ", stdout);
     side_json(in, "decoder", &c->model.decoder);
+    printf(", \"bidirectional\": %s, \"attention\": ",
+           c->model.bidirectional ? "true" : "false");
+    json_str(c->model.attention);
+    printf(", \"input_feed\": %s, \"dropout\": ", c->model.input_feed ? "true" : "false");
+    json_num("%.6g", c->model.dropout);
     printf(", \"resumable\": %s, \"training\": ", in->resumable ? "true" : "false");
     char lr[32];
     if (in->has_position)
@@ -145,7 +150,12 @@ static void print_text(const char *path, const s2s_ckpt_info *in)
     printf("%-12s%s parameters, embeddings %d\n", "model", grouped(in->params, b2),
            c->model.embed);
     side_line(in, "encoder", &c->model.encoder);
+    if (c->model.bidirectional) printf("%-12sbidirectional (both directions side by side)\n", "");
     side_line(in, "decoder", &c->model.decoder);
+    if (strcmp(c->model.attention, "none") != 0 || c->model.input_feed ||
+        c->model.dropout > 0)
+        printf("%-12s%s%s, dropout %g\n", "attention", c->model.attention,
+               c->model.input_feed ? ", input feeding" : "", (double)c->model.dropout);
     int hashes = 0;
     for (int i = 0; i < in->n_cells; i++) hashes |= in->cells[i].sha256[0] != 0;
     if (!hashes) printf("%-12s(this checkpoint records no plugin hashes)\n", "");
