@@ -82,8 +82,8 @@ static void toy_pair(int k, char *src, char *tgt)
     sprintf(tgt, "%s %s %s %s", tw[w[3]], tw[w[2]], tw[w[1]], tw[w[0]]);
 }
 
-/* 25 pairs, batch 5: 5 steps an epoch. */
-static void train_toy(const char *extra)
+/* toy.tsv: 25 pairs of the toy task. */
+static void write_toy_tsv(void)
 {
     char tsv[4096] = "", *p = tsv;
     for (int k = 0; k < 25; k++) {
@@ -92,6 +92,12 @@ static void train_toy(const char *extra)
         p += sprintf(p, "%s\t%s\n", t, s);
     }
     scratch_write(dir, 0, "toy.tsv", tsv, strlen(tsv));
+}
+
+/* 25 pairs, batch 5: 5 steps an epoch. */
+static void train_toy(const char *extra)
+{
+    write_toy_tsv();
     char yaml[2048];
     snprintf(yaml, sizeof yaml,
              "data:\n  train: toy.tsv\n  dev: toy.tsv\n  test: toy.tsv\n"
@@ -161,13 +167,7 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
 
 Test(cli_info, info_shows_attention_and_a_bidirectional_encoder)
 {
-    char tsv[4096] = "", *p = tsv;
-    for (int k = 0; k < 25; k++) {
-        char s[64], t[64];
-        toy_pair(k, s, t);
-        p += sprintf(p, "%s\t%s\n", t, s);
-    }
-    scratch_write(dir, 0, "toy.tsv", tsv, strlen(tsv));
+    write_toy_tsv();
     const char *yaml =
         "data:\n  train: toy.tsv\n  dev: toy.tsv\n  test: toy.tsv\n"
         "  split_every: 0\n  min_count: 1\n"
