@@ -1089,6 +1089,62 @@ static void sum_slots(s2s_trainer *tr, int k)
     }
 }
 
+/* What every step does first and last, with or without ranks. */
+typedef struct step_head {
+    long step;                 /* this step's number */
+    int sgd;
+    s2s_adam_k ak;             /* its Adam constants */
+    size_t nrows;              /* lazy Adam: the batch's embedding rows */
+    int blas;                  /* the BLAS's threads, given back at the end */
+} step_head;
+
+/* Rows split into `shares`, the BLAS on one thread (the step's own threads
+ * call it), the step counted, and with lazy Adam this step's constants
+ * kept for the rows it does not touch. */
+static void step_begin(s2s_trainer *tr, const s2s_batch *b, int shares,
+                       step_head *h)
+{
+    const s2s_config *c = &tr->cfg;
+    s2s_phase(S2S_PH_OTHER);
+    split_rows(&tr->model, b, shares, tr->start);
+    h->blas = s2s_blas_get_threads();
+    s2s_blas_set_threads(1);
+    h->sgd = strcmp(c->train.optimizer, "sgd") == 0;
+    h->step = ++tr->st.step;
+    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
+    s2s_adam_prepare(&a, h->step, &h->ak);
+    h->nrows = 0;
+    if (tr->emb_upto) {
+        if (tr->hist_n == tr->hist_cap) {
+            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
+            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
+        }
+        tr->hist[tr->hist_n++] = h->ak;
+        h->nrows = batch_rows(tr, b, h->step);
+    }
+}
+
+/* A skipped step (non-finite norm) is undone as if it had not been (the
+ * caller says so); the rows read are marked up to date. The mean loss per
+ * target token of the batch. */
+static double step_end(s2s_trainer *tr, const s2s_batch *b, const step_head *h,
+                       int skip, int shares)
+{
+    long step = h->step;
+    s2s_phase(S2S_PH_OTHER);
+    tr->skipped = skip;
+    if (skip) {
+        step = --tr->st.step;
+        if (tr->emb_upto) tr->hist_n--;
+    }
+    for (size_t j = 0; j < h->nrows; j++) tr->emb_upto[tr->rows[j]] = step;
+    s2s_blas_set_threads(h->blas);
+    double sum = 0;
+    for (int k = 0; k < shares; k++) sum += tr->nll[k];
+    s2s_phase_stop();
+    return sum / (double)b->ntokens;
+}
+
 static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
 {
     const s2s_config *c = &tr->cfg;
@@ -1099,31 +1155,17 @@ static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
     float scale = 1.0f / (float)b->ntokens;
     float *g0 = p->g + m->off_dense;
     size_t od = m->off_dense;
-    s2s_phase(S2S_PH_OTHER);
-    split_rows(m, b, tr->shares, start);
-    int blas = s2s_blas_get_threads();
-    s2s_blas_set_threads(1);
-
-    int skip = 0;
-    int sgd = strcmp(c->train.optimizer, "sgd") == 0;
-    long step = ++tr->st.step;
-    s2s_adam_k ak;
-    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-    s2s_adam_prepare(&a, step, &ak);
+    /* (the rows of the whole batch: the same set on every rank) */
+    step_head h;
+    step_begin(tr, b, tr->shares, &h);
+    int skip = 0, sgd = h.sgd;
+    long step = h.step;
+    s2s_adam_k ak = h.ak;
+    size_t nrows = h.nrows;
     double part[S2S_NORM_PARTS];
     float gscale = 1.0f;
     step_parts sp;
     sp.sparse = sgd || tr->emb_upto;
-    size_t nrows = 0;
-    if (tr->emb_upto) {
-        if (tr->hist_n == tr->hist_cap) {
-            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
-            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
-        }
-        tr->hist[tr->hist_n++] = ak;
-        /* the rows of the whole batch: the same set on every rank */
-        nrows = batch_rows(tr, b, step);
-    }
     if (nrows) {
         /* rows the forward pass reads, brought up to the last step (ranks
          * that share the parameters: each the parts it owns) */
@@ -1231,19 +1273,7 @@ static double step_ranks(s2s_trainer *tr, const s2s_batch *b)
     }
     /* (the parts written here are seen by the others after the barrier at
      * the start of the next step, or settle()) */
-    s2s_phase(S2S_PH_OTHER);
-    tr->skipped = skip;
-    if (skip) {
-        step = --tr->st.step;
-        if (tr->emb_upto) tr->hist_n--;
-    }
-    for (size_t j = 0; j < nrows; j++) tr->emb_upto[tr->rows[j]] = step;
-    s2s_blas_set_threads(blas);
-
-    double sum = 0;
-    for (int k = 0; k < tr->shares; k++) sum += nll[k];
-    s2s_phase_stop();
-    return sum / (double)b->ntokens;
+    return step_end(tr, b, &h, skip, tr->shares);
 }
 
 double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
@@ -1256,33 +1286,18 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
     double *nll = tr->nll;
     float scale = 1.0f / (float)b->ntokens;
     float *g0 = p->g + m->off_dense;
-    s2s_phase(S2S_PH_OTHER);
-    split_rows(m, b, nt, start);
-    int blas = s2s_blas_get_threads();
-    s2s_blas_set_threads(1);
-
+    step_head h;
+    step_begin(tr, b, nt, &h);
     /* the norm is always taken (it rides on the reduction): a non-finite
      * one skips the update, so parameters and moments stay finite */
-    int want_norm = 1, skip = 0;
-    int sgd = strcmp(c->train.optimizer, "sgd") == 0;
-    long step = ++tr->st.step;
-    s2s_adam_k ak;
-    s2s_adam_cfg a = {tr->st.lr, c->train.beta1, c->train.beta2, c->train.eps};
-    s2s_adam_prepare(&a, step, &ak);
+    int want_norm = 1, skip = 0, sgd = h.sgd;
+    long step = h.step;
+    s2s_adam_k ak = h.ak;
+    size_t nrows = h.nrows;
     double part[S2S_NORM_PARTS];
     float gscale = 1.0f;
     step_parts sp;
     sp.sparse = sgd || tr->emb_upto;
-    size_t nrows = 0;
-    if (tr->emb_upto) {
-        /* this step's constants, for the rows it does not touch */
-        if (tr->hist_n == tr->hist_cap) {
-            tr->hist_cap = tr->hist_cap ? 2 * tr->hist_cap : 1024;
-            tr->hist = s2s_xrealloc(tr->hist, tr->hist_cap * sizeof *tr->hist);
-        }
-        tr->hist[tr->hist_n++] = ak;
-        nrows = batch_rows(tr, b, step);
-    }
 
     /* Shares are fixed by the thread count asked for; should OpenMP give
      * fewer threads, each takes several shares, with the same results. */
@@ -1327,19 +1342,7 @@ double s2s_trainer_step(s2s_trainer *tr, const s2s_batch *b)
             update_part(tr, k, sgd, &ak, gscale, &sp, skip);
         s2s_phase(S2S_PH_WAIT);
     }
-    s2s_phase(S2S_PH_OTHER);
-    tr->skipped = skip;
-    if (skip) { /* as if the step had not been: the caller says so */
-        step = --tr->st.step;
-        if (tr->emb_upto) tr->hist_n--;
-    }
-    for (size_t j = 0; j < nrows; j++) tr->emb_upto[tr->rows[j]] = step;
-    s2s_blas_set_threads(blas);
-
-    double sum = 0;
-    for (int t = 0; t < nt; t++) sum += nll[t];
-    s2s_phase_stop();
-    return sum / (double)b->ntokens;
+    return step_end(tr, b, &h, skip, nt);
 }
 
 /* ------------------------------------------------------------------------
