@@ -13,7 +13,14 @@ for t in "$@"; do
     c=$(printf '%s' "$line" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-0}))
-    if [ "$rc" != 0 ] || [ -z "$line" ]; then
+    # a sanitizer's report from a test's own process (a leak found as a
+    # Criterion worker exits) does not fail the test in Criterion: here it does
+    san=$(printf '%s\n' "$out" | grep -c 'ERROR: [A-Za-z]*Sanitizer\|runtime error:')
+    if [ "$san" != 0 ]; then
+        echo "$t: $san sanitizer report(s):"
+        printf '%s\n' "$out" | grep -A 12 'ERROR: [A-Za-z]*Sanitizer\|runtime error:'
+    fi
+    if [ "$rc" != 0 ] || [ -z "$line" ] || [ "$san" != 0 ]; then
         bad="$bad $t"
         [ "${f:-0}" = 0 ] && failed=$((failed + 1))
     fi

@@ -18,13 +18,7 @@ static char dir[256], bin[4200];
 
 static void setup(void)
 {
-    /* the tests run in a temporary directory: absolute paths */
-    char b[4096];
-    cr_assert_not_null(realpath(getenv("S2S_BUILD") ? getenv("S2S_BUILD") : "build", b));
-    snprintf(bin, sizeof bin, "%s/s2s", b);
-    char cells[4200];
-    snprintf(cells, sizeof cells, "%s/cells", b);
-    setenv("S2S_CELL_PATH", cells, 1);
+    scratch_find_s2s(bin, sizeof bin);
     scratch_make(dir, sizeof dir, "cli");
 }
 
@@ -37,30 +31,11 @@ static void write_file(const char *name, const char *text)
     scratch_write(dir, 0, name, text, strlen(text));
 }
 
-/* Runs `s2s ARGS` in dir-relative shell form; returns the exit status and
- * stdout / stderr (malloc'd, caller frees). */
+/* Runs `s2s ARGS` in dir; returns the exit status and stdout / stderr
+ * (malloc'd, caller frees, or NULL not to keep them). */
 static int run(const char *args, const char *stdin_text, char **out, char **err)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && %s '%s' %s <%s >out.txt 2>err.txt", dir,
-             stdin_text ? "" : "", bin, args, stdin_text ? "in.txt" : "/dev/null");
-    if (stdin_text) write_file("in.txt", stdin_text);
-    int st = system(cmd);
-    char path[512];
-    const char *names[2] = {"out.txt", "err.txt"};
-    char **dst[2] = {out, err};
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "r");
-        cr_assert_not_null(f);
-        char *buf = calloc(1, 1 << 20);
-        size_t n = fread(buf, 1, (1 << 20) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        if (dst[i]) *dst[i] = buf; else free(buf);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return scratch_run(dir, bin, args, stdin_text, out, err);
 }
 
 static int lines(const char *s)
@@ -608,7 +583,7 @@ Test(cli, n_best_score_and_repl_beam)
     free(err);
     /* forced decoding of every hypothesis: per-token log P == its score */
     write_file("hyps.tsv", pairs);
-    cr_assert_eq(run("translate -m run/best.ckpt --n-best 3", in, &out, &err), 0);
+    cr_assert_eq(run("translate -m run/best.ckpt --n-best 3", in, &out, NULL), 0);
     char *scored;
     cr_assert_eq(run("score -m run/best.ckpt hyps.tsv", NULL, &scored, &err), 0, "%s", err);
     char *a = NULL, *b = NULL;

@@ -24,11 +24,7 @@ static char dir[256], bin[4200], build[4096];
 
 static void setup(void)
 {
-    cr_assert_not_null(realpath(getenv("S2S_BUILD") ? getenv("S2S_BUILD") : "build", build));
-    snprintf(bin, sizeof bin, "%s/s2s", build);
-    char cells[4200];
-    snprintf(cells, sizeof cells, "%s/cells", build);
-    setenv("S2S_CELL_PATH", cells, 1);
+    snprintf(build, sizeof build, "%s", scratch_find_s2s(bin, sizeof bin));
     scratch_make(dir, sizeof dir, "harden");
 }
 
@@ -43,29 +39,14 @@ static void write_file(const char *name, const char *text)
 
 static char *slurp(const char *name, size_t *len)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = calloc(1, 1 << 22);
-    size_t n = fread(buf, 1, (1 << 22) - 1, f);
-    fclose(f);
-    if (len) *len = n;
-    return buf;
+    return scratch_read(dir, name, 1 << 22, len);
 }
 
 /* Runs `s2s ARGS` in dir with stdin from IN (a path, or /dev/null);
  * returns the exit status; stdout and stderr (malloc'd) if wanted. */
 static int run_in(const char *args, const char *in, char **out, char **err)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s <%s >out.txt 2>err.txt", dir, bin,
-             args, in ? in : "/dev/null");
-    int st = system(cmd);
-    char *o = slurp("out.txt", NULL), *e = slurp("err.txt", NULL);
-    if (out) *out = o; else free(o);
-    if (err) *err = e; else free(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return scratch_run_file(dir, bin, args, in, out, err);
 }
 
 static int run(const char *args, char **err) { return run_in(args, NULL, NULL, err); }

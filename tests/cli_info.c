@@ -17,12 +17,7 @@ static char dir[256], bin[4200];
 
 static void setup(void)
 {
-    char b[4096];
-    cr_assert_not_null(realpath(getenv("S2S_BUILD") ? getenv("S2S_BUILD") : "build", b));
-    snprintf(bin, sizeof bin, "%s/s2s", b);
-    char cells[4200];
-    snprintf(cells, sizeof cells, "%s/cells", b);
-    setenv("S2S_CELL_PATH", cells, 1);
+    scratch_find_s2s(bin, sizeof bin);
     scratch_make(dir, sizeof dir, "info");
 }
 
@@ -30,30 +25,11 @@ static void teardown(void) { scratch_remove(dir); }
 
 TestSuite(cli_info, .init = setup, .fini = teardown, .timeout = 120);
 
-/* `s2s ARGS` in dir, stdin from in.txt when given; stdout and stderr
- * (malloc'd) and the exit status. */
+/* `s2s ARGS` in dir, stdin from `in` when given; stdout and stderr
+ * (malloc'd, or NULL not to keep them) and the exit status. */
 static int run(const char *args, const char *in, char **out, char **err)
 {
-    if (in) scratch_write(dir, 1, "in.txt", in, strlen(in));
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s <%s >out.txt 2>err.txt", dir, bin,
-             args, in ? "in.txt" : "/dev/null");
-    int st = system(cmd);
-    const char *names[2] = {"out.txt", "err.txt"};
-    char **dst[2] = {out, err};
-    for (int i = 0; i < 2; i++) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "r");
-        cr_assert_not_null(f);
-        char *buf = calloc(1, 1 << 20);
-        size_t n = fread(buf, 1, (1 << 20) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        if (dst[i]) *dst[i] = buf;
-        else free(buf);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return scratch_run(dir, bin, args, in, out, err);
 }
 
 static int lines(const char *s)

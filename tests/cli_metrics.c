@@ -16,12 +16,7 @@ static char dir[256], bin[4200];
 
 static void setup(void)
 {
-    char b[4096];
-    cr_assert_not_null(realpath(getenv("S2S_BUILD") ? getenv("S2S_BUILD") : "build", b));
-    snprintf(bin, sizeof bin, "%s/s2s", b);
-    char cells[4200];
-    snprintf(cells, sizeof cells, "%s/cells", b);
-    setenv("S2S_CELL_PATH", cells, 1);
+    scratch_find_s2s(bin, sizeof bin);
     scratch_make(dir, sizeof dir, "metrics");
 }
 

@@ -24,12 +24,8 @@ static char dir[256], bin[4200], corpus[4200];
 
 static void setup(void)
 {
+    scratch_find_s2s(bin, sizeof bin);
     char b[4096];
-    cr_assert_not_null(realpath(getenv("S2S_BUILD") ? getenv("S2S_BUILD") : "build", b));
-    snprintf(bin, sizeof bin, "%s/s2s", b);
-    char cells[4200];
-    snprintf(cells, sizeof cells, "%s/cells", b);
-    setenv("S2S_CELL_PATH", cells, 1);
     cr_assert_not_null(realpath("corpora/default/eng-fra.tsv", b));
     snprintf(corpus, sizeof corpus, "%s", b);
     /* Open MPI's own allocations outlive MPI_Finalize: not ours to report */
@@ -90,16 +86,8 @@ static int s2s(int np, const char *args)
 
 static char *slurp(const char *name)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    char *buf = calloc(1, 1 << 20);
-    if (f) {
-        size_t n = fread(buf, 1, (1 << 20) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-    }
-    return buf;
+    char *buf = scratch_read(dir, name, 1 << 20, NULL);
+    return buf ? buf : calloc(1, 1);
 }
 
 static void train_ok(int np, const char *args)
