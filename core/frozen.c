@@ -22,12 +22,25 @@
  * and 24 and for beta 0 and 1, to give bit for bit the BLAS's own result
  * on the very matrix, and a matrix whose check fails stays with the BLAS.
  * So decoded output never depends on which path ran.
+ *
+ * Training uses the same kernel for its few-row products (each thread's
+ * share of the batch through the recurrent weights, once per time step,
+ * forward C = A . W^T and backward C = A . W): weights that change once a
+ * step, frozen in between. A range frozen for training
+ * (s2s_gemm_freeze_training) has a generation: the trainer bumps it when
+ * it writes the weights (s2s_gemm_frozen_changed), a copy of an older
+ * generation is never used (the BLAS does the product), and at the start
+ * of a step the trainer's threads repack, each its share of the panels,
+ * the copies the last step used (s2s_gemm_frozen_refresh). Only products
+ * of up to max_rows rows take the kernel: past that the BLAS's own
+ * packing pays for itself.
  */
 #include "core/kernels.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -66,41 +79,65 @@ typedef __m256 vec;
 #endif
 
 typedef struct copy {
-    const float *b;         /* the operand: n x k, row stride ldb */
-    int n, k, ldb;
-    float *bt;              /* k x n, B transposed; NULL: use the BLAS */
-    int kb;                 /* k is summed in blocks of kb */
+    const float *b;         /* the operand: n x k (trans) or k x n, row stride ldb */
+    int n, k, ldb, trans;
+    float *bt;              /* k x n, op(B) transposed; NULL: use the BLAS */
+    int kb;                 /* k is summed in blocks of kb (block_end) */
+    int min_rows;           /* fewer rows: the BLAS (matches_blas) */
+    long gen;               /* the region's generation it was copied at */
+    _Atomic int used;       /* served a product since the last refresh */
     struct copy *next;
 } copy;
 
 static struct {
     const float *lo, *hi;
     copy *copies;
+    int max_rows;           /* products of more rows go to the BLAS */
+    _Atomic long gen;       /* bumped when the weights change (training) */
 } region[REGIONS];
 static _Atomic int n_regions; /* read without the lock: a hint only */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int few_threads = 1; /* s2s_gemm_frozen_threads */
+static _Atomic long served;         /* s2s_gemm_frozen_served */
 
 /* ------------------------------------------------------------------------
  * The kernel: columns [v0, v1) of C (m x n) = [beta C +] A (m x k) . B^T,
  * from bt = B^T (k x n). */
 
 #if HAVE_FEW
+/* The end of the block of k that starts at k0, as OpenBLAS's level-3
+ * driver cuts k: blocks of q, except that a rest of more than q and less
+ * than 2q is cut into two (the first rounded up to 16). q >= k: one block. */
+static inline int block_end(int k0, int k, int q)
+{
+    int left = k - k0;
+    if (left >= 2 * q) return k0 + q;
+    if (left > q) {
+        int half = (left / 2 + 15) / 16 * 16;
+        return half < left ? k0 + half : k;
+    }
+    return k;
+}
+
 /* B^T is stored in panels of PW columns (the last padded with zeros):
  * panel p holds columns [p*PW, p*PW + PW) as k rows of PW floats, so a
  * tile streams through contiguous memory. */
 #define PW (4 * LANES)
+#define PREFETCH_K 16
 /* vectors per tile at M rows: as many accumulators as the registers hold */
 #define JW(M) (LANES == 16 ? ((M) <= 6 ? 4 : 2) : ((M) <= 2 ? 4 : (M) <= 5 ? 2 : 1))
 
 /* M rows x J vectors of one panel (pan) from vector column joff; c points
- * at row 0's first column of the panel; k summed in blocks of kb. */
+ * at row 0's first column of the panel; k summed in blocks of kb. The
+ * panel's rows a little further on are fetched ahead: the first group of
+ * rows to read a panel finds it in L3 (a training step's weights do not
+ * fit L2). */
 static inline __attribute__((always_inline)) void
 tile(int M, int J, const float *a, int lda, const float *pan, int joff,
      int k, int kb, int zero_c, float *c, int ldc)
 {
-    for (int k0 = 0; k0 < k; k0 += kb) {
-        int k1 = k0 + kb < k ? k0 + kb : k;
+    for (int k0 = 0, k1; k0 < k; k0 = k1) {
+        k1 = block_end(k0, k, kb);
         vec acc[FEW_MAX][4];
         for (int r = 0; r < M; r++)
             for (int j = 0; j < J; j++) acc[r][j] = VZERO();
@@ -108,6 +145,8 @@ tile(int M, int J, const float *a, int lda, const float *pan, int joff,
             const float *w = pan + (size_t)kk * PW + joff;
             vec wv[4];
             for (int j = 0; j < J; j++) wv[j] = VLOAD(w + j * LANES);
+            for (int j = 0; j < J; j++)
+                _mm_prefetch((const char *)(w + PREFETCH_K * PW + j * LANES), _MM_HINT_T0);
             for (int r = 0; r < M; r++) {
                 vec x = VSET1(a[(size_t)r * lda + kk]);
                 for (int j = 0; j < J; j++) acc[r][j] = VFMA(x, wv[j], acc[r][j]);
@@ -163,10 +202,10 @@ static void group_panel(const copy *cp, int m, const float *a, int lda,
             memcpy(c + (size_t)r * ldc + v, tmp + r * PW, (size_t)w * sizeof(float));
 }
 
-/* Panels [p0, p1) of C (m x n) [+]= A . B^T, m >= 2: panel by panel, the rows in groups of
- * at most 6 (never one: a group of one is not checked) so that a panel
- * (k x PW floats) stays in cache while every group reads it. Each element
- * is the same chain whatever the grouping. */
+/* Panels [p0, p1) of C (m x n) [+]= A . op(B), m >= 2: panel by panel, the
+ * rows in groups of at most 6 (never one: a group of one is not checked)
+ * so that a panel (k x PW floats) stays in cache while every group reads
+ * it. Each element is the same chain whatever the grouping. */
 static void few_panels(const copy *cp, int m, const float *a, int lda,
                        int zero_c, float *c, int ldc, int p0, int p1)
 {
@@ -179,7 +218,6 @@ static void few_panels(const copy *cp, int m, const float *a, int lda,
                         c + (size_t)r * ldc, ldc, p);
         }
 }
-
 
 /* The whole product; outside a parallel region and when big enough, its
  * panels split over few_threads threads (each element computed alike).
@@ -217,14 +255,17 @@ static void few_cols(const copy *cp, int m, const float *a, int lda,
     if (wall - most > 50e-6 + wall / 4) few_serial = 256;
 }
 
-/* Does the kernel with k blocks of kb give the BLAS's bits for this
- * matrix, at every row count up to FEW_MAX, at two larger ones (groups of
- * rows) and beta 0 and 1? */
-#define CHECK_ROWS 24
+/* From how many rows on does the kernel with k blocks of kb give the
+ * BLAS's bits for this matrix, checked at every row count up to FEW_MAX
+ * and at larger ones (groups of rows, a training thread's share), beta 0
+ * and 1? INT_MAX: not even at FEW_MAX rows. (OpenBLAS takes other paths
+ * for products of very few rows against small matrices: those stay with
+ * it.) */
+#define CHECK_ROWS 64
 static int matches_blas(copy *cp, int kb)
 {
-    static const int rows[] = {2, 3, 4, 5, 6, 7, 8, 17, CHECK_ROWS};
-    int n = cp->n, k = cp->k, ok = 1;
+    static const int rows[] = {2, 3, 4, 5, 6, 7, 8, 17, 24, 32, CHECK_ROWS};
+    int n = cp->n, k = cp->k, ok = 1, from = 2;
     float *a = s2s_xmalloc((size_t)CHECK_ROWS * k * sizeof(float));
     float *c1 = s2s_xmalloc((size_t)CHECK_ROWS * n * sizeof(float));
     float *c2 = s2s_xmalloc((size_t)CHECK_ROWS * n * sizeof(float));
@@ -236,51 +277,86 @@ static int matches_blas(copy *cp, int kb)
     cp->kb = kb;
     int blas = s2s_blas_get_threads();
     s2s_blas_set_threads(1);
-    for (size_t i = 0; i < sizeof rows / sizeof *rows && ok; i++)
+    for (int i = (int)(sizeof rows / sizeof *rows) - 1; i >= 0 && ok; i--)
         for (int m = rows[i], beta = 0; beta <= 1 && ok; beta++) {
             for (size_t i = 0; i < (size_t)m * n; i++)
                 c1[i] = c2[i] = (float)(i % 13) * 0.25f - 1.5f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans,
+                        cp->trans ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
                         a, k, cp->b, cp->ldb, (float)beta, c1, n);
             few_cols(cp, m, a, k, !beta, c2, n);
             ok = memcmp(c1, c2, (size_t)m * n * sizeof(float)) == 0;
+            if (!ok) from = m < FEW_MAX ? m + 1 : INT_MAX;
         }
     s2s_blas_set_threads(blas);
     free(a); free(c1); free(c2);
-    return ok;
+    return from;
 }
 #endif /* HAVE_FEW */
 
 #if HAVE_FEW
-/* The copy of (b, n, k, ldb), made (and checked) on first use; NULL when b
- * is not frozen. Called with the lock held. */
-static copy *find_copy(const float *b, int n, int k, int ldb)
+/* Panels [p0, p1) of cp's copy, from op(B) as it is now. */
+static void pack_panels(copy *cp, int p0, int p1)
 {
-    const float *end = b + (size_t)(n - 1) * ldb + k;
+    int k = cp->k, ldb = cp->ldb;
+    for (int p = p0; p < p1; p++) {
+        float *pan = cp->bt + (size_t)p * k * PW;
+        int v0 = p * PW, w = cp->n - v0 < PW ? cp->n - v0 : PW;
+        if (cp->trans) /* B is n x k: column v of op(B) is row v of B;
+                          transposed in 16 x 16 tiles, which stay in L1 */
+            for (int k0 = 0; k0 < k; k0 += 16) {
+                int k1 = k0 + 16 < k ? k0 + 16 : k;
+                for (int j = 0; j < w; j++) {
+                    const float *row = cp->b + (size_t)(v0 + j) * ldb;
+                    for (int kk = k0; kk < k1; kk++) pan[(size_t)kk * PW + j] = row[kk];
+                }
+            }
+        else           /* B is k x n: its rows, a panel's width at a time */
+            for (int kk = 0; kk < k; kk++)
+                memcpy(pan + (size_t)kk * PW, cp->b + (size_t)kk * ldb + v0,
+                       (size_t)w * sizeof(float));
+    }
+}
+
+/* The region holding (b, n, k, ldb, trans), or -1. */
+static int region_of(const float *b, int n, int k, int ldb, int trans)
+{
+    const float *end = trans ? b + (size_t)(n - 1) * ldb + k : b + (size_t)(k - 1) * ldb + n;
     int g = -1;
     for (int i = 0; i < REGIONS; i++)
         if (region[i].lo && b >= region[i].lo && end <= region[i].hi) g = i;
-    if (g < 0) return NULL;
+    return g;
+}
+
+/* The copy of (b, n, k, ldb, trans) in region g, made (and checked) on
+ * first use. Called with the lock held. */
+static copy *find_copy(int g, const float *b, int n, int k, int ldb, int trans)
+{
     for (copy *cp = region[g].copies; cp; cp = cp->next)
-        if (cp->b == b && cp->n == n && cp->k == k && cp->ldb == ldb) return cp;
+        if (cp->b == b && cp->n == n && cp->k == k && cp->ldb == ldb && cp->trans == trans)
+            return cp;
     copy *cp = s2s_xcalloc(1, sizeof *cp);
-    *cp = (copy){.b = b, .n = n, .k = k, .ldb = ldb, .kb = k,
-                 .next = region[g].copies};
+    *cp = (copy){.b = b, .n = n, .k = k, .ldb = ldb, .trans = trans, .kb = k,
+                 .gen = region[g].gen, .next = region[g].copies};
     region[g].copies = cp;
-    size_t np = ((size_t)n + PW - 1) / PW;
-    cp->bt = s2s_xcalloc(np * k * PW, sizeof(float));
-    for (int v = 0; v < n; v++) {
-        float *pan = cp->bt + (size_t)(v / PW) * k * PW + v % PW;
-        for (int kk = 0; kk < k; kk++) pan[(size_t)kk * PW] = b[(size_t)v * ldb + kk];
-    }
-    /* one block of k, or the halves OpenBLAS cuts a k up to twice its
-     * block size into (x86 kernels: k = 256..384 in one piece) */
-    int cand[3] = {k, (k / 2 + 15) / 16 * 16, 256};
-    int found = 0;
-    for (int i = 0; i < 3 && !found; i++)
-        if (cand[i] > 0 && cand[i] <= k && (i == 0 || cand[i] != cand[0]))
-            found = matches_blas(cp, cand[i]);
-    if (!found) {
+    int np = (n + PW - 1) / PW;
+    cp->bt = s2s_xcalloc((size_t)np * k * PW, sizeof(float));
+    pack_panels(cp, 0, np);
+    /* one block of k, its two halves, or OpenBLAS's blocks of q for the
+     * values of q its x86 kernels use (SkylakeX: 384) */
+    int cand[] = {k, k - 1, 384, 256, 512, 320, 448, 192, 128};
+    int best = INT_MAX, best_q = k;
+    for (size_t i = 0; i < sizeof cand / sizeof *cand && best > 2; i++)
+        if (cand[i] > 0 && (i == 0 || cand[i] < k)) { /* q >= k: one block again */
+            int from = matches_blas(cp, cand[i]);
+            if (from < best) {
+                best = from;
+                best_q = cand[i];
+            }
+        }
+    cp->kb = best_q;
+    cp->min_rows = best;
+    if (best == INT_MAX) {
         free(cp->bt);
         cp->bt = NULL;
     }
@@ -289,7 +365,8 @@ static copy *find_copy(const float *b, int n, int k, int ldb)
 #endif
 
 int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc)
+                    const float *b, int ldb, int trans_b, float beta, float *c,
+                    int ldc)
 {
 #if HAVE_FEW
     if (m < 2 || k <= 0 || n <= 0 || n_regions == 0 ||
@@ -300,19 +377,26 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
     if (few_threads == 1 && !omp_in_parallel() && s2s_blas_get_threads() > 1)
         return 0;
     pthread_mutex_lock(&lock);
-    const copy *cp = find_copy(b, n, k, ldb);
+    int g = region_of(b, n, k, ldb, trans_b);
+    copy *cp = g >= 0 && m <= region[g].max_rows ? find_copy(g, b, n, k, ldb, trans_b) : NULL;
+    int serves = cp && cp->bt && m >= cp->min_rows;
+    int current = serves && cp->gen == region[g].gen;
+    if (serves) cp->used = 1; /* (stale: to be repacked for the next step) */
     pthread_mutex_unlock(&lock);
-    if (!cp || !cp->bt) return 0;
+    if (!current) return 0;
     few_cols(cp, m, a, lda, beta == 0.0f, c, ldc);
+    served++;
     return 1;
 #else
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
-    (void)beta; (void)c; (void)ldc;
+    (void)trans_b; (void)beta; (void)c; (void)ldc;
     return 0;
 #endif
 }
 
 void s2s_gemm_frozen_threads(int n) { few_threads = n < 1 ? 1 : n; }
+
+long s2s_gemm_frozen_served(void) { return served; }
 
 int s2s_gemm_is_frozen(const float *p)
 {
@@ -334,8 +418,12 @@ int s2s_gemm_frozen_copies(void)
     return n;
 }
 
-int s2s_gemm_freeze(const float *p, size_t n)
+static int freeze(const float *p, size_t n, int max_rows)
 {
+    /* S2S_FROZEN=0: every product by the BLAS (to compare, or to rule the
+     * kernel out) */
+    const char *env = getenv("S2S_FROZEN");
+    if (env && strcmp(env, "0") == 0) return -1;
     pthread_mutex_lock(&lock);
     int done = 0;
     for (int i = 0; i < REGIONS && !done; i++)
@@ -343,11 +431,61 @@ int s2s_gemm_freeze(const float *p, size_t n)
             region[i].lo = p;
             region[i].hi = p + n;
             region[i].copies = NULL;
+            region[i].max_rows = max_rows;
+            region[i].gen = 0;
             n_regions++;
             done = 1;
         }
     pthread_mutex_unlock(&lock);
     return done ? 0 : -1;
+}
+
+int s2s_gemm_freeze(const float *p, size_t n) { return freeze(p, n, INT_MAX); }
+
+int s2s_gemm_freeze_training(const float *p, size_t n, int max_rows)
+{
+    return freeze(p, n, max_rows);
+}
+
+void s2s_gemm_frozen_changed(const float *p)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < REGIONS; i++)
+        if (region[i].lo == p) region[i].gen++;
+    pthread_mutex_unlock(&lock);
+}
+
+void s2s_gemm_frozen_refresh(const float *p, int part, int parts)
+{
+#if HAVE_FEW
+    /* the copies are not added to or freed while a refresh runs: the
+     * caller's threads do nothing else meanwhile */
+    for (int i = 0; i < REGIONS; i++) {
+        if (region[i].lo != p) continue;
+        for (copy *cp = region[i].copies; cp; cp = cp->next) {
+            if (!cp->bt || !cp->used || cp->gen == region[i].gen) continue;
+            int np = (cp->n + PW - 1) / PW;
+            pack_panels(cp, (int)((long)np * part / parts),
+                        (int)((long)np * (part + 1) / parts));
+        }
+    }
+#else
+    (void)p; (void)part; (void)parts;
+#endif
+}
+
+void s2s_gemm_frozen_refreshed(const float *p)
+{
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < REGIONS; i++) {
+        if (region[i].lo != p) continue;
+        for (copy *cp = region[i].copies; cp; cp = cp->next)
+            if (cp->used) {
+                cp->gen = region[i].gen;
+                cp->used = 0;
+            }
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 void s2s_gemm_thaw(const float *p)

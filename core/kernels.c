@@ -47,8 +47,8 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
         return;
     }
     /* a few rows against frozen weights (core/frozen.c): same bits */
-    if (!trans_a && trans_b && alpha == 1.0f &&
-        s2s_gemm_frozen(m, n, k, a, lda, b, ldb, beta, c, ldc))
+    if (!trans_a && alpha == 1.0f &&
+        s2s_gemm_frozen(m, n, k, a, lda, b, ldb, trans_b, beta, c, ldc))
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,

@@ -17,19 +17,35 @@ void s2s_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
 
 /* Weights frozen for decoding (core/frozen.c). After s2s_gemm_freeze(p, n)
  * the n floats at p must not change until s2s_gemm_thaw(p): a product
- * C = A . B^T (no transposed A, alpha 1, beta 0 or 1) of 2 or more rows
- * whose B lies inside them then keeps a transposed copy of B and runs a
- * kernel that does not repack B at every call. Each copy is checked once to give
- * the BLAS's own bits for that matrix, else the BLAS keeps doing it. The
- * copies take as much memory as the matrices used. freeze returns -1 when
- * 8 ranges are frozen already. s2s_gemm_frozen is s2s_gemm's hook: 1 when
- * it did the product; s2s_gemm_frozen_copies counts the matrices the
- * kernel serves (those whose check passed). */
+ * C = A . op(B) (no transposed A, alpha 1, beta 0 or 1) of 2 or more rows
+ * whose B lies inside them then keeps a copy of op(B)^T in panels and runs
+ * a kernel that does not repack B at every call. Each copy is checked once
+ * to give the BLAS's own bits for that matrix, else the BLAS keeps doing
+ * it. The copies take as much memory as the matrices used. freeze returns
+ * -1 when 8 ranges are frozen already. s2s_gemm_frozen is s2s_gemm's hook:
+ * 1 when it did the product; s2s_gemm_frozen_copies counts the matrices
+ * the kernel serves (those whose check passed). With S2S_FROZEN=0 in the
+ * environment nothing is frozen (freeze returns -1): the BLAS does all. */
 int s2s_gemm_freeze(const float *p, size_t n);
 void s2s_gemm_thaw(const float *p);
 int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc);
+                    const float *b, int ldb, int trans_b, float beta, float *c,
+                    int ldc);
 int s2s_gemm_frozen_copies(void);
+/* Products the kernel has done since the program started. */
+long s2s_gemm_frozen_served(void);
+/* Weights that change between training steps: a range frozen so serves
+ * products of up to max_rows rows. s2s_gemm_frozen_changed(p) after every
+ * write to the weights makes every copy stale (the BLAS serves it);
+ * s2s_gemm_frozen_refresh(p, part, parts), called by each of `parts`
+ * threads with its own part and nothing else running against the range,
+ * repacks that part of the stale copies used since the last refresh, and
+ * s2s_gemm_frozen_refreshed(p), once all parts are done, makes them
+ * current. Thawed with s2s_gemm_thaw. */
+int s2s_gemm_freeze_training(const float *p, size_t n, int max_rows);
+void s2s_gemm_frozen_changed(const float *p);
+void s2s_gemm_frozen_refresh(const float *p, int part, int parts);
+void s2s_gemm_frozen_refreshed(const float *p);
 /* Threads the frozen kernel splits a product over when called outside a
  * parallel region (1, the default: the calling thread alone); whether p
  * lies in a frozen range. */

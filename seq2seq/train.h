@@ -80,6 +80,8 @@ typedef struct s2s_trainer {
     size_t hist_n, hist_cap;
     long hist_base;
     s2s_subword *sub_src, *sub_tgt; /* SentencePiece models; NULL for words */
+    const float *frozen_w; /* the weights frozen for training's few-row
+                              products (core/frozen.c), or NULL */
 } s2s_trainer;
 
 /* Maps the run config's data and tokenizer sections onto a corpus spec. */

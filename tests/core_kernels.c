@@ -2,6 +2,7 @@
  * accuracy sweeps of exp, sigmoid and tanh (with their IEEE limits and NaN),
  * softmax and log-softmax, GEMM in every transpose case, and the add.
  */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -458,4 +459,63 @@ Test(kernels, xent_row_value_and_gradient)
         double d = scale * (p - (i == (int)gold));
         cr_assert_leq(fabs(g[i] - d), 1e-7 + 1e-5 * fabs(d), "%d: %g vs %g", i, g[i], d);
     }
+}
+
+/* Weights frozen for training: products of up to max_rows rows, forward
+ * (A . B^T) and backward (A . B), give the BLAS's bits; after a write
+ * (s2s_gemm_frozen_changed) the stale copy is not used until the threads
+ * have repacked it, and then it serves the new values, bit for bit. */
+Test(kernels, gemm_frozen_training_generations)
+{
+    const int n = 1024, k = 256, max_rows = 40;
+    s2s_rng r;
+    s2s_rng_seed(&r, 5);
+    size_t nb = (size_t)n * k;
+    float *b = malloc(nb * sizeof *b), *a = malloc((size_t)64 * n * sizeof *a);
+    float *c1 = malloc((size_t)64 * n * sizeof *c1), *c2 = malloc((size_t)64 * n * sizeof *c2);
+    for (size_t i = 0; i < nb; i++) b[i] = s2s_rng_uniform(&r, -0.1f, 0.1f);
+    for (int i = 0; i < 64 * n; i++) a[i] = s2s_rng_uniform(&r, -2, 2);
+    int blas = s2s_blas_get_threads();
+    s2s_blas_set_threads(1);
+    long served0 = s2s_gemm_frozen_served();
+    cr_assert_eq(s2s_gemm_freeze_training(b, nb, max_rows), 0);
+    for (int round = 0; round < 3; round++) {
+        for (int trans = 0; trans <= 1; trans++) {
+            /* forward: (m x k) . (n x k)^T; backward: (m x n) . (n x k) */
+            int N = trans ? n : k, K = trans ? k : n, ldb = k; /* B: n x k */
+            for (int m = 2; m <= 64; m += m < 8 ? 1 : 15) {
+                memset(c1, 0, (size_t)64 * n * sizeof *c1);
+                memset(c2, 0, (size_t)64 * n * sizeof *c2);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, trans ? CblasTrans : CblasNoTrans,
+                            m, N, K, 1.0f, a, K, b, ldb, 0.0f, c1, N);
+                s2s_gemm(0, trans, m, N, K, 1.0f, a, K, b, ldb, 0.0f, c2, N);
+                cr_assert_arr_eq(c1, c2, (size_t)m * N * sizeof *c1,
+                                 "round %d trans %d m %d", round, trans, m);
+            }
+            /* with a current copy, 32 rows take the kernel; 48 rows never */
+            long s0 = s2s_gemm_frozen_served();
+            s2s_gemm(0, trans, 32, N, K, 1.0f, a, K, b, ldb, 0.0f, c2, N);
+            cr_assert_eq(s2s_gemm_frozen_served(), s0 + 1, "round %d trans %d", round, trans);
+            s2s_gemm(0, trans, 48, N, K, 1.0f, a, K, b, ldb, 0.0f, c2, N);
+            cr_assert_eq(s2s_gemm_frozen_served(), s0 + 1);
+        }
+        /* the optimiser writes: stale copies go unused ... */
+        for (size_t i = 0; i < nb; i++) b[i] = 0.5f * b[i] + 0.01f * (float)(i % 5);
+        s2s_gemm_frozen_changed(b);
+        long s0 = s2s_gemm_frozen_served();
+        s2s_gemm(0, 1, 32, n, k, 1.0f, a, k, b, k, 0.0f, c2, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, n, k, 1.0f, a, k, b, k,
+                    0.0f, c1, n);
+        cr_assert_arr_eq(c1, c2, (size_t)32 * n * sizeof *c1);
+        cr_assert_eq(s2s_gemm_frozen_served(), s0, "a stale copy served a product");
+        /* ... until two "threads" repack their halves */
+        s2s_gemm_frozen_refresh(b, 1, 2);
+        s2s_gemm_frozen_refresh(b, 0, 2);
+        s2s_gemm_frozen_refreshed(b);
+    }
+    cr_assert_gt(s2s_gemm_frozen_served(), served0);
+    s2s_gemm_thaw(b);
+    cr_assert_eq(s2s_gemm_frozen_copies(), 0);
+    s2s_blas_set_threads(blas);
+    free(a); free(b); free(c1); free(c2);
 }

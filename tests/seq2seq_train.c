@@ -332,3 +332,32 @@ static void fused_equals_plain(const char *optimizer)
 
 Test(train, fused_step_equals_plain_adam, .timeout = 120) { fused_equals_plain("adam"); }
 Test(train, fused_step_equals_plain_sgd, .timeout = 120) { fused_equals_plain("sgd"); }
+
+/* Training serves its few-row products against the recurrent weights from
+ * copies that are repacked once a step (core/frozen.c): the model trained
+ * so is bit for bit the one the BLAS alone trains (S2S_FROZEN=0), and the
+ * copies did serve products. */
+Test(train, frozen_weights_train_bit_for_bit, .timeout = 120)
+{
+    make_corpus();
+    s2s_config c;
+    s2s_loaded a, b;
+    toy_config(&c, "lstm", "a");
+    c.model.embed = 32;
+    c.model.encoder.hidden = c.model.decoder.hidden = 256; /* W_hh 1024 x 256 */
+    c.train.batch = 40;                                   /* 20 rows a thread */
+    c.train.epochs = 4;
+    long served = s2s_gemm_frozen_served();
+    run(&c, NULL, &a);
+    cr_assert_gt(s2s_gemm_frozen_served(), served, "the copies served no product");
+    setenv("S2S_FROZEN", "0", 1);
+    snprintf(c.train.run_dir, S2S_PATH_MAX, "%s/b", dir);
+    served = s2s_gemm_frozen_served();
+    run(&c, NULL, &b);
+    unsetenv("S2S_FROZEN");
+    cr_assert_eq(s2s_gemm_frozen_served(), served);
+    assert_same(&a, &b);
+    s2s_loaded_free(&a);
+    s2s_loaded_free(&b);
+    remove_dir();
+}
