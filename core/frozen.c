@@ -305,8 +305,20 @@ static void pack_panels(copy *cp, int p0, int p1)
         if (cp->trans) /* B is n x k: column v of op(B) is row v of B;
                           transposed in 16 x 16 tiles, which stay in L1 */
             for (int k0 = 0; k0 < k; k0 += 16) {
-                int k1 = k0 + 16 < k ? k0 + 16 : k;
-                for (int j = 0; j < w; j++) {
+                int k1 = k0 + 16 < k ? k0 + 16 : k, j = 0;
+#if defined(__AVX512F__)
+                /* 16 rows at once: each kk gathers one row of the panel */
+                const __m512i rows = _mm512_mullo_epi32(
+                    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                    _mm512_set1_epi32(ldb));
+                for (; j + 16 <= w; j += 16) {
+                    const float *b0 = cp->b + (size_t)(v0 + j) * ldb;
+                    for (int kk = k0; kk < k1; kk++)
+                        _mm512_storeu_ps(pan + (size_t)kk * PW + j,
+                                         _mm512_i32gather_ps(rows, b0 + kk, 4));
+                }
+#endif
+                for (; j < w; j++) {
                     const float *row = cp->b + (size_t)(v0 + j) * ldb;
                     for (int kk = k0; kk < k1; kk++) pan[(size_t)kk * PW + j] = row[kk];
                 }
