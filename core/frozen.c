@@ -299,6 +299,14 @@ static int matches_blas(copy *cp, int kb)
 static void pack_panels(copy *cp, int p0, int p1)
 {
     int k = cp->k, ldb = cp->ldb;
+#if defined(__AVX512F__)
+    /* the offsets of 16 rows of B, for the gathers below (while they fit
+     * the gather's 32-bit indices) */
+    int gather = cp->trans && ldb <= INT_MAX / 16;
+    const __m512i rows = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(gather ? ldb : 0));
+#endif
     for (int p = p0; p < p1; p++) {
         float *pan = cp->bt + (size_t)p * k * PW;
         int v0 = p * PW, w = cp->n - v0 < PW ? cp->n - v0 : PW;
@@ -308,10 +316,7 @@ static void pack_panels(copy *cp, int p0, int p1)
                 int k1 = k0 + 16 < k ? k0 + 16 : k, j = 0;
 #if defined(__AVX512F__)
                 /* 16 rows at once: each kk gathers one row of the panel */
-                const __m512i rows = _mm512_mullo_epi32(
-                    _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                    _mm512_set1_epi32(ldb));
-                for (; j + 16 <= w; j += 16) {
+                for (; gather && j + 16 <= w; j += 16) {
                     const float *b0 = cp->b + (size_t)(v0 + j) * ldb;
                     for (int kk = k0; kk < k1; kk++)
                         _mm512_storeu_ps(pan + (size_t)kk * PW + j,
