@@ -94,7 +94,9 @@ static struct {
     copy *copies;
     int max_rows;           /* products of more rows go to the BLAS */
     _Atomic long gen;       /* bumped when the weights change (training) */
+    long id;                /* which freeze this is (s2s_gemm_frozen_id) */
 } region[REGIONS];
+static long freezes;          /* freezes so far: the next id */
 static _Atomic int n_regions; /* read without the lock: a hint only */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int few_threads = 1; /* s2s_gemm_frozen_threads */
@@ -425,6 +427,18 @@ int s2s_gemm_is_frozen(const float *p)
     return yes;
 }
 
+long s2s_gemm_frozen_id(const float *p, size_t n)
+{
+    long id = 0;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < REGIONS; i++)
+        if (region[i].lo && p >= region[i].lo && p + n <= region[i].hi &&
+            region[i].max_rows == INT_MAX)
+            id = region[i].id;
+    pthread_mutex_unlock(&lock);
+    return id;
+}
+
 int s2s_gemm_frozen_copies(void)
 {
     int n = 0;
@@ -450,6 +464,7 @@ static int freeze(const float *p, size_t n, int max_rows)
             region[i].copies = NULL;
             region[i].max_rows = max_rows;
             region[i].gen = 0;
+            region[i].id = ++freezes;
             n_regions++;
             done = 1;
         }

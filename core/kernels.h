@@ -51,6 +51,10 @@ void s2s_gemm_frozen_refreshed(const float *p);
  * lies in a frozen range. */
 void s2s_gemm_frozen_threads(int n);
 int s2s_gemm_is_frozen(const float *p);
+/* Non-zero when the n floats at p lie in a range frozen for decoding (read
+ * only until thawed): an id no other freeze has had, so a copy derived
+ * from them knows whether it is still theirs. */
+long s2s_gemm_frozen_id(const float *p, size_t n);
 
 /* Threads the BLAS itself may use (1 inside our own OpenMP regions). */
 void s2s_blas_set_threads(int n);

@@ -33,6 +33,7 @@
 
 #include "core/kernels.h"
 #include "core/phase.h"
+#include "core/screen.h"
 #include "tokenizer/vocab.h"
 
 #define L_MAX S2S_MAX_LAYERS
@@ -112,6 +113,8 @@ struct s2s_work {
     s2s_coop *coop;        /* the output layer shared with other threads */
     int coop_t;            /* this thread's index in it */
     s2s_coop *coop_own;    /* the one this work lends its threads (thread 0) */
+    s2s_screen *screen;    /* the output layer's arg-max for one row */
+    long screen_of;        /* the freeze of the weights it was made from */
 
     int SHmax, GHmax, Kmax, Wmax, Xmax;
 };
@@ -200,6 +203,7 @@ void s2s_work_free(s2s_work *w)
     free(w->src_sorted); free(w->order); free(w->len_sorted); free(w->row_of);
     free(w->gfeed);
     coop_free(w->coop_own);
+    s2s_screen_free(w->screen);
     for (int l = 0; l < L_MAX; l++) {
         free(w->xp_e[l]); free(w->st_e[l]); free(w->cache_e[l]);
         free(w->xr_e[l]); free(w->xp_r[l]); free(w->st_r[l]);
@@ -1589,8 +1593,9 @@ void s2s_step_coop_drain(const s2s_model *m, s2s_work *w)
     while (coop_project(m, w, 0) > 0) {}
 }
 
-void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
-                     const uint32_t *prev_ids, const int *mem_of)
+/* One decoder step of n rows; the logits too unless `logits` is 0. */
+static void decode_step(const s2s_model *m, s2s_work *w, int n,
+                        const uint32_t *prev_ids, const int *mem_of, int logits)
 {
     w->U = 1;
     w->Du[0] = n;
@@ -1599,11 +1604,17 @@ void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
     w->Qu[1] = n;
     memcpy(w->ids_d, prev_ids, (size_t)n * sizeof(uint32_t));
     memcpy(w->mrow, mem_of, (size_t)n * sizeof(int));
-    decoder_span(m, w, 0, 1, w->gst, w->gfeed, !w->coop);
+    decoder_span(m, w, 0, 1, w->gst, w->gfeed, logits && !w->coop);
     if (w->coop)
         coop_project(m, w, n);
     else
         w->lg = w->logits;
+}
+
+void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
+                     const uint32_t *prev_ids, const int *mem_of)
+{
+    decode_step(m, w, n, prev_ids, mem_of, 1);
 }
 
 const float *s2s_step_logits(const s2s_work *w) { return w->lg; }
@@ -1633,6 +1644,47 @@ void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from)
 /* ------------------------------------------------------------------------
  * Greedy decoding */
 
+/* The screen of the output layer (core/screen.c) while the weights are
+ * frozen for decoding; NULL otherwise, or with S2S_SCREEN=0 in the
+ * environment (every logit computed, to compare). */
+static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
+{
+    const char *env = getenv("S2S_SCREEN");
+    if (env && strcmp(env, "0") == 0) return NULL;
+    long id = s2s_gemm_frozen_id(m->params.w, m->params.n);
+    if (id != w->screen_of) {
+        s2s_screen_free(w->screen);
+        w->screen = id ? s2s_screen_new(m->params.w + m->off_out_w,
+                                         m->params.w + m->off_out_b, m->V_tgt,
+                                         top_H(m))
+                       : NULL;
+        w->screen_of = id;
+    }
+    return w->screen;
+}
+
+/* The arg-max of one row's logits from the screen; 0 when it cannot tell,
+ * the logits then computed in w->lg. */
+static int screened_argmax(const s2s_model *m, s2s_work *w, s2s_screen *s,
+                           uint32_t *tok)
+{
+    int ld;
+    const float *o = out_rows(m, w, &ld);
+    s2s_phase(S2S_PH_OUTPUT_PROJ);
+    int ok = s2s_screen_argmax(s, o, tok);
+    s2s_phase(S2S_PH_OTHER);
+    if (!ok) {
+        project_logits(m, o, ld, 1, w->logits);
+        w->lg = w->logits;
+    }
+    return ok;
+}
+
+void s2s_step_screen_counts(const s2s_work *w, long *answered, long *exact)
+{
+    s2s_screen_counts(w->screen, answered, exact);
+}
+
 void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
                      const uint32_t *src, int ld_src, const int *src_len,
                      const int *max_out, uint32_t *out, int ld_out,
@@ -1658,13 +1710,17 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
     }
     n = kept;
     while (n > 0) {
-        s2s_step_decode(m, w, n, cur, mem_of);
+        /* one row: the screen finds its arg-max without every logit */
+        s2s_screen *scr = n == 1 && !w->coop ? screen_of(m, w) : NULL;
+        uint32_t tok1 = 0;
+        decode_step(m, w, n, cur, mem_of, !scr);
+        int screened = scr && screened_argmax(m, w, scr, &tok1);
         /* keep the unfinished rows, packed to the front */
         s2s_phase(S2S_PH_SOFTMAX); /* the arg-max, decoding's "softmax" */
         kept = 0;
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
-            uint32_t tok = argmax_row(w->lg + (size_t)j * V, V);
+            uint32_t tok = screened ? tok1 : argmax_row(w->lg + (size_t)j * V, V);
             if (tok == S2S_EOS) continue;
             if (align && has_attn(m))
                 memcpy(align + ((size_t)r * ld_out + out_len[r]) * ld_align,

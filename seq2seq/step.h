@@ -112,6 +112,11 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
                      const uint32_t *src, int ld_src, const int *src_len,
                      const int *max_out, uint32_t *out, int ld_out,
                      int *out_len, float *align, int ld_align);
+/* A step of one row finds its arg-max through a screen of the output layer
+ * while the weights are frozen for decoding (core/screen.c: same index,
+ * without every logit). How many arg-maxes it answered, and how many
+ * logits it computed exactly for them. */
+void s2s_step_screen_counts(const s2s_work *w, long *answered, long *exact);
 
 /* The decoder step, for decoding loops (greedy, beam):
  *   n = s2s_step_encode(...)   runs the encoder over the B sources that are

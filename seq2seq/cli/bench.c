@@ -25,6 +25,7 @@
 #include "core/sysinfo.h"
 #include "corpora/tatoeba.h"
 #include "seq2seq/decode.h"
+#include "seq2seq/step.h"
 #include "seq2seq/train.h"
 
 static char commit[64];
@@ -263,6 +264,8 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
     }
     double *lat = s2s_xcalloc(n1 + 1, sizeof *lat), total = 0;
     uint32_t out[256];
+    long answered0, exact0, answered, exact;
+    s2s_step_screen_counts(tr->work[0], &answered0, &exact0);
     for (size_t k = 0; k < n1; k++) {
         int len = (int)sp->src_len[k], cap = s2s_decode_limit(cfg, len), olen;
         if (cap > 256) cap = 256;
@@ -273,9 +276,17 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
         lat[k] = omp_get_wtime() - a;
         total += lat[k];
     }
+    /* greedy steps the output layer's screen answered (core/screen.c), and
+     * the logits it computed exactly per answer */
+    s2s_step_screen_counts(tr->work[0], &answered, &exact);
+    answered -= answered0;
+    exact -= exact0;
     json_head("decode_batch1", name, tr->threads);
     printf(", \"beam\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f, "
-           "\"median_ms\": %.3f}\n", beam, n1, n1 / total, 1e3 * median(lat, (int)n1));
+           "\"median_ms\": %.3f, \"screened_steps\": %ld, "
+           "\"exact_logits_per_step\": %.2f}\n", beam, n1, n1 / total,
+           1e3 * median(lat, (int)n1), answered,
+           answered ? (double)exact / answered : 0.0);
     free(lat);
     fflush(stdout);
 }

@@ -1,0 +1,171 @@
+/* tests/core_screen.c — the output layer's screen (core/screen.c) finds the
+ * index the full product's arg-max finds, bit for bit, at 1 and 2 BLAS
+ * threads, including near ties planted below the screen's resolution and
+ * exact ties between equal rows; it declines what it cannot tell. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/kernels.h"
+#include "core/rng.h"
+#include "core/screen.h"
+
+/* What greedy decoding does without the screen: every logit, then the
+ * first largest. */
+static uint32_t full_argmax(const float *W, const float *b, int V, int H,
+                            const float *h, float *z)
+{
+    memcpy(z, b, (size_t)V * sizeof *z);
+    s2s_gemm(0, 1, 1, V, H, 1.0f, h, H, W, H, 1.0f, z, V);
+    uint32_t best = 0;
+    for (int v = 1; v < V; v++)
+        if (z[v] > z[best]) best = (uint32_t)v;
+    return best;
+}
+
+static void fill(s2s_rng *r, float *x, size_t n, float range)
+{
+    for (size_t i = 0; i < n; i++) x[i] = s2s_rng_uniform(r, -range, range);
+}
+
+Test(screen, same_index_as_the_full_product)
+{
+    static const int shapes[][2] = {{1003, 77}, {4, 1}, {517, 256}, {2050, 300}};
+    s2s_rng r;
+    s2s_rng_seed(&r, 7);
+    long answered = 0, exact = 0, trials = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int V = shapes[s][0], H = shapes[s][1];
+        float *W = malloc((size_t)V * H * sizeof *W), *b = malloc((size_t)V * sizeof *b);
+        float *h = malloc((size_t)H * sizeof *h), *z = malloc((size_t)V * sizeof *z);
+        for (int threads = 1; threads <= 2; threads++) {
+            s2s_blas_set_threads(threads);
+            for (int t = 0; t < 12; t++, trials++) {
+                fill(&r, W, (size_t)V * H, 0.3f);
+                fill(&r, b, (size_t)V, 1.0f);
+                float scale = t % 3 == 0 ? 1e-3f : t % 3 == 1 ? 1.0f : 30.0f;
+                fill(&r, h, (size_t)H, scale);
+                /* plant ties: rows lifted to within a few ulps of the
+                 * largest logit, and one row a copy of the largest */
+                uint32_t m = full_argmax(W, b, V, H, h, z);
+                for (int k = 0; k < 8 && V > 1; k++) {
+                    int v = (int)(s2s_rng_next(&r) % (uint64_t)V);
+                    b[v] += (z[m] - z[v]) * (1.0f + (float)(k - 4) * 1e-7f);
+                }
+                int c = (int)(s2s_rng_next(&r) % (uint64_t)V);
+                if (c != (int)m && V > 1) {
+                    memcpy(W + (size_t)c * H, W + (size_t)m * H, (size_t)H * sizeof *W);
+                    b[c] = b[m];
+                }
+                uint32_t want = full_argmax(W, b, V, H, h, z), got = ~0u;
+                s2s_screen *sc = s2s_screen_new(W, b, V, H);
+                if (!sc) {
+                    free(W); free(b); free(h); free(z);
+                    cr_skip_test("this build has no screen kernel");
+                }
+                cr_assert_eq(s2s_screen_argmax(sc, h, &got), 1,
+                             "V %d H %d threads %d trial %d: declined", V, H,
+                             threads, t);
+                cr_assert_eq(got, want, "V %d H %d threads %d trial %d: %u, not %u",
+                             V, H, threads, t, got, want);
+                long a, e;
+                s2s_screen_counts(sc, &a, &e);
+                answered += a;
+                exact += e;
+                s2s_screen_free(sc);
+            }
+        }
+        s2s_blas_set_threads(1);
+        free(W); free(b); free(h); free(z);
+    }
+    cr_assert_eq(answered, trials);
+    /* the planted ties must have reached the exact path */
+    cr_assert(exact >= 3 * trials, "%ld logits computed exactly in %ld trials: "
+              "the ties never got past the screen", exact, trials);
+}
+
+Test(screen, declines_what_it_cannot_tell)
+{
+    enum { V = 40, H = 33 };
+    float W[V * H], b[V], h[H];
+    s2s_rng r;
+    s2s_rng_seed(&r, 3);
+    fill(&r, W, V * H, 0.5f);
+    fill(&r, b, V, 0.5f);
+    s2s_screen *sc = s2s_screen_new(W, b, V, H);
+    if (!sc) cr_skip_test("this build has no screen kernel");
+    uint32_t got = 0;
+    /* h of zeros: the largest bias */
+    memset(h, 0, sizeof h);
+    float z[V];
+    cr_assert_eq(s2s_screen_argmax(sc, h, &got), 1);
+    cr_assert_eq(got, full_argmax(W, b, V, H, h, z));
+    fill(&r, h, H, 1.0f);
+    h[5] = NAN;
+    cr_assert_eq(s2s_screen_argmax(sc, h, &got), 0);
+    h[5] = INFINITY;
+    cr_assert_eq(s2s_screen_argmax(sc, h, &got), 0);
+    s2s_screen_free(sc);
+    W[17] = NAN;
+    cr_assert_null(s2s_screen_new(W, b, V, H));
+    W[17] = 0;
+    b[3] = -INFINITY;
+    cr_assert_null(s2s_screen_new(W, b, V, H));
+    cr_assert_null(s2s_screen_new(W, b, 3, H));
+}
+
+/* The bound taken in full, each of its terms: row v planted just above a
+ * row of zero weights (whose logit, its bias, the screen knows to the last
+ * bits), and h chosen so that v's 8-bit logit falls short of the float one
+ * by all of the term: set against the rounding of v's weights, or, with
+ * v's weights on the 8-bit grid, h itself just short of half a step of its
+ * own grid, with the signs of v's weights. A screen whose bound were
+ * smaller than the term would rule v out. */
+static void worst_case(int rounding_of_h)
+{
+    enum { V = 64, H = 96, M = 10, ROW = 33 };
+    float W[V * H], b[V], h[H], z[V];
+    s2s_rng r;
+    s2s_rng_seed(&r, 11);
+    fill(&r, W, V * H, 0.01f);
+    memset(b, 0, sizeof b);
+    for (int k = 0; k < H; k++) {
+        W[M * H + k] = 0;
+        W[ROW * H + k] = rounding_of_h ? (float)((k * 37 % 255) - 127) * 0.002f
+                                       : s2s_rng_uniform(&r, -0.3f, 0.3f);
+    }
+    /* the shortfall: of the weights' rounding as the screen rounds them (a
+     * scale per row, 127 steps), or of h's (max|h| / 127 a step) */
+    double amax = 0, gap = 0;
+    for (int k = 0; k < H; k++) amax = fmax(amax, fabs(W[ROW * H + k]));
+    for (int k = 0; k < H; k++) {
+        double x = W[ROW * H + k], d = amax / 127 * nearbyint(x / (amax / 127)) - x;
+        if (rounding_of_h) {
+            h[k] = x > 0 ? 126.49f : -126.49f;
+            gap += 0.49 * fabs(x);
+        } else {
+            h[k] = d > 0 ? -1.0f : 1.0f;
+            gap += fabs(d);
+        }
+    }
+    if (rounding_of_h) {
+        W[ROW * H] = 0; /* (k*37 % 255) - 127 at k = 0: -127, the row's max */
+        W[ROW * H + 1] = 127 * 0.002f;
+        gap -= 0.49 * 127 * 0.002 * 2;
+        h[0] = 127.0f; /* max|h|: a step of exactly 1 */
+    }
+    full_argmax(W, b, V, H, h, z);
+    b[M] = 5000.0f - z[M];
+    b[ROW] = 5000.0f + (float)(gap / 20) - z[ROW];
+    cr_assert_eq(full_argmax(W, b, V, H, h, z), ROW, "the planted row must win");
+    s2s_screen *sc = s2s_screen_new(W, b, V, H);
+    if (!sc) cr_skip_test("this build has no screen kernel");
+    uint32_t got = 0;
+    cr_assert_eq(s2s_screen_argmax(sc, h, &got), 1);
+    cr_assert_eq(got, ROW, "%u, not %d (the shortfall: %g)", got, ROW, gap);
+    s2s_screen_free(sc);
+}
+
+Test(screen, bound_holds_for_the_rounding_of_w) { worst_case(0); }
+Test(screen, bound_holds_for_the_rounding_of_h) { worst_case(1); }
