@@ -23,6 +23,10 @@ typedef struct s2s_beam_opts {
     float alpha;               /* S2S_LP_WU's exponent */
     float beta;                /* coverage penalty (attention models): plus
                                   beta * sum_i log(min(sum_j a_ij, 1)) */
+    /* s2s_decode_batch over a lexical shortlist (seq2seq/shortlist.h) when
+     * shortlist is set and per_word > 0; beam search itself ignores them */
+    const struct s2s_shortlist *shortlist;
+    int shortlist_per_word, shortlist_frequent;
 } s2s_beam_opts;
 
 /* Beam search of B sources (any order of lengths). |Y| counts the output

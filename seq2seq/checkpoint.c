@@ -49,15 +49,15 @@ int s2s_checkpoint_save(const char *path, const s2s_config *cfg,
                         const s2s_model *m, const s2s_train_state *st,
                         s2s_err *err)
 {
-    return s2s_checkpoint_save_subwords(path, cfg, src, tgt, NULL, NULL, m,
-                                        st, err);
+    return s2s_checkpoint_save_subwords(path, cfg, src, tgt, NULL, NULL, NULL,
+                                        m, st, err);
 }
 
 int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
                                  const s2s_vocab *src, const s2s_vocab *tgt,
                                  const s2s_subword *sub_src,
                                  const s2s_subword *sub_tgt,
-                                 const s2s_model *m,
+                                 const s2s_shortlist *lex, const s2s_model *m,
                                  const s2s_train_state *st, s2s_err *err)
 {
     if (!sub_src != !sub_tgt || !sub_src != !s2s_config_subwords(cfg))
@@ -120,6 +120,17 @@ int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
         if (s2s_ckpt_add(w, "spm_src", bytes, blen, err) < 0) goto fail;
         bytes = s2s_subword_bytes(sub_tgt, &blen);
         if (s2s_ckpt_add(w, "spm_tgt", bytes, blen, err) < 0) goto fail;
+    }
+    if (lex) {
+        size_t blen;
+        void *bytes = s2s_shortlist_bytes(lex, &blen);
+        if (!bytes) {
+            s2s_fail(err, "%s: out of memory for the shortlist", path);
+            goto fail;
+        }
+        int rc = s2s_ckpt_add(w, "lex", bytes, blen, err);
+        free(bytes);
+        if (rc < 0) goto fail;
     }
 
     if (s2s_ckpt_add_f32(w, "params", m->params.w, m->params.n, err) < 0)
@@ -450,6 +461,14 @@ int s2s_checkpoint_load_trusting(const char *path, const char *const *files,
         out->sub_tgt = load_subword(&ck, "spm_tgt", &out->cfg, out->tgt, err);
         if (!out->sub_tgt) goto fail;
     }
+    size_t lex_len;
+    const void *lex = s2s_ckpt_get(&ck, "lex", &lex_len);
+    if (lex) { /* optional: checkpoints from before it have none */
+        char name[S2S_PATH_MAX + 32];
+        snprintf(name, sizeof name, "%s: section 'lex'", path);
+        out->lex = s2s_shortlist_parse(lex, lex_len, (int)vs, (int)vt, name, err);
+        if (!out->lex) goto fail;
+    }
     /* sizes first, memory after: nothing read from the file is allocated
      * before it agrees with the bytes actually there */
     s2s_cell_pins pins;
@@ -512,6 +531,7 @@ void s2s_loaded_free(s2s_loaded *l)
     s2s_vocab_free(l->tgt);
     s2s_subword_free(l->sub_src);
     s2s_subword_free(l->sub_tgt);
+    s2s_shortlist_free(l->lex);
     s2s_model_free(&l->model);
     memset(l, 0, sizeof *l);
 }

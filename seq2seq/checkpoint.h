@@ -12,6 +12,7 @@
 #include "core/ckpt.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
+#include "seq2seq/shortlist.h"
 #include "tokenizer/subword.h"
 #include "tokenizer/vocab.h"
 
@@ -44,13 +45,14 @@ int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
                                  const s2s_vocab *src, const s2s_vocab *tgt,
                                  const s2s_subword *sub_src,
                                  const s2s_subword *sub_tgt,
-                                 const s2s_model *m,
+                                 const s2s_shortlist *lex, const s2s_model *m,
                                  const s2s_train_state *state, s2s_err *err);
 
 typedef struct s2s_loaded {
     s2s_config cfg;
     s2s_vocab *src, *tgt;
     s2s_subword *sub_src, *sub_tgt; /* tokenizer.type sentencepiece, else NULL */
+    s2s_shortlist *lex;    /* the lexical shortlist ("lex"), NULL if none */
     s2s_model model;       /* built, cells loaded, parameters filled */
     int has_state;
     s2s_train_state state; /* and model.params.m / .v when has_state */

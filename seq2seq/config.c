@@ -99,6 +99,8 @@ void s2s_config_defaults(s2s_config *c)
     set_str(c->decode.length_penalty, sizeof c->decode.length_penalty, "avg");
     c->decode.alpha = 0.6f;
     c->decode.beta = 0.0f;
+    c->decode.shortlist = 0;
+    c->decode.shortlist_frequent = 100;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -233,6 +235,8 @@ static const key_spec KEYS[] = {
     CHOICE("decode.length_penalty", decode.length_penalty, "none|avg|wu"),
     FLT("decode.alpha", decode.alpha, 0, 0, HUGE_VAL, 0),
     FLT("decode.beta", decode.beta, 0, 0, HUGE_VAL, 0),
+    INT("decode.shortlist", decode.shortlist, 0, 64),
+    INT("decode.shortlist_frequent", decode.shortlist_frequent, 0, 2000),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -1100,6 +1104,8 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "  beam: %d\n  length_penalty: %s\n  alpha: %s\n  beta: %s\n",
             c->decode.beam, c->decode.length_penalty,
             float_str(c->decode.alpha, b[1]), float_str(c->decode.beta, b[2]));
+    fprintf(f, "  shortlist: %d\n  shortlist_frequent: %d\n",
+            c->decode.shortlist, c->decode.shortlist_frequent);
     return ferror(f) ? -1 : 0;
 }
 

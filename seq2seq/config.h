@@ -102,6 +102,10 @@ typedef struct s2s_config {
         char length_penalty[8];     /* decode.length_penalty: none | avg | wu (avg) */
         float alpha;                /* decode.alpha: wu's exponent (0.6) */
         float beta;                 /* decode.beta: coverage penalty weight (0) */
+        int shortlist;              /* decode.shortlist: target tokens per source
+                                       token of a batch's lexical shortlist, 0 = off (0) */
+        int shortlist_frequent;     /* decode.shortlist_frequent: the most frequent
+                                       target tokens it always holds (100) */
     } decode;
 } s2s_config;
 

@@ -71,6 +71,11 @@ typedef struct s2s_model {
     size_t off_out_b;          /* V_tgt */
     size_t off_dense;          /* everything from here on is not an embedding */
     s2s_params params;
+    /* Decoding over a shortlist (seq2seq/shortlist.h) decodes with a copy
+     * of the model whose V_tgt is the shortlist's size and whose output
+     * layer and target embeddings are these rows, gathered; NULL: the
+     * parameters' own. Only decoding reads them. */
+    const float *view_out_w, *view_out_b, *view_emb_tgt;
 
     /* Loaded plugins, one per distinct cell name (a plugin serves many
      * layers). */

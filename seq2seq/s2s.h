@@ -102,6 +102,13 @@ size_t s2s_translate_batch_nbest(s2s_translator *t, const char *const *texts,
 void s2s_translator_set_beam(s2s_translator *t, int beam);
 int s2s_translator_beam(const s2s_translator *t);
 
+/* Decode over a lexical shortlist from now on (decode.shortlist of the
+ * checkpoint until set): the decode.shortlist_frequent most frequent
+ * target tokens and the per_word best of each source token of a batch; 0
+ * turns it off. Changes output (seq2seq/shortlist.h). -1 when the
+ * checkpoint has no shortlist. */
+int s2s_translator_set_shortlist(s2s_translator *t, int per_word, s2s_err *err);
+
 /* Forced decoding: the log-probability the model gives target tgt[i]
  * (and the <eos> after it) as the translation of src[i], in logprob[i],
  * and the tokens scored (<eos> included) in ntok[i]. A pair that cannot be

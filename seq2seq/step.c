@@ -42,6 +42,8 @@ struct s2s_work {
     /* capacities the buffers below were sized for */
     int capB, capT, capU, capTrain;
     size_t capNe, capNd;
+    int capV;              /* target vocabulary logits was sized for (a
+                              shortlist's differs from batch to batch) */
 
     /* packing of the current pass */
     int T, U, Ne, Nd;
@@ -123,6 +125,21 @@ static const s2s_cell_host *host(void) { return s2s_cell_host_services(); }
 
 static int has_attn(const s2s_model *m) { return m->attn.kind != S2S_ATTN_NONE; }
 
+/* The output layer and target embeddings decoding reads: a shortlist's
+ * rows (model.h) or the parameters' own. */
+static const float *out_w(const s2s_model *m)
+{
+    return m->view_out_w ? m->view_out_w : m->params.w + m->off_out_w;
+}
+static const float *out_b(const s2s_model *m)
+{
+    return m->view_out_b ? m->view_out_b : m->params.w + m->off_out_b;
+}
+static const float *emb_tgt(const s2s_model *m)
+{
+    return m->view_emb_tgt ? m->view_emb_tgt : m->params.w + m->off_emb_tgt;
+}
+
 /* Width of the fed-back / output-layer input h~ (the decoder's top h). */
 static int top_H(const s2s_model *m) { return m->dec[m->L_dec - 1].H; }
 
@@ -133,6 +150,8 @@ static int top_H(const s2s_model *m) { return m->dec[m->L_dec - 1].H; }
  * matrix, instead of every thread repacking all of it for its own rows). */
 struct s2s_coop {
     int nt, cap, capT;     /* threads, rows, room in gath */
+    int capV;              /* vocabulary logits has room for (a shortlist's
+                              is smaller than the model's) */
     int *n;                /* (nt) rows each thread put in this step */
     const float **rows;    /* (nt) where they are */
     int *ld;               /* (nt) their stride */
@@ -228,8 +247,9 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
                          size_t Ne, size_t Nd, int train)
 {
     if (B <= w->capB && T <= w->capT && U <= w->capU && Ne <= w->capNe &&
-        Nd <= w->capNd && train <= w->capTrain)
+        Nd <= w->capNd && train <= w->capTrain && m->V_tgt <= w->capV)
         return;
+    int V = imax(m->V_tgt, w->capV);
     if (B < w->capB) B = w->capB;
     if (T < w->capT) T = w->capT;
     if (U < w->capU) U = w->capU;
@@ -293,7 +313,7 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
     GROWI(w->mlen, B); GROWI(w->mrow, B);
     GROWF(w->feed, Nd * H); GROWF(w->mask_o, drop ? Nd * H : 1);
     GROWF(w->dfd, Ndb * H);
-    GROWF(w->logits, Nd * m->V_tgt);
+    GROWF(w->logits, Nd * V);
     GROWF(w->zeros, (size_t)B * w->Wmax);
     memset(w->zeros, 0, (size_t)B * w->Wmax * sizeof(float));
     GROWF(w->ds_a, Nb * w->Wmax); GROWF(w->ds_b, Nb * w->Wmax);
@@ -307,7 +327,7 @@ static void work_reserve(const s2s_model *m, s2s_work *w, int B, int T, int U,
     GROWI(w->order, B); GROWI(w->len_sorted, B); GROWI(w->row_of, B);
     GROWF(w->gfeed, (size_t)B * H);
     w->capB = B; w->capT = T; w->capU = U;
-    w->capNe = Ne; w->capNd = Nd; w->capTrain = train;
+    w->capNe = Ne; w->capNd = Nd; w->capTrain = train; w->capV = V;
 }
 
 /* ------------------------------------------------------------------------
@@ -759,14 +779,11 @@ static void memory_backward(const s2s_model *m, s2s_work *w, int B,
 static void project_logits(const s2s_model *m, const float *h, int ldh,
                            int n, float *logits)
 {
-    const float *P = m->params.w;
     int V = m->V_tgt, H = top_H(m);
     s2s_phase(S2S_PH_OUTPUT_PROJ);
     for (int i = 0; i < n; i++)
-        memcpy(logits + (size_t)i * V, P + m->off_out_b,
-               (size_t)V * sizeof(float));
-    s2s_gemm(0, 1, n, V, H, 1.0f, h, ldh, P + m->off_out_w, H, 1.0f, logits,
-             V);
+        memcpy(logits + (size_t)i * V, out_b(m), (size_t)V * sizeof(float));
+    s2s_gemm(0, 1, n, V, H, 1.0f, h, ldh, out_w(m), H, 1.0f, logits, V);
     s2s_phase(S2S_PH_OTHER);
 }
 
@@ -881,7 +898,7 @@ static void decoder_span(const s2s_model *m, s2s_work *w, int u0, int u1,
     const float *P = m->params.w;
     int E = m->E, i0 = w->Qu[u0], N = w->Qu[u1] - i0;
     float *emb = w->emb_d + (size_t)i0 * E;
-    embed(P + m->off_emb_tgt, E, w->ids_d + i0, N, emb);
+    embed(emb_tgt(m), E, w->ids_d + i0, N, emb);
     if (w->drop)
         dropout_forward(w, emb, E, emb, E, N, E, w->mask_d[0] + (size_t)i0 * E);
     for (int l = 0; l < m->L_dec; l++) {
@@ -1466,7 +1483,7 @@ s2s_coop *s2s_step_coop(const s2s_model *m, s2s_work *w0, int threads,
                         int rows)
 {
     s2s_coop *c = w0->coop_own;
-    if (c && c->capT >= threads && c->cap >= rows) {
+    if (c && c->capT >= threads && c->cap >= rows && c->capV >= m->V_tgt) {
         c->nt = threads;
         memset(c->wait, 0, (size_t)threads * sizeof *c->wait);
         return c;
@@ -1476,6 +1493,7 @@ s2s_coop *s2s_step_coop(const s2s_model *m, s2s_work *w0, int threads,
     c = s2s_xcalloc(1, sizeof *c);
     c->nt = c->capT = threads;
     c->cap = rows;
+    c->capV = m->V_tgt;
     c->mode = old_mode;
     c->n = s2s_xcalloc((size_t)threads, sizeof *c->n);
     c->rows = s2s_xcalloc((size_t)threads, sizeof *c->rows);
@@ -1566,12 +1584,11 @@ static int coop_project(const s2s_model *m, s2s_work *w, int n)
                 memcpy(g + (size_t)i * H, c->rows[j] + (size_t)r * c->ld[j],
                        (size_t)H * sizeof(float));
         int v0 = (int)((long)V * t / nt), v1 = (int)((long)V * (t + 1) / nt);
-        const float *P = m->params.w;
         for (int r = 0; r < total && v1 > v0; r++)
-            memcpy(c->logits + (size_t)r * V + v0, P + m->off_out_b + v0,
+            memcpy(c->logits + (size_t)r * V + v0, out_b(m) + v0,
                    (size_t)(v1 - v0) * sizeof(float));
-        s2s_gemm(0, 1, total, v1 - v0, H, 1.0f, g, H,
-                 P + m->off_out_w + (size_t)v0 * H, H, 1.0f, c->logits + v0, V);
+        s2s_gemm(0, 1, total, v1 - v0, H, 1.0f, g, H, out_w(m) + (size_t)v0 * H,
+                 H, 1.0f, c->logits + v0, V);
     }
     s2s_phase(S2S_PH_WAIT);
     t0 = omp_get_wtime();
@@ -1651,7 +1668,8 @@ static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
 {
     const char *env = getenv("S2S_SCREEN");
     if (env && strcmp(env, "0") == 0) return NULL;
-    long id = s2s_gemm_frozen_id(m->params.w, m->params.n);
+    /* (a shortlist's rows are gathered for each batch: no screen) */
+    long id = m->view_out_w ? 0 : s2s_gemm_frozen_id(m->params.w, m->params.n);
     if (id != w->screen_of) {
         s2s_screen_free(w->screen);
         w->screen = id ? s2s_screen_new(m->params.w + m->off_out_w,

@@ -295,6 +295,9 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         s2s_trainer_free(tr);
         return s2s_fail(err, "%s: no training pairs", cfg->data.train);
     }
+    tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
+                                  (int)s2s_vocab_size(tr->data.src_vocab),
+                                  (int)s2s_vocab_size(tr->data.tgt_vocab));
 
     if (resuming) {
         tr->model = ck.model; /* takes over the loaded model */
@@ -547,6 +550,14 @@ int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
     tr->model = ck.model;
     memset(&ck.model, 0, sizeof ck.model);
     tr->st = ck.state;
+    /* the checkpoint's shortlist; one from before it had none is built
+     * from the training split (never from a test file standing in for it) */
+    tr->lex = ck.lex;
+    ck.lex = NULL;
+    if (!tr->lex && rc == 0 && !test_file && tr->data.split[S2S_TRAIN].n)
+        tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
+                                      (int)s2s_vocab_size(tr->data.src_vocab),
+                                      (int)s2s_vocab_size(tr->data.tgt_vocab));
     s2s_loaded_free(&ck);
     tr->loaded = 2;
     if (rc < 0) {
@@ -590,6 +601,7 @@ void s2s_trainer_free(s2s_trainer *tr)
     if (tr->loaded >= 1) s2s_dataset_free(&tr->data);
     s2s_subword_free(tr->sub_src);
     s2s_subword_free(tr->sub_tgt);
+    s2s_shortlist_free(tr->lex);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -1510,7 +1522,8 @@ static int save(s2s_trainer *tr, const char *name, s2s_err *err)
     snprintf(path, sizeof path, "%s/%s", tr->cfg.train.run_dir, name);
     return s2s_checkpoint_save_subwords(path, &tr->cfg, tr->data.src_vocab,
                                         tr->data.tgt_vocab, tr->sub_src,
-                                        tr->sub_tgt, &tr->model, &tr->st, err);
+                                        tr->sub_tgt, tr->lex, &tr->model,
+                                        &tr->st, err);
 }
 
 static FILE *open_metrics(const s2s_trainer *tr, char *path, size_t size,

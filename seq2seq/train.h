@@ -18,6 +18,7 @@
 #include "seq2seq/checkpoint.h"
 #include "seq2seq/config.h"
 #include "seq2seq/model.h"
+#include "seq2seq/shortlist.h"
 #include "seq2seq/step.h"
 
 /* Steps in a row with a non-finite gradient norm (each skipped) that stop
@@ -80,6 +81,8 @@ typedef struct s2s_trainer {
     size_t hist_n, hist_cap;
     long hist_base;
     s2s_subword *sub_src, *sub_tgt; /* SentencePiece models; NULL for words */
+    s2s_shortlist *lex;    /* the lexical shortlist of the training split
+                              (saved in every checkpoint); NULL if none */
     const float *frozen_w; /* the weights frozen for training's few-row
                               products (core/frozen.c), or NULL */
 } s2s_trainer;

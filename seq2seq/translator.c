@@ -51,6 +51,14 @@ s2s_translator *s2s_translator_open(const char *path, int threads,
     (void)s2s_gemm_freeze(t->ck.model.params.w, t->ck.model.params.n);
     s2s_tokens_init(&t->tokens);
     s2s_beam_opts_of(&t->ck.cfg, &t->beam);
+    t->beam.shortlist = t->ck.lex;
+    if (t->beam.shortlist_per_word > 0 && !t->ck.lex) {
+        s2s_fail(err, "%s: decode.shortlist is %d but the checkpoint has no "
+                 "shortlist (it was trained before shortlists were kept)",
+                 path, t->beam.shortlist_per_word);
+        s2s_translator_close(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -327,6 +335,15 @@ void s2s_translator_set_beam(s2s_translator *t, int beam)
 }
 
 int s2s_translator_beam(const s2s_translator *t) { return t->beam.beam; }
+
+int s2s_translator_set_shortlist(s2s_translator *t, int per_word, s2s_err *err)
+{
+    if (per_word > 0 && !t->ck.lex)
+        return s2s_fail(err, "the checkpoint has no shortlist (it was trained "
+                        "before shortlists were kept)");
+    t->beam.shortlist_per_word = per_word < 0 ? 0 : per_word;
+    return 0;
+}
 
 size_t s2s_translate_batch(s2s_translator *t, const char *const *texts,
                            size_t n, char **out, s2s_err *errs)

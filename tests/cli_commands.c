@@ -608,4 +608,21 @@ Test(cli, n_best_score_and_repl_beam)
     cr_assert_eq(lines(out), 3, "%s", out);
     free(out);
     free(err);
+    /* over the lexical shortlist the checkpoint keeps: the toy's source
+     * words name their translations, so the same best translations */
+    snprintf(in, sizeof in, "%s\n%s\n", s0, s1);
+    cr_assert_eq(run("translate -m run/best.ckpt --beam 4 --shortlist 2", in, &out, &err),
+                 0, "%s", err);
+    snprintf(want, sizeof want, "%s\n%s\n", t0, t1);
+    cr_assert_str_eq(out, want);
+    free(out);
+    free(err);
+    cr_assert_eq(run("eval -m run/best.ckpt --shortlist 2", NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "\"bleu\": "), "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(run("translate -m run/best.ckpt --shortlist 0", in, &out, &err), 2);
+    cr_assert(strstr(err, "--shortlist"), "%s", err);
+    free(out);
+    free(err);
 }

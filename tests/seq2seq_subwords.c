@@ -153,7 +153,7 @@ Test(subwords, dataset_in_pieces_keeps_its_pairs_and_word_references)
     cr_assert_eq(s2s_checkpoint_save(path, &c, d.src_vocab, d.tgt_vocab, &m, NULL,
                                      &err), -1, "saved without its models");
     cr_assert_eq(s2s_checkpoint_save_subwords(path, &c, d.src_vocab, d.tgt_vocab,
-                                              sw, sw, &m, NULL, &err), 0, "%s",
+                                              sw, sw, NULL, &m, NULL, &err), 0, "%s",
                  err.msg);
     s2s_loaded l;
     cr_assert_eq(s2s_checkpoint_load(path, &l, &err), 0, "%s", err.msg);
@@ -170,7 +170,7 @@ Test(subwords, dataset_in_pieces_keeps_its_pairs_and_word_references)
     cr_assert(!s2s_vocab_equal(v, d.tgt_vocab), "a cased model, the same pieces?");
     {
         cr_assert_eq(s2s_checkpoint_save_subwords(path, &c, d.src_vocab, d.tgt_vocab,
-                                                  sw, other, &m, NULL, &err), 0);
+                                                  sw, other, NULL, &m, NULL, &err), 0);
         cr_assert_eq(s2s_checkpoint_load(path, &l, &err), -1);
         cr_assert(strstr(err.msg, "spm_tgt") && strstr(err.msg, "differ"), "%s",
                   err.msg);

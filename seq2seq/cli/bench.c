@@ -232,7 +232,8 @@ static int child_throughput(const char *self, const char *name, int threads,
 /* Test BLEU and chrF with batched decoding (batch decode.batch over the
  * whole test split, timed), then batch 1 over the first 500 test
  * sentences; greedy (beam 1) or with a beam of `beam`. */
-static void decode_figures(s2s_trainer *tr, const char *name, int beam)
+static void decode_figures(s2s_trainer *tr, const char *name, int beam,
+                           int shortlist)
 {
     const s2s_config *cfg = &tr->cfg;
     s2s_scores sc;
@@ -240,6 +241,8 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
     s2s_beam_opts bo;
     s2s_beam_opts_of(cfg, &bo);
     bo.beam = beam;
+    bo.shortlist = tr->lex;
+    bo.shortlist_per_word = shortlist;
     double t0 = omp_get_wtime();
     s2s_trainer_score(tr, S2S_TEST, &bo, &sc, &err);
     double secs = omp_get_wtime() - t0;
@@ -248,14 +251,14 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
         return;
     }
     json_head("test_quality", name, tr->threads);
-    printf(", \"epochs\": %d, \"beam\": %d, \"length_penalty\": \"%s\", "
-           "\"sentences\": %zu, \"bleu\": %.2f, \"chrf\": %.2f}\n",
-           tr->st.epoch, beam, cfg->decode.length_penalty, sc.sentences, sc.bleu,
-           sc.chrf);
+    printf(", \"epochs\": %d, \"beam\": %d, \"shortlist\": %d, "
+           "\"length_penalty\": \"%s\", \"sentences\": %zu, \"bleu\": %.2f, "
+           "\"chrf\": %.2f}\n", tr->st.epoch, beam, shortlist,
+           cfg->decode.length_penalty, sc.sentences, sc.bleu, sc.chrf);
     json_head("decode_batched", name, tr->threads);
-    printf(", \"beam\": %d, \"batch\": %d, \"sentences\": %zu, "
-           "\"sentences_per_s\": %.0f}\n",
-           beam, cfg->decode.batch, sc.sentences, sc.sentences / secs);
+    printf(", \"beam\": %d, \"shortlist\": %d, \"batch\": %d, "
+           "\"sentences\": %zu, \"sentences_per_s\": %.0f}\n",
+           beam, shortlist, cfg->decode.batch, sc.sentences, sc.sentences / secs);
     const s2s_split *sp = &tr->data.split[S2S_TEST];
     size_t n1 = sp->n < 500 ? sp->n : 500;
     if (n1 == 0) {
@@ -282,9 +285,9 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam)
     answered -= answered0;
     exact -= exact0;
     json_head("decode_batch1", name, tr->threads);
-    printf(", \"beam\": %d, \"sentences\": %zu, \"sentences_per_s\": %.0f, "
-           "\"median_ms\": %.3f, \"screened_steps\": %ld, "
-           "\"exact_logits_per_step\": %.2f}\n", beam, n1, n1 / total,
+    printf(", \"beam\": %d, \"shortlist\": %d, \"sentences\": %zu, "
+           "\"sentences_per_s\": %.0f, \"median_ms\": %.3f, \"screened_steps\": %ld, "
+           "\"exact_logits_per_step\": %.2f}\n", beam, shortlist, n1, n1 / total,
            1e3 * median(lat, (int)n1), answered,
            answered ? (double)exact / answered : 0.0);
     free(lat);
@@ -384,8 +387,8 @@ static int quality(const char *name, int epochs, int threads, long seed)
                e + 1, dev, exp(dev), secs, tok / secs);
         fflush(stdout);
     }
-    decode_figures(&tr, name, 1);
-    decode_figures(&tr, name, 5);
+    decode_figures(&tr, name, 1, 0);
+    decode_figures(&tr, name, 5, 0);
     char path[S2S_PATH_MAX + 64];
     if (seed >= 0) /* runs of several seeds side by side keep their models */
         snprintf(path, sizeof path, "%s/bench-seed%ld.ckpt", cfg.train.run_dir, seed);
@@ -437,7 +440,7 @@ fail:
 static const char HELP[] =
     "usage: s2s bench [--configs S,G,R,M,A] [--steps N] [--warmup N]\n"
     "                 [--epochs N] [--quality S,A] [--no-quality] [--seed N]\n"
-    "       s2s bench --decode CHECKPOINT [--phases]\n"
+    "       s2s bench --decode CHECKPOINT [--phases | --shortlist K]\n"
     "       s2s bench --phases [--configs S,...] [--steps N] [--warmup N]\n"
     "\n"
     "The reference benchmark of bench/README.md, as JSON lines on stdout: GEMM\n"
@@ -462,7 +465,17 @@ int s2s_bench_main(int argc, char **argv)
                           atof(argv[6]));
     int decode_ph = argc == 4 && strcmp(argv[1], "--decode") == 0 &&
                     strcmp(argv[3], "--phases") == 0;
-    if ((argc == 3 || decode_ph) && strcmp(argv[1], "--decode") == 0) {
+    int shortlist = 0;
+    if (argc == 5 && strcmp(argv[1], "--decode") == 0 &&
+        strcmp(argv[3], "--shortlist") == 0) {
+        shortlist = atoi(argv[4]);
+        if (shortlist < 1 || shortlist > 64) {
+            fprintf(stderr, "s2s bench: --shortlist wants a number from 1 to 64, got '%s'\n",
+                    argv[4]);
+            return 2;
+        }
+    }
+    if ((argc == 3 || decode_ph || shortlist) && strcmp(argv[1], "--decode") == 0) {
         /* decoding figures of a saved model, e.g. runs/S/bench.ckpt */
         s2s_trainer tr;
         s2s_err err;
@@ -477,8 +490,13 @@ int s2s_bench_main(int argc, char **argv)
         if (decode_ph) {
             decode_phases(&tr, argv[2]);
         } else {
-            decode_figures(&tr, argv[2], 1);
-            decode_figures(&tr, argv[2], 5);
+            if (shortlist && !tr.lex) {
+                fprintf(stderr, "s2s bench: %s: no shortlist (none in the "
+                        "checkpoint, and no training data)\n", argv[2]);
+            } else {
+                decode_figures(&tr, argv[2], 1, shortlist);
+                decode_figures(&tr, argv[2], 5, shortlist);
+            }
         }
         s2s_gemm_thaw(tr.model.params.w);
         s2s_trainer_free(&tr);

@@ -231,6 +231,11 @@ static const char TRANSLATE_HELP[] =
     "                    as 'i ||| translation ||| score' (i counts input lines\n"
     "                    from 0; the score is the length-normalised\n"
     "                    log-probability that ranks them)\n"
+    "  --shortlist K     decode over a lexical shortlist: the checkpoint's\n"
+    "                    decode.shortlist_frequent most frequent target tokens\n"
+    "                    and the K best of each source token of a batch\n"
+    "                    (faster beam search; changes output; default: the\n"
+    "                    checkpoint's decode.shortlist, 0 = off)\n"
     "  --align           (models with attention) append ' ||| ' and the hard\n"
     "                    alignment in Pharaoh format, '0-0 1-2 ...': for each\n"
     "                    output token j the source token i it attends to most,\n"
@@ -363,13 +368,14 @@ static int cmd_translate(int argc, char **argv)
         {"align", no_argument, 0, 'a'},
         {"beam", required_argument, 0, 'k'},
         {"n-best", required_argument, 0, 'n'},
+        {"shortlist", required_argument, 0, 'S'},
         {"max-line", required_argument, 0, 'L'},
         {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
     size_t max_line = S2S_MAX_LINE_DEFAULT;
-    int threads = 0, batch = 0, beam = 0, c;
+    int threads = 0, batch = 0, beam = 0, shortlist = -1, c;
     translate_align = translate_nbest = 0;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -392,6 +398,9 @@ static int cmd_translate(int argc, char **argv)
             break;
         case 'n':
             if (parse_count("translate", "--n-best", optarg, 1024, &translate_nbest)) return 2;
+            break;
+        case 'S':
+            if (parse_count("translate", "--shortlist", optarg, 64, &shortlist)) return 2;
             break;
         case 'L': {
             char *end;
@@ -433,6 +442,12 @@ static int cmd_translate(int argc, char **argv)
                            "%s has model.attention: none", model);
     }
     if (beam) s2s_translator_set_beam(t, beam);
+    if (shortlist >= 0 && s2s_translator_set_shortlist(t, shortlist, &err) < 0) {
+        fprintf(stderr, "s2s: %s: %s\n", model, err.msg);
+        s2s_translator_close(t);
+        if (in != stdin) fclose(in);
+        return 1;
+    }
     if (translate_nbest > s2s_translator_beam(t))
         s2s_translator_set_beam(t, translate_nbest); /* N best need a beam of N */
     if (batch == 0) batch = 64;
@@ -771,6 +786,7 @@ static int cmd_score(int argc, char **argv)
 
 static const char EVAL_HELP[] =
     "usage: s2s eval -m CHECKPOINT [--split test|dev] [--threads N] [--beam K]\n"
+    "                [--shortlist K]\n"
     "                [--length-penalty none|avg|wu]\n"
     "       s2s eval -m CHECKPOINT --test FILE [--test-target FILE]\n"
     "\n"
@@ -781,7 +797,8 @@ static const char EVAL_HELP[] =
     "many were <unk>. BLEU and chrF are on word tokens whatever the model's\n"
     "units; perplexity is per model token (per piece for subword models).\n"
     "Decoding as the run file's decode section says (decode.beam), or with\n"
-    "--beam K (1 = greedy).\n";
+    "--beam K (1 = greedy); --shortlist K decodes over a lexical shortlist\n"
+    "(see 's2s translate --help').\n";
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -791,13 +808,14 @@ static int cmd_eval(int argc, char **argv)
         {"threads", required_argument, 0, 't'},
         {"test", required_argument, 0, 'T'},
         {"test-target", required_argument, 0, 'U'},
+        {"shortlist", required_argument, 0, 'S'},
         {"beam", required_argument, 0, 'b'},
         {"length-penalty", required_argument, 0, 'P'},
         {"cell-path", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
-    int split = S2S_TEST, threads = 0, beam = 0, c;
+    int split = S2S_TEST, threads = 0, beam = 0, shortlist = 0, c;
     const char *lp = NULL;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -818,6 +836,9 @@ static int cmd_eval(int argc, char **argv)
         case 'U': test_target = optarg; break;
         case 'b':
             if (parse_count("eval", "--beam", optarg, 1024, &beam)) return 2;
+            break;
+        case 'S':
+            if (parse_count("eval", "--shortlist", optarg, 64, &shortlist)) return 2;
             break;
         case 'P':
             if (strcmp(optarg, "none") && strcmp(optarg, "avg") && strcmp(optarg, "wu"))
@@ -851,6 +872,15 @@ static int cmd_eval(int argc, char **argv)
     if (lp) snprintf(tr.cfg.decode.length_penalty, sizeof tr.cfg.decode.length_penalty, "%s", lp);
     s2s_beam_opts_of(&tr.cfg, &bo);
     if (beam) bo.beam = beam;
+    if (shortlist) bo.shortlist_per_word = shortlist;
+    bo.shortlist = tr.lex;
+    if (bo.shortlist_per_word > 0 && !tr.lex) {
+        s2s_gemm_thaw(tr.model.params.w);
+        s2s_trainer_free(&tr);
+        fprintf(stderr, "s2s: %s: a shortlist was asked for, but the checkpoint "
+                "has none and its training data is not at hand\n", model);
+        return 1;
+    }
     s2s_trainer_score(&tr, split, &bo, &sc, &err);
     /* JSON has no inf: a diverged model's perplexity prints as null */
     char ppl[32];
