@@ -158,6 +158,8 @@ void s2s_batcher_free(s2s_batcher *bt)
     memset(bt, 0, sizeof *bt);
 }
 
+void s2s_batcher_lengths_changed(s2s_batcher *bt) { bt->epoch = -1; }
+
 size_t s2s_batcher_count(const s2s_batcher *bt)
 {
     return bt->n_batches;

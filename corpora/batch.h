@@ -67,6 +67,10 @@ int s2s_batcher_init(s2s_batcher *bt, const s2s_split *split, int B,
                      int shuffle, uint64_t seed, s2s_err *err);
 void s2s_batcher_free(s2s_batcher *bt);
 
+/* The split's lengths changed (its pairs re-encoded): the next
+ * s2s_batcher_get computes its epoch's order afresh. */
+void s2s_batcher_lengths_changed(s2s_batcher *bt);
+
 /* Batches per epoch: ceil(n / B) (0 for an empty split). */
 size_t s2s_batcher_count(const s2s_batcher *bt);
 

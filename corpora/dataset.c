@@ -7,6 +7,7 @@
 
 #include "core/file.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -386,9 +387,12 @@ void s2s_dataset_free(s2s_dataset *d)
 /* ------------------------------------------------------------ subwords */
 
 /* One side of split s in pieces: lengths, offsets, ids and piece strings
- * replaced; *unk counts ids that are <unk>. */
+ * replaced; *unk counts ids that are <unk>. alpha > 0 samples each
+ * segmentation (s2s_subword_sample); `again`: the split is in pieces
+ * already (its references moved before). */
 static int encode_side(s2s_split *s, int target, s2s_subword *sw,
-                       const s2s_vocab *v, size_t *unk, s2s_err *err)
+                       const s2s_vocab *v, int nbest, float alpha, int again,
+                       size_t *unk, s2s_err *err)
 {
     const char **text = target ? s->tgt_text : s->src_text;
     uint32_t *len = s2s_xmalloc((s->n + 1) * sizeof *len);
@@ -397,8 +401,8 @@ static int encode_side(s2s_split *s, int target, s2s_subword *sw,
     size_t cap = 0, one_cap = 0, total = 0;
     for (size_t k = 0; k < s->n; k++) {
         size_t m;
-        if (s2s_subword_encode(sw, text[k], strlen(text[k]), &one, &one_cap,
-                               &m, err) < 0) {
+        if (s2s_subword_sample(sw, text[k], strlen(text[k]), nbest, alpha,
+                               &one, &one_cap, &m, err) < 0) {
             s2s_fail_prefix(err, "%s:%zu", s->file, s->line[k]);
             free(len); free(off); free(ids); free(one);
             return -1;
@@ -416,7 +420,11 @@ static int encode_side(s2s_split *s, int target, s2s_subword *sw,
         tok[j] = s2s_vocab_token(v, ids[j]);
         *unk += ids[j] == S2S_UNK;
     }
-    if (target) {
+    if (target && again) {
+        free(s->tgt_len); free(s->tgt_off); free(s->tgt_ids); free(s->tgt_tok);
+        s->tgt_len = len; s->tgt_off = off; s->tgt_ids = ids; s->tgt_tok = tok;
+        s->n_tgt_tokens = total;
+    } else if (target) {
         /* the word tokens become the references */
         s->ref_len = s->tgt_len;
         s->ref_off = s->tgt_off;
@@ -454,11 +462,55 @@ int s2s_dataset_use_subwords(s2s_dataset *d, s2s_subword *src,
         s2s_split *s = &d->split[k];
         d->src_words += s->n_src_tokens;
         d->tgt_words += s->n_tgt_tokens;
-        if (encode_side(s, 0, src, d->src_vocab, &d->src_unk, err) < 0 ||
-            encode_side(s, 1, tgt, d->tgt_vocab, &d->tgt_unk, err) < 0)
+        if (encode_side(s, 0, src, d->src_vocab, 0, 0.0f, 0, &d->src_unk, err) < 0 ||
+            encode_side(s, 1, tgt, d->tgt_vocab, 0, 0.0f, 0, &d->tgt_unk, err) < 0)
             return -1;
     }
     return 0;
+}
+
+typedef struct {
+    s2s_dataset *d;
+    int split, nbest;
+    s2s_subword *src, *tgt;
+    float alpha;
+    unsigned seed;
+    s2s_err *err;
+    int rc;
+} resample_job;
+
+static void *resample_run(void *arg)
+{
+    resample_job *j = arg;
+    s2s_split *s = &j->d->split[j->split];
+    size_t unk = 0;
+    s2s_spm_seed(j->seed);
+    j->rc = encode_side(s, 0, j->src, j->d->src_vocab, j->nbest, j->alpha, 1,
+                        &unk, j->err) < 0 ||
+                    encode_side(s, 1, j->tgt, j->d->tgt_vocab, j->nbest,
+                                j->alpha, 1, &unk, j->err) < 0
+                ? -1
+                : 0;
+    return NULL;
+}
+
+int s2s_dataset_resample_subwords(s2s_dataset *d, int split, s2s_subword *src,
+                                  s2s_subword *tgt, int nbest, float alpha,
+                                  unsigned seed, s2s_err *err)
+{
+    if (!d->subwords)
+        return s2s_fail(err, "the dataset is not in subword units");
+    /* SentencePiece draws from a generator each thread seeds once, at its
+     * first draw: a new thread per call makes the draws depend on `seed`
+     * alone, not on what this process sampled before (a resumed run
+     * samples as the uninterrupted one did) */
+    resample_job j = {d, split, nbest, src, tgt, alpha, seed, err, -1};
+    pthread_t th;
+    if (pthread_create(&th, NULL, resample_run, &j) != 0)
+        return s2s_fail(err, "cannot start a thread to re-encode the %s split",
+                        d->split[split].file);
+    pthread_join(th, NULL);
+    return j.rc;
 }
 
 /* ------------------------------------------------------------ summary */

@@ -154,6 +154,14 @@ void s2s_dataset_free(s2s_dataset *d);
 int s2s_dataset_use_subwords(s2s_dataset *d, s2s_subword *src,
                              s2s_subword *tgt, s2s_err *err);
 
+/* Re-encodes one split of a dataset in pieces with subword regularisation
+ * (s2s_subword_sample: nbest, alpha): a new segmentation of every pair,
+ * drawn from `seed` alone (the same seed, the same pieces). The
+ * references stay. */
+int s2s_dataset_resample_subwords(s2s_dataset *d, int split, s2s_subword *src,
+                                  s2s_subword *tgt, int nbest, float alpha,
+                                  unsigned seed, s2s_err *err);
+
 /* A few lines: per input its lines, kept pairs and skips by reason; split
  * sizes; vocabulary sizes; <unk> rates. */
 void s2s_dataset_summary(const s2s_dataset *d, FILE *f);

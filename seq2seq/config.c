@@ -64,6 +64,8 @@ void s2s_config_defaults(s2s_config *c)
     c->tokenizer.sentencepiece.train.character_coverage = 1.0f;
     c->tokenizer.sentencepiece.train.byte_fallback = 1;
     c->tokenizer.sentencepiece.train.joint = 1;
+    c->tokenizer.sentencepiece.sampling_alpha = 0.0f;
+    c->tokenizer.sentencepiece.sampling_nbest = -1;
 
     c->model.embed = 256;
     side_defaults(&c->model.encoder);
@@ -175,6 +177,10 @@ static const key_spec KEYS[] = {
     STR("tokenizer.sentencepiece.model", tokenizer.sentencepiece.model, 0),
     STR("tokenizer.sentencepiece.src_model", tokenizer.sentencepiece.src_model, 0),
     STR("tokenizer.sentencepiece.tgt_model", tokenizer.sentencepiece.tgt_model, 0),
+    FLT("tokenizer.sentencepiece.sampling_alpha",
+        tokenizer.sentencepiece.sampling_alpha, 0, 0, 1, 0),
+    INT("tokenizer.sentencepiece.sampling_nbest",
+        tokenizer.sentencepiece.sampling_nbest, -1, 1000),
     SEC("tokenizer.sentencepiece.train"),
     INT("tokenizer.sentencepiece.train.vocab_size",
         tokenizer.sentencepiece.train.vocab_size, 8, 1000000),
@@ -1061,6 +1067,9 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     write_key_str(f, "    ", "model", c->tokenizer.sentencepiece.model);
     write_key_str(f, "    ", "src_model", c->tokenizer.sentencepiece.src_model);
     write_key_str(f, "    ", "tgt_model", c->tokenizer.sentencepiece.tgt_model);
+    fprintf(f, "    sampling_alpha: %s\n    sampling_nbest: %d\n",
+            float_str(c->tokenizer.sentencepiece.sampling_alpha, b[6]),
+            c->tokenizer.sentencepiece.sampling_nbest);
     fprintf(f, "    train:\n      vocab_size: %d\n      model_type: %s\n"
             "      character_coverage: %s\n      byte_fallback: %s\n"
             "      joint: %s\n", c->tokenizer.sentencepiece.train.vocab_size,

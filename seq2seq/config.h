@@ -53,6 +53,12 @@ typedef struct s2s_config {
                 int byte_fallback;        /* unknown characters as byte pieces (true) */
                 int joint;                /* one model for both sides (true) */
             } train;
+            /* tokenizer.sentencepiece.sampling_alpha / sampling_nbest:
+             * subword regularisation, a new segmentation of every training
+             * pair drawn each epoch (SentencePiece's SampleEncode); alpha 0
+             * = off (0; -1: sample from all segmentations, unigram models) */
+            float sampling_alpha;
+            int sampling_nbest;
         } sentencepiece;
     } tokenizer;
 

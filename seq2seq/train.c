@@ -1629,6 +1629,24 @@ static void settle(s2s_trainer *tr)
     if (tr->locals > 1) s2s_dist_node_sync();
 }
 
+/* Subword regularisation: the training pairs in pieces drawn anew for the
+ * epoch in progress, from the seed and the epoch alone (a resumed run
+ * draws what the uninterrupted one did). Nothing without sampling_alpha. */
+static int resample(s2s_trainer *tr, s2s_err *err)
+{
+    const s2s_config *c = &tr->cfg;
+    float alpha = c->tokenizer.sentencepiece.sampling_alpha;
+    if (!tr->sub_src || alpha <= 0) return 0;
+    unsigned seed = (unsigned)(c->train.seed * 1000003u + (uint64_t)tr->st.epoch * 7919u + 1);
+    if (s2s_dataset_resample_subwords(&tr->data, S2S_TRAIN, tr->sub_src,
+                                      tr->sub_tgt,
+                                      c->tokenizer.sentencepiece.sampling_nbest,
+                                      alpha, seed, err) < 0)
+        return -1;
+    s2s_batcher_lengths_changed(&tr->batcher);
+    return 0;
+}
+
 int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
 {
     const s2s_config *c = &tr->cfg;
@@ -1685,6 +1703,10 @@ int s2s_trainer_run(s2s_trainer *tr, FILE *log, s2s_err *err)
     while (tr->st.epoch < c->train.epochs &&
            (c->train.max_steps <= 0 || tr->st.step < c->train.max_steps)) {
         int epoch = tr->st.epoch + 1; /* 1-based, for people */
+        if (resample(tr, err) < 0) {
+            rc = -1;
+            goto out;
+        }
         s2s_progress_begin_epoch(&prog, epoch, c->train.epochs, (long)nb);
         double loss_sum = 0, win_sum = 0;
         size_t loss_n = 0, win_n = 0, tok = 0;

@@ -183,3 +183,56 @@ Test(subwords, dataset_in_pieces_keeps_its_pairs_and_word_references)
     s2s_dataset_free(&w);
     s2s_dataset_free(&d);
 }
+
+/* The ids of one side of a split, back to back, and their count. */
+static uint32_t *side_ids(const s2s_split *sp, int target, size_t *n)
+{
+    *n = target ? sp->n_tgt_tokens : sp->n_src_tokens;
+    uint32_t *ids = malloc((*n + 1) * sizeof *ids);
+    memcpy(ids, target ? sp->tgt_ids : sp->src_ids, *n * sizeof *ids);
+    return ids;
+}
+
+static int same_ids(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    return na == nb && memcmp(a, b, na * sizeof *a) == 0;
+}
+
+/* Subword regularisation: the training split drawn anew still decodes to
+ * its text and keeps its word references; the same seed draws the same
+ * pieces, another seed others, and both differ from the plain encoding. */
+Test(subwords, resampling_is_seeded_and_round_trips)
+{
+    s2s_dataset d;
+    load_corpus(&d, 1);
+    s2s_tok_opts norm = S2S_TOK_OPTS_DEFAULT;
+    s2s_subword *sw = small_model(&d, &norm);
+    s2s_err err;
+    cr_assert_eq(s2s_dataset_resample_subwords(&d, S2S_TRAIN, sw, sw, -1, 0.3f, 7, &err),
+                 -1, "a word dataset cannot be resampled");
+    cr_assert_eq(s2s_dataset_use_subwords(&d, sw, sw, &err), 0, "%s", err.msg);
+    s2s_split *sp = &d.split[S2S_TRAIN];
+    size_t n0, n1, n2, n3, r0 = sp->n_ref_tokens;
+    uint32_t *plain = side_ids(sp, 1, &n0);
+    cr_assert_eq(s2s_dataset_resample_subwords(&d, S2S_TRAIN, sw, sw, -1, 0.3f, 7, &err),
+                 0, "%s", err.msg);
+    uint32_t *a = side_ids(sp, 1, &n1);
+    for (size_t i = 0; i < sp->n; i++) {
+        char *text = s2s_subword_decode(sw, s2s_split_tgt(sp, i), sp->tgt_len[i]);
+        char *want = s2s_subword_normalise(sw, sp->tgt_text[i], strlen(sp->tgt_text[i]), &err);
+        cr_assert_str_eq(text, want, "pair %zu", i);
+        free(text);
+        free(want);
+    }
+    cr_assert_eq(sp->n_ref_tokens, r0);
+    cr_assert_eq(s2s_dataset_resample_subwords(&d, S2S_TRAIN, sw, sw, -1, 0.3f, 7, &err), 0);
+    uint32_t *b = side_ids(sp, 1, &n2);
+    cr_assert_eq(s2s_dataset_resample_subwords(&d, S2S_TRAIN, sw, sw, -1, 0.3f, 8, &err), 0);
+    uint32_t *c = side_ids(sp, 1, &n3);
+    cr_assert(same_ids(a, n1, b, n2), "seed 7 twice drew different pieces");
+    cr_assert(!same_ids(a, n1, c, n3), "seeds 7 and 8 drew the same pieces");
+    cr_assert(!same_ids(a, n1, plain, n0), "sampling drew the plain encoding");
+    free(plain); free(a); free(b); free(c);
+    s2s_subword_free(sw);
+    s2s_dataset_free(&d);
+}

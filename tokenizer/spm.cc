@@ -95,13 +95,16 @@ extern "C" int s2s_spm_unk_id(const s2s_spm *m)
     return m->sp.unk_id();
 }
 
-extern "C" int s2s_spm_encode(const s2s_spm *m, const char *text, size_t len,
-                              int **ids, size_t *cap, size_t *n, s2s_err *err)
+/* Encode, or with alpha > 0 SampleEncode (nbest, alpha). */
+static int encode(const s2s_spm *m, const char *text, size_t len, int nbest,
+                  float alpha, int **ids, size_t *cap, size_t *n, s2s_err *err)
 {
     *n = 0;
     try {
         std::vector<int> v;
-        auto st = m->sp.Encode(std::string_view(text, len), &v);
+        auto st = alpha > 0
+                      ? m->sp.SampleEncode(std::string_view(text, len), nbest, alpha, &v)
+                      : m->sp.Encode(std::string_view(text, len), &v);
         if (!st.ok()) {
             s2s_fail(err, "SentencePiece cannot encode the text: %s",
                      st.ToString().c_str());
@@ -119,6 +122,24 @@ extern "C" int s2s_spm_encode(const s2s_spm *m, const char *text, size_t len,
         s2s_xmalloc(SIZE_MAX);
     }
     return -1;
+}
+
+extern "C" int s2s_spm_encode(const s2s_spm *m, const char *text, size_t len,
+                              int **ids, size_t *cap, size_t *n, s2s_err *err)
+{
+    return encode(m, text, len, 0, 0.0f, ids, cap, n, err);
+}
+
+extern "C" int s2s_spm_sample(const s2s_spm *m, const char *text, size_t len,
+                              int nbest, float alpha, int **ids, size_t *cap,
+                              size_t *n, s2s_err *err)
+{
+    return encode(m, text, len, nbest, alpha, ids, cap, n, err);
+}
+
+extern "C" void s2s_spm_seed(unsigned seed)
+{
+    sentencepiece::SetRandomGeneratorSeed(seed);
 }
 
 extern "C" char *s2s_spm_decode(const s2s_spm *m, const int *ids, size_t n)

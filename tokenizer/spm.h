@@ -54,6 +54,16 @@ int s2s_spm_unk_id(const s2s_spm *m);
 int s2s_spm_encode(const s2s_spm *m, const char *text, size_t len, int **ids,
                    size_t *cap, size_t *n, s2s_err *err);
 
+/* The same with subword regularisation (SentencePiece's SampleEncode): one
+ * segmentation drawn at random, from the nbest best (-1: all, unigram
+ * models) with smoothing alpha, or for BPE models with merges dropped with
+ * probability alpha. The draws come from a generator each thread seeds
+ * from s2s_spm_seed's value the first time it samples (SentencePiece's
+ * thread-local one): the same seed in a new thread gives the same draws. */
+int s2s_spm_sample(const s2s_spm *m, const char *text, size_t len, int nbest,
+                   float alpha, int **ids, size_t *cap, size_t *n,
+                   s2s_err *err);
+void s2s_spm_seed(unsigned seed);
 /* The text of n piece ids (malloc'd, NUL-terminated). Ids out of range are
  * skipped. */
 char *s2s_spm_decode(const s2s_spm *m, const int *ids, size_t n);

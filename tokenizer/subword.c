@@ -129,12 +129,21 @@ char *s2s_subword_normalise(s2s_subword *sw, const char *text, size_t len,
 int s2s_subword_encode(s2s_subword *sw, const char *text, size_t len,
                        uint32_t **ids, size_t *cap, size_t *n, s2s_err *err)
 {
+    return s2s_subword_sample(sw, text, len, 0, 0.0f, ids, cap, n, err);
+}
+
+int s2s_subword_sample(s2s_subword *sw, const char *text, size_t len,
+                       int nbest, float alpha, uint32_t **ids, size_t *cap,
+                       size_t *n, s2s_err *err)
+{
     *n = 0;
     char *s = normalise(&sw->norm, &sw->tok, text, len, err);
     if (!s) return -1;
     size_t np;
-    int rc = s2s_spm_encode(sw->spm, s, strlen(s), &sw->pid, &sw->pid_cap, &np,
-                            err);
+    int rc = alpha > 0 ? s2s_spm_sample(sw->spm, s, strlen(s), nbest, alpha,
+                                        &sw->pid, &sw->pid_cap, &np, err)
+                       : s2s_spm_encode(sw->spm, s, strlen(s), &sw->pid,
+                                        &sw->pid_cap, &np, err);
     free(s);
     if (rc < 0) return -1;
     if (np + 1 > *cap) {

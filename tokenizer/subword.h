@@ -55,6 +55,13 @@ char *s2s_subword_normalise(s2s_subword *sw, const char *text, size_t len,
 int s2s_subword_encode(s2s_subword *sw, const char *text, size_t len,
                        uint32_t **ids, size_t *cap, size_t *n, s2s_err *err);
 
+/* The same with subword regularisation (s2s_spm_sample): alpha > 0 draws
+ * one segmentation at random (nbest -1: from all, unigram models); alpha 0
+ * is s2s_subword_encode. */
+int s2s_subword_sample(s2s_subword *sw, const char *text, size_t len,
+                       int nbest, float alpha, uint32_t **ids, size_t *cap,
+                       size_t *n, s2s_err *err);
+
 /* ids -> text, decoded by SentencePiece (malloc'd). <pad> <sos> <eos> are
  * dropped, <unk> decodes as SentencePiece's unknown (" ⁇ "). */
 char *s2s_subword_decode(s2s_subword *sw, const uint32_t *ids, size_t n);
