@@ -193,3 +193,30 @@ Test(cli_subwords, missing_and_corrupt_models_and_bad_keys)
     toy_run_file("{train: {vocab_size: 5000}}", 1, 3);
     expect_error("train toy.yaml", "tokenizer.sentencepiece.train", NULL);
 }
+
+/* Subword regularisation (sampling_alpha): the training pairs drawn anew
+ * each epoch from the seed and the epoch alone, so two runs give the same
+ * checkpoint, and a run stopped after epoch 1 and resumed gives what the
+ * uninterrupted one gave. */
+Test(cli_subwords, sampled_segmentations_are_reproducible_across_resume)
+{
+    char *out, *err;
+#define SAMPLED "{train: {vocab_size: 30, byte_fallback: false}, sampling_alpha: 0.3}"
+    toy_run_file(SAMPLED, 2, 0);
+    cr_assert_eq(run("train toy.yaml", NULL, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(sh("mv run/last.ckpt twice.ckpt && rm -rf run"), 0);
+    cr_assert_eq(run("train toy.yaml", NULL, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(sh("cmp -s run/last.ckpt twice.ckpt"), 0, "two runs differ");
+    cr_assert_eq(sh("rm -rf run"), 0);
+    toy_run_file(SAMPLED, 1, 0);
+    cr_assert_eq(run("train toy.yaml", NULL, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    toy_run_file(SAMPLED, 2, 0);
+    cr_assert_eq(run("train toy.yaml --resume", NULL, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(sh("cmp -s run/last.ckpt twice.ckpt"), 0,
+                 "the resumed run differs from the uninterrupted one");
+#undef SAMPLED
+}
