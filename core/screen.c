@@ -70,6 +70,7 @@ static inline int ISUM(__m256i a)
 #endif
 
 #define QMAX 127 /* W rounded to -127..127 times its row's scale */
+#define CLASSES 4
 
 struct s2s_screen {
     int V, H, Hp;
@@ -82,10 +83,13 @@ struct s2s_screen {
     int32_t *dot;       /* V: hq . q */
     double *upper;      /* V */
     int *cand;          /* V */
-    uint8_t *rows;      /* V: the size of call (4, 2, 1) that gives row v
-                         * the full product's bits */
-    int threads;        /* BLAS threads `rows` was found for; 0: none yet */
-    int usable;         /* every row reproduced at those threads */
+    /* per BLAS thread count seen (the last CLASSES): for each row v the
+     * size of call (4, 2, 1) that gives it the full product's bits, and
+     * whether every row has one */
+    struct { int threads, usable; uint8_t *rows; } cls[CLASSES];
+    int n_cls;
+    uint8_t *rows;      /* the current thread count's */
+    double A_max;       /* the largest sum of |W| over a row */
     long answered, exact;
 };
 
@@ -182,7 +186,8 @@ void s2s_screen_free(s2s_screen *s)
 {
     if (!s) return;
     free(s->q); free(s->scale); free(s->qsum); free(s->P); free(s->Q);
-    free(s->hq); free(s->dot); free(s->upper); free(s->cand); free(s->rows);
+    free(s->hq); free(s->dot); free(s->upper); free(s->cand);
+    for (int i = 0; i < CLASSES; i++) free(s->cls[i].rows);
     free(s);
 }
 
@@ -202,9 +207,10 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
     s->dot = malloc((size_t)V * sizeof *s->dot);
     s->upper = malloc((size_t)V * sizeof *s->upper);
     s->cand = malloc((size_t)V * sizeof *s->cand);
-    s->rows = calloc((size_t)V, 1);
+    for (int i = 0; i < CLASSES; i++) s->cls[i].rows = calloc((size_t)V, 1);
     if (!s->q || !s->scale || !s->qsum || !s->P || !s->Q || !s->hq ||
-        !s->dot || !s->upper || !s->cand || !s->rows) {
+        !s->dot || !s->upper || !s->cand || !s->cls[0].rows || !s->cls[1].rows ||
+        !s->cls[2].rows || !s->cls[3].rows) {
         s2s_screen_free(s);
         return NULL;
     }
@@ -237,7 +243,10 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
          * h~.W~ - h.W = h.d + e.W~; the (1 + 1e-9) covers the rounding of
          * these sums in double */
         s->P[v] = (D + Aq / (2.0 * HMAX) + gamma * A) * (1 + 1e-9);
-        s->Q[v] = gamma * fabs(bias[v]) * (1 + 1e-9);
+        /* gamma bounds relative error only while nothing underflows: each
+         * of the H + 2 operations may also lose half a subnormal step */
+        s->Q[v] = gamma * fabs(bias[v]) * (1 + 1e-9) + n * 0x1p-149;
+        if (A > s->A_max) s->A_max = A;
     }
     return s;
 bad:
@@ -248,12 +257,22 @@ bad:
 int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
 {
 #if HAVE_SCREEN
-    int threads = s2s_blas_get_threads();
-    if (s->threads != threads) {
-        s->usable = classify(s);
-        s->threads = threads;
+    int threads = s2s_blas_get_threads(), c = 0;
+    while (c < s->n_cls && s->cls[c].threads != threads) c++;
+    if (c == s->n_cls) { /* a thread count not seen yet (or evict the oldest) */
+        if (c == CLASSES) {
+            uint8_t *r = s->cls[0].rows;
+            memmove(s->cls, s->cls + 1, (CLASSES - 1) * sizeof *s->cls);
+            s->cls[--c].rows = r;
+        } else {
+            s->n_cls++;
+        }
+        s->rows = s->cls[c].rows;
+        s->cls[c].threads = threads;
+        s->cls[c].usable = classify(s);
     }
-    if (!s->usable) return 0;
+    s->rows = s->cls[c].rows;
+    if (!s->cls[c].usable) return 0;
     int V = s->V, H = s->H;
     float hinf = 0;
     for (int k = 0; k < H; k++) {
@@ -261,6 +280,9 @@ int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
         if (!(a <= FLT_MAX)) return 0; /* NaN or inf */
         hinf = a > hinf ? a : hinf;
     }
+    /* a product that may overflow: the float logits are not what the
+     * bound speaks of */
+    if (hinf * s->A_max > FLT_MAX / 4) return 0;
     double sh = (double)hinf / HMAX;
     for (int k = 0; k < H; k++) {
         double r = sh > 0 ? nearbyint(h[k] / sh) : 0;

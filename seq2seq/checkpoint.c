@@ -124,10 +124,6 @@ int s2s_checkpoint_save_subwords(const char *path, const s2s_config *cfg,
     if (lex) {
         size_t blen;
         void *bytes = s2s_shortlist_bytes(lex, &blen);
-        if (!bytes) {
-            s2s_fail(err, "%s: out of memory for the shortlist", path);
-            goto fail;
-        }
         int rc = s2s_ckpt_add(w, "lex", bytes, blen, err);
         free(bytes);
         if (rc < 0) goto fail;

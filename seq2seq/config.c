@@ -832,6 +832,18 @@ static int cross_checks(ctx *x)
                        "or give one joint tokenizer.sentencepiece.model",
                        spm_s[0] ? "src_model" : "tgt_model",
                        spm_s[0] ? "tgt_model" : "src_model");
+    const float alpha = c->tokenizer.sentencepiece.sampling_alpha;
+    const int nbest = c->tokenizer.sentencepiece.sampling_nbest;
+    if (alpha > 0 && strcmp(c->tokenizer.type, "sentencepiece") != 0)
+        return fail_at(x, line_of(x, "tokenizer.sentencepiece.sampling_alpha"),
+                       "key 'tokenizer.sentencepiece.sampling_alpha' samples "
+                       "SentencePiece segmentations: it needs tokenizer.type: "
+                       "sentencepiece");
+    if (nbest == 0 || nbest == 1 || nbest > 512)
+        return fail_at(x, line_of(x, "tokenizer.sentencepiece.sampling_nbest"),
+                       "key 'tokenizer.sentencepiece.sampling_nbest' is -1 (every "
+                       "segmentation) or 2 to 512 (SentencePiece's limit), not %d",
+                       nbest);
     /* Aligned files (train_target given): every split given as files needs
      * its target side; TSV: no target files. */
     const char *side[2] = { "dev", "test" };

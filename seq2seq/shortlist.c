@@ -5,19 +5,24 @@
  * the token(s). Dice rather than P(t | s) so that tokens frequent
  * everywhere (".", "the") do not fill every source token's list: those
  * come in through the frequent list. The pairs (s, t) are sorted, in
- * chunks of source ids small enough to hold at most PAIRS_MAX of them, so
- * a large corpus costs passes, not memory.
+ * chunks of source ids small enough to hold at most pairs_max of them, so
+ * a large corpus costs passes, not memory; a source id with more pairs
+ * than that alone (".", in a large corpus) is counted into a row of V_tgt
+ * counters instead. Out of memory aborts, as everywhere in s2s.
  */
 #include "seq2seq/shortlist.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "tokenizer/vocab.h"
 
 #define NONE UINT32_MAX
 #define MAGIC 0x3158454cu /* "LEX1" little-endian */
-#define PAIRS_MAX ((size_t)1 << 24)
+static size_t pairs_max = (size_t)1 << 24; /* s2s_shortlist_pairs_max */
+
+void s2s_shortlist_pairs_max(size_t n) { pairs_max = n ? n : (size_t)1 << 24; }
 
 struct s2s_shortlist {
     int V_src, V_tgt, n_freq, per;
@@ -84,13 +89,42 @@ static void count(const s2s_split *sp, int target, int once, uint32_t *u,
     }
 }
 
+/* Source id src's best `per` of the nc candidates (sorted here). */
+static void keep_best(s2s_shortlist *s, uint32_t src, scored *cand, int nc)
+{
+    qsort(cand, (size_t)nc, sizeof *cand, cmp_scored);
+    for (int j = 0; j < nc && j < s->per; j++) s->best[(size_t)src * s->per + j] = cand[j].t;
+}
+
+/* The best targets of one source id from a row of counters. */
+static void rank_dense(s2s_shortlist *s, const s2s_split *sp, uint32_t src,
+                       const uint32_t *cs, const uint32_t *ct, uint32_t *us,
+                       uint32_t *ut)
+{
+    uint32_t *co = s2s_xcalloc((size_t)s->V_tgt + 1, sizeof *co);
+    scored *cand = s2s_xmalloc(((size_t)s->V_tgt + 1) * sizeof *cand);
+    for (size_t k = 0; k < sp->n; k++) {
+        int ms = distinct(s2s_split_src(sp, k), sp->src_len[k], us), has = 0;
+        for (int i = 0; i < ms && !has; i++) has = us[i] == src;
+        if (!has) continue;
+        int mt = distinct(s2s_split_tgt(sp, k), sp->tgt_len[k], ut);
+        for (int j = 0; j < mt; j++) co[ut[j]]++;
+    }
+    int nc = 0;
+    for (int t = 0; t < s->V_tgt; t++)
+        if (co[t]) cand[nc++] = (scored){2.0 * co[t] / ((double)cs[src] + ct[t]), (uint32_t)t};
+    keep_best(s, src, cand, nc);
+    free(co);
+    free(cand);
+}
+
 /* The best `per` targets of each source id in [s0, s1). */
 static void rank_chunk(s2s_shortlist *s, const s2s_split *sp, uint32_t s0,
                        uint32_t s1, size_t npairs, const uint32_t *cs,
                        const uint32_t *ct, uint32_t *us, uint32_t *ut)
 {
-    uint64_t *pairs = malloc((npairs + 1) * sizeof *pairs);
-    scored *cand = malloc(((size_t)s->V_tgt + 1) * sizeof *cand);
+    uint64_t *pairs = s2s_xmalloc((npairs + 1) * sizeof *pairs);
+    scored *cand = s2s_xmalloc(((size_t)s->V_tgt + 1) * sizeof *cand);
     size_t np = 0;
     for (size_t k = 0; k < sp->n; k++) {
         int ms = distinct(s2s_split_src(sp, k), sp->src_len[k], us);
@@ -112,8 +146,7 @@ static void rank_chunk(s2s_shortlist *s, const s2s_split *sp, uint32_t s0,
             cand[nc++] = (scored){2.0 * (double)(j - i) / ((double)cs[src] + ct[t]), t};
             i = j;
         }
-        qsort(cand, (size_t)nc, sizeof *cand, cmp_scored);
-        for (int j = 0; j < nc && j < s->per; j++) s->best[(size_t)src * s->per + j] = cand[j].t;
+        keep_best(s, src, cand, nc);
     }
     free(pairs);
     free(cand);
@@ -121,8 +154,7 @@ static void rank_chunk(s2s_shortlist *s, const s2s_split *sp, uint32_t s0,
 
 s2s_shortlist *s2s_shortlist_build(const s2s_split *sp, int V_src, int V_tgt)
 {
-    s2s_shortlist *s = calloc(1, sizeof *s);
-    if (!s) return NULL;
+    s2s_shortlist *s = s2s_xcalloc(1, sizeof *s);
     s->V_src = V_src;
     s->V_tgt = V_tgt;
     s->per = S2S_SHORTLIST_PER_WORD_MAX;
@@ -131,30 +163,27 @@ s2s_shortlist *s2s_shortlist_build(const s2s_split *sp, int V_src, int V_tgt)
         if (sp->src_len[k] > maxlen) maxlen = sp->src_len[k];
         if (sp->tgt_len[k] > maxlen) maxlen = sp->tgt_len[k];
     }
-    uint32_t *us = malloc((size_t)maxlen * sizeof *us), *ut = malloc((size_t)maxlen * sizeof *ut);
-    uint32_t *cs = calloc((size_t)V_src + 1, sizeof *cs), *ct = calloc((size_t)V_tgt + 1, sizeof *ct);
-    uint32_t *tok = calloc((size_t)V_tgt + 1, sizeof *tok);
-    size_t *npairs = calloc((size_t)V_src + 1, sizeof *npairs);
-    s->best = malloc((size_t)V_src * s->per * sizeof *s->best);
-    s->freq = malloc((size_t)V_tgt * sizeof *s->freq);
-    if (!us || !ut || !cs || !ct || !tok || !npairs || !s->best || !s->freq) {
-        s2s_shortlist_free(s);
-        s = NULL;
-        goto done;
-    }
+    uint32_t *us = s2s_xmalloc((size_t)maxlen * sizeof *us);
+    uint32_t *ut = s2s_xmalloc((size_t)maxlen * sizeof *ut);
+    uint32_t *cs = s2s_xcalloc((size_t)V_src + 1, sizeof *cs);
+    uint32_t *ct = s2s_xcalloc((size_t)V_tgt + 1, sizeof *ct);
+    uint32_t *tok = s2s_xcalloc((size_t)V_tgt + 1, sizeof *tok);
+    size_t *npairs = s2s_xcalloc((size_t)V_src + 1, sizeof *npairs);
+    s->best = s2s_xmalloc(((size_t)V_src * s->per + 1) * sizeof *s->best);
+    s->freq = s2s_xmalloc(((size_t)V_tgt + 1) * sizeof *s->freq);
     count(sp, 0, 1, us, cs);
     count(sp, 1, 1, ut, ct);
     count(sp, 1, 0, ut, tok);
     /* the frequent list: by occurrences, then by id */
-    scored *byfreq = malloc((size_t)V_tgt * sizeof *byfreq);
+    scored *byfreq = s2s_xmalloc(((size_t)V_tgt + 1) * sizeof *byfreq);
     int nf = 0;
-    for (int t = S2S_NUM_SPECIALS; byfreq && t < V_tgt; t++)
+    for (int t = S2S_NUM_SPECIALS; t < V_tgt; t++)
         if (tok[t]) byfreq[nf++] = (scored){(double)tok[t], (uint32_t)t};
-    if (byfreq) qsort(byfreq, (size_t)nf, sizeof *byfreq, cmp_scored);
+    qsort(byfreq, (size_t)nf, sizeof *byfreq, cmp_scored);
     s->n_freq = nf < S2S_SHORTLIST_FREQUENT_MAX ? nf : S2S_SHORTLIST_FREQUENT_MAX;
     for (int i = 0; i < s->n_freq; i++) s->freq[i] = byfreq[i].t;
     free(byfreq);
-    /* pairs per source id, then chunks of source ids of at most PAIRS_MAX */
+    /* pairs per source id, then chunks of source ids of at most pairs_max */
     for (size_t k = 0; k < sp->n; k++) {
         int ms = distinct(s2s_split_src(sp, k), sp->src_len[k], us);
         int mt = distinct(s2s_split_tgt(sp, k), sp->tgt_len[k], ut);
@@ -163,11 +192,15 @@ s2s_shortlist *s2s_shortlist_build(const s2s_split *sp, int V_src, int V_tgt)
     for (size_t i = 0; i < (size_t)V_src * s->per; i++) s->best[i] = NONE;
     for (uint32_t s0 = 0, s1; s0 < (uint32_t)V_src; s0 = s1) {
         size_t n = 0;
-        for (s1 = s0; s1 < (uint32_t)V_src && (n == 0 || n + npairs[s1] <= PAIRS_MAX); s1++)
+        for (s1 = s0; s1 < (uint32_t)V_src && (n == 0 || n + npairs[s1] <= pairs_max); s1++)
             n += npairs[s1];
-        if (n) rank_chunk(s, sp, s0, s1, n, cs, ct, us, ut);
+        if (n > pairs_max) { /* one source id alone over the limit */
+            for (uint32_t x = s0; x < s1; x++)
+                if (npairs[x]) rank_dense(s, sp, x, cs, ct, us, ut);
+        } else if (n) {
+            rank_chunk(s, sp, s0, s1, n, cs, ct, us, ut);
+        }
     }
-done:
     free(us); free(ut); free(cs); free(ct); free(tok); free(npairs);
     return s;
 }
@@ -188,8 +221,7 @@ static uint32_t get32(const unsigned char *p)
 void *s2s_shortlist_bytes(const s2s_shortlist *s, size_t *len)
 {
     size_t n = 5 + (size_t)s->n_freq + (size_t)s->V_src * s->per;
-    unsigned char *b = malloc(4 * n), *p = b;
-    if (!b) return NULL;
+    unsigned char *b = s2s_xmalloc(4 * n), *p = b;
     uint32_t head[5] = {MAGIC, (uint32_t)s->V_src, (uint32_t)s->V_tgt,
                         (uint32_t)s->n_freq, (uint32_t)s->per};
     for (int i = 0; i < 5; i++, p += 4) put32(p, head[i]);
@@ -253,8 +285,7 @@ int s2s_shortlist_select(const s2s_shortlist *s, int frequent, int per_word,
                          const uint32_t *src, int ld_src, const int *src_len,
                          int B, uint32_t *out)
 {
-    unsigned char *on = calloc((size_t)s->V_tgt, 1);
-    if (!on) return -1;
+    unsigned char *on = s2s_xcalloc((size_t)s->V_tgt + 1, 1);
     for (int t = 0; t < S2S_NUM_SPECIALS && t < s->V_tgt; t++) on[t] = 1;
     for (int i = 0; i < frequent && i < s->n_freq; i++) on[s->freq[i]] = 1;
     int per = per_word < s->per ? per_word : s->per;

@@ -27,11 +27,15 @@
 typedef struct s2s_shortlist s2s_shortlist;
 
 /* From the pairs of a split whose ids are below V_src and V_tgt. The same
- * split gives the same shortlist. */
+ * split gives the same shortlist. Never NULL (out of memory aborts). */
 s2s_shortlist *s2s_shortlist_build(const s2s_split *train, int V_src, int V_tgt);
 void s2s_shortlist_free(s2s_shortlist *s);
+/* The most (s, t) pairs a build sorts at once (2^24; 0 restores that);
+ * a source id with more is counted another way, to the same result. For
+ * tests. */
+void s2s_shortlist_pairs_max(size_t n);
 
-/* Its bytes for a checkpoint (malloc'd), and back: NULL with "NAME: ..."
+/* Its bytes for a checkpoint (malloc'd; never NULL), and back: NULL with "NAME: ..."
  * when the bytes are not a shortlist of these vocabulary sizes. */
 void *s2s_shortlist_bytes(const s2s_shortlist *s, size_t *len);
 s2s_shortlist *s2s_shortlist_parse(const void *data, size_t len, int V_src,

@@ -1668,8 +1668,10 @@ static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
 {
     const char *env = getenv("S2S_SCREEN");
     if (env && strcmp(env, "0") == 0) return NULL;
-    /* (a shortlist's rows are gathered for each batch: no screen) */
-    long id = m->view_out_w ? 0 : s2s_gemm_frozen_id(m->params.w, m->params.n);
+    /* a shortlist's rows are gathered for each batch: no screen (the
+     * model's own stays for the next batch without one) */
+    if (m->view_out_w) return NULL;
+    long id = s2s_gemm_frozen_id(m->params.w, m->params.n);
     if (id != w->screen_of) {
         s2s_screen_free(w->screen);
         w->screen = id ? s2s_screen_new(m->params.w + m->off_out_w,

@@ -2,6 +2,7 @@
 #include "seq2seq/train.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <omp.h>
@@ -295,9 +296,15 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         s2s_trainer_free(tr);
         return s2s_fail(err, "%s: no training pairs", cfg->data.train);
     }
-    tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
-                                  (int)s2s_vocab_size(tr->data.src_vocab),
-                                  (int)s2s_vocab_size(tr->data.tgt_vocab));
+    /* a resumed run keeps the table it started with */
+    if (resuming && ck.lex) {
+        tr->lex = ck.lex;
+        ck.lex = NULL;
+    } else {
+        tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
+                                      (int)s2s_vocab_size(tr->data.src_vocab),
+                                      (int)s2s_vocab_size(tr->data.tgt_vocab));
+    }
 
     if (resuming) {
         tr->model = ck.model; /* takes over the loaded model */
@@ -358,9 +365,15 @@ static void share_state(s2s_trainer *tr)
     if (one_node) {
         double maxT = 1, maxU = 1;
         const s2s_split *sp = &tr->data.split[S2S_TRAIN];
+        /* sampled segmentations (subword regularisation) change from epoch
+         * to epoch: bounded by the text's bytes (a piece covers at least
+         * one, or the word boundary before it) */
+        int sampled = tr->sub_src && tr->cfg.tokenizer.sentencepiece.sampling_alpha > 0;
         for (size_t i = 0; i < sp->n; i++) {
-            if (sp->src_len[i] > maxT) maxT = sp->src_len[i];
-            if (sp->tgt_len[i] + 1.0 > maxU) maxU = sp->tgt_len[i] + 1.0;
+            double t = sampled ? 2.0 * strlen(sp->src_text[i]) + 2 : sp->src_len[i];
+            double u = sampled ? 2.0 * strlen(sp->tgt_text[i]) + 3 : sp->tgt_len[i] + 1.0;
+            if (t > maxT) maxT = t;
+            if (u > maxU) maxU = u;
         }
         rows_bytes = (size_t)tr->cfg.train.batch * (size_t)(maxT + maxU) *
                      (sizeof(uint32_t) + (size_t)tr->model.E * sizeof(float));
@@ -1638,6 +1651,7 @@ static int resample(s2s_trainer *tr, s2s_err *err)
     float alpha = c->tokenizer.sentencepiece.sampling_alpha;
     if (!tr->sub_src || alpha <= 0) return 0;
     unsigned seed = (unsigned)(c->train.seed * 1000003u + (uint64_t)tr->st.epoch * 7919u + 1);
+    if (seed == UINT_MAX) seed = 1; /* SentencePiece's "no seed" */
     if (s2s_dataset_resample_subwords(&tr->data, S2S_TRAIN, tr->sub_src,
                                       tr->sub_tgt,
                                       c->tokenizer.sentencepiece.sampling_nbest,

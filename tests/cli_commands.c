@@ -621,7 +621,12 @@ Test(cli, n_best_score_and_repl_beam)
     cr_assert(strstr(out, "\"bleu\": "), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(run("translate -m run/best.ckpt --shortlist 0", in, &out, &err), 2);
+    cr_assert_eq(run("translate -m run/best.ckpt --beam 4 --shortlist 0", in, &out, &err),
+                 0, "%s", err);
+    cr_assert_str_eq(out, want); /* 0: off */
+    free(out);
+    free(err);
+    cr_assert_eq(run("translate -m run/best.ckpt --shortlist 65", in, &out, &err), 2);
     cr_assert(strstr(err, "--shortlist"), "%s", err);
     free(out);
     free(err);

@@ -115,49 +115,50 @@ Test(screen, declines_what_it_cannot_tell)
     cr_assert_null(s2s_screen_new(W, b, 3, H));
 }
 
-/* The bound taken in full, each of its terms: row v planted just above a
- * row of zero weights (whose logit, its bias, the screen knows to the last
- * bits), and h chosen so that v's 8-bit logit falls short of the float one
- * by all of the term: set against the rounding of v's weights, or, with
- * v's weights on the 8-bit grid, h itself just short of half a step of its
- * own grid, with the signs of v's weights. A screen whose bound were
- * smaller than the term would rule v out. */
+/* The bound taken in full, each of its terms: row ROW planted just above
+ * a row of zero weights (whose logit, its bias, the screen knows to the
+ * last bits), and h
+ * chosen so that ROW's 8-bit logit falls short of the float one by all of
+ * the term:
+ * - rounding of W: ROW's largest weight 1 (steps of 1/127) and the others
+ *   0.49 of a step off the grid, h = +-1 (exact in 8 bits) against the
+ *   sign of each rounding;
+ * - rounding of h: ROW's weights on the grid, h just short of half a step
+ *   of its own grid (max|h| 127: steps of 1) with the signs of the weights.
+ * A screen whose bound fell short of the term by a few per cent would rule
+ * ROW out. */
 static void worst_case(int rounding_of_h)
 {
     enum { V = 64, H = 96, M = 10, ROW = 33 };
     float W[V * H], b[V], h[H], z[V];
     s2s_rng r;
     s2s_rng_seed(&r, 11);
-    fill(&r, W, V * H, 0.01f);
+    fill(&r, W, V * H, 0.001f);
     memset(b, 0, sizeof b);
+    double gap = 0;
     for (int k = 0; k < H; k++) {
         W[M * H + k] = 0;
-        W[ROW * H + k] = rounding_of_h ? (float)((k * 37 % 255) - 127) * 0.002f
-                                       : s2s_rng_uniform(&r, -0.3f, 0.3f);
-    }
-    /* the shortfall: of the weights' rounding as the screen rounds them (a
-     * scale per row, 127 steps), or of h's (max|h| / 127 a step) */
-    double amax = 0, gap = 0;
-    for (int k = 0; k < H; k++) amax = fmax(amax, fabs(W[ROW * H + k]));
-    for (int k = 0; k < H; k++) {
-        double x = W[ROW * H + k], d = amax / 127 * nearbyint(x / (amax / 127)) - x;
+        float sign = s2s_rng_uniform(&r, -1, 1) < 0 ? -1.0f : 1.0f;
         if (rounding_of_h) {
-            h[k] = x > 0 ? 126.49f : -126.49f;
-            gap += 0.49 * fabs(x);
+            /* on the grid of 0.002 * 127: its largest is k = 0's */
+            W[ROW * H + k] = k == 0 ? 127 * 0.002f : (float)((k * 37 % 251) - 125) * 0.002f;
+            h[k] = W[ROW * H + k] > 0 ? 126.49f : -126.49f;
+            gap += 0.49 * fabs(W[ROW * H + k]);
         } else {
-            h[k] = d > 0 ? -1.0f : 1.0f;
-            gap += fabs(d);
+            W[ROW * H + k] = k == 0 ? 1.0f : sign * (float)((k % 2) + 0.49) / 127;
+            h[k] = k == 0 ? 1.0f : sign; /* the rounding is -sign * 0.49/127 */
+            gap += k == 0 ? 0 : 0.49 / 127;
         }
     }
-    if (rounding_of_h) {
-        W[ROW * H] = 0; /* (k*37 % 255) - 127 at k = 0: -127, the row's max */
-        W[ROW * H + 1] = 127 * 0.002f;
-        gap -= 0.49 * 127 * 0.002 * 2;
-        h[0] = 127.0f; /* max|h|: a step of exactly 1 */
+    if (rounding_of_h) { /* h[0] sets the step, exactly */
+        h[0] = 127.0f;
+        gap -= 0.49 * fabs(W[ROW * H]);
     }
+    /* near 1 (h of +-1) or, where h is 127 and logits are thousands, 5000 */
+    float top = rounding_of_h ? 5000.0f : 1.0f;
     full_argmax(W, b, V, H, h, z);
-    b[M] = 5000.0f - z[M];
-    b[ROW] = 5000.0f + (float)(gap / 20) - z[ROW];
+    b[M] = top;
+    b[ROW] = top + (float)(gap / 20) - z[ROW];
     cr_assert_eq(full_argmax(W, b, V, H, h, z), ROW, "the planted row must win");
     s2s_screen *sc = s2s_screen_new(W, b, V, H);
     if (!sc) cr_skip_test("this build has no screen kernel");

@@ -45,6 +45,8 @@ static void free_split(s2s_split *sp)
     free(sp->src_ids); free(sp->tgt_ids);
 }
 
+static s2s_shortlist *random_shortlist(int V, size_t n);
+
 /* Source 4 ("chat") always comes with target 8 ("cat"), source 5 with 9;
  * target 10 (".") is in every pair, target 11 once. */
 static const uint32_t SRC[][6] = {{4, 6}, {4, 6}, {5, 6}, {5}, {4, 5}};
@@ -83,6 +85,27 @@ Test(shortlist, ranks_and_selects)
     (void)src;
     s2s_shortlist_free(s);
     free_split(&sp);
+}
+
+/* Built with room for 1 pair at a time (every source id counted into a
+ * row of counters) or for 40 (chunks of a few ids): the same shortlist. */
+Test(shortlist, chunked_and_counted_builds_agree)
+{
+    enum { V = 60 };
+    s2s_shortlist *ref = random_shortlist(V, 400);
+    for (size_t room = 1; room <= 40; room += 39) {
+        s2s_shortlist_pairs_max(room);
+        s2s_shortlist *s = random_shortlist(V, 400);
+        s2s_shortlist_pairs_max(0);
+        size_t la, lb;
+        unsigned char *a = s2s_shortlist_bytes(ref, &la), *b = s2s_shortlist_bytes(s, &lb);
+        cr_assert_eq(la, lb);
+        cr_assert_arr_eq(a, b, la, "room for %zu pairs", room);
+        free(a);
+        free(b);
+        s2s_shortlist_free(s);
+    }
+    s2s_shortlist_free(ref);
 }
 
 Test(shortlist, bytes_round_trip_and_bad_bytes)

@@ -58,19 +58,25 @@ static int parse_threads(const char *cmd, const char *s, int *out)
 }
 
 /* A whole number from 1 to max for option `opt` of `cmd`. */
-static int parse_count(const char *cmd, const char *opt, const char *s, int max,
-                       int *out)
+static int parse_range(const char *cmd, const char *opt, const char *s, int min,
+                       int max, int *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > max) {
-        fprintf(stderr, "s2s %s: %s wants a number from 1 to %d, got '%s' "
-                "(see 's2s %s --help')\n", cmd, opt, max, s, cmd);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "s2s %s: %s wants a number from %d to %d, got '%s' "
+                "(see 's2s %s --help')\n", cmd, opt, min, max, s, cmd);
         return 2;
     }
     *out = (int)v;
     return 0;
+}
+
+static int parse_count(const char *cmd, const char *opt, const char *s, int max,
+                       int *out)
+{
+    return parse_range(cmd, opt, s, 1, max, out);
 }
 
 /* ------------------------------------------------------------------------
@@ -400,7 +406,7 @@ static int cmd_translate(int argc, char **argv)
             if (parse_count("translate", "--n-best", optarg, 1024, &translate_nbest)) return 2;
             break;
         case 'S':
-            if (parse_count("translate", "--shortlist", optarg, 64, &shortlist)) return 2;
+            if (parse_range("translate", "--shortlist", optarg, 0, 64, &shortlist)) return 2;
             break;
         case 'L': {
             char *end;
@@ -815,7 +821,7 @@ static int cmd_eval(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL, *test = NULL, *test_target = NULL;
-    int split = S2S_TEST, threads = 0, beam = 0, shortlist = 0, c;
+    int split = S2S_TEST, threads = 0, beam = 0, shortlist = -1, c;
     const char *lp = NULL;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -838,7 +844,7 @@ static int cmd_eval(int argc, char **argv)
             if (parse_count("eval", "--beam", optarg, 1024, &beam)) return 2;
             break;
         case 'S':
-            if (parse_count("eval", "--shortlist", optarg, 64, &shortlist)) return 2;
+            if (parse_range("eval", "--shortlist", optarg, 0, 64, &shortlist)) return 2;
             break;
         case 'P':
             if (strcmp(optarg, "none") && strcmp(optarg, "avg") && strcmp(optarg, "wu"))
@@ -872,7 +878,7 @@ static int cmd_eval(int argc, char **argv)
     if (lp) snprintf(tr.cfg.decode.length_penalty, sizeof tr.cfg.decode.length_penalty, "%s", lp);
     s2s_beam_opts_of(&tr.cfg, &bo);
     if (beam) bo.beam = beam;
-    if (shortlist) bo.shortlist_per_word = shortlist;
+    if (shortlist >= 0) bo.shortlist_per_word = shortlist;
     bo.shortlist = tr.lex;
     if (bo.shortlist_per_word > 0 && !tr.lex) {
         s2s_gemm_thaw(tr.model.params.w);
