@@ -258,6 +258,7 @@ int s2s_checkpoint_info(const char *path, s2s_ckpt_info *info, s2s_err *err)
     info->vocab_src = m.vs;
     info->vocab_tgt = m.vt;
     info->resumable = m.has_state;
+    info->has_shortlist = s2s_ckpt_get(&ck, "lex", NULL) != NULL;
     size_t ylen;
     const char *yaml = s2s_ckpt_require(&ck, "config", &ylen, err);
     if (!yaml) goto fail;

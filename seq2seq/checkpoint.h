@@ -91,6 +91,7 @@ typedef struct s2s_ckpt_info {
     uint64_t params;
     uint32_t vocab_src, vocab_tgt;
     int resumable;             /* holds the Adam moments (not exported) */
+    int has_shortlist;         /* holds a lexical shortlist ("lex") */
     int has_position;          /* `state` is the position in training */
     int has_best;              /* `state.best_*` are the best dev figures */
     s2s_train_state state;

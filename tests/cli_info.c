@@ -99,7 +99,7 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
                           "decoder     2 layers x 32: lstm (sha256 ",
                           "source 9, target 9 tokens", "/toy.tsv (columns 2 -> 1)", /* stored absolute */
                           "step 200, 40 of 40 epochs done, lr 0.02", "resumable",
-                          "best dev    loss "};
+                          "best dev    loss ", "shortlist   kept"};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         cr_assert(strstr(out, want[i]), "no '%s' in:\n%s", want[i], out);
     cr_assert(lines(out) <= 24, "more than a screen:\n%s", out);
@@ -112,7 +112,7 @@ Test(cli_info, info_shows_what_a_checkpoint_holds)
                            "\"encoder\": {\"layers\": 2, \"hidden\": 32, \"cells\": "
                            "[{\"layer\": 1, \"name\": \"lstm\", \"sha256\": \"",
                            "{\"layer\": 2, \"name\": \"gru\", \"sha256\": \"",
-                           "\"resumable\": true",
+                           "\"resumable\": true, \"shortlist\": true",
                            "\"training\": {\"step\": 200, \"epochs_done\": 40, \"epochs\": 40, "
                            "\"batch\": 0, \"lr\": 0.02}",
                            "\"best_dev\": {\"loss\": "};

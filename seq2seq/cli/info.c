@@ -99,7 +99,8 @@ static void print_json(const char *path, const s2s_ckpt_info *in)
     json_str(c->model.attention);
     printf(", \"input_feed\": %s, \"dropout\": ", c->model.input_feed ? "true" : "false");
     json_num("%.6g", c->model.dropout);
-    printf(", \"resumable\": %s, \"training\": ", in->resumable ? "true" : "false");
+    printf(", \"resumable\": %s, \"shortlist\": %s, \"training\": ",
+           in->resumable ? "true" : "false", in->has_shortlist ? "true" : "false");
     char lr[32];
     if (in->has_position)
         printf("{\"step\": %ld, \"epochs_done\": %d, \"epochs\": %d, \"batch\": %llu, "
@@ -175,6 +176,9 @@ static void print_text(const char *path, const s2s_ckpt_info *in)
     printf("%-12s%s\n", "",
            in->resumable ? "resumable: holds the optimiser state (s2s export drops it)"
                          : "translation only: no optimiser state (not for --resume)");
+    printf("%-12s%s\n", "shortlist",
+           in->has_shortlist ? "kept (decode with --shortlist K or decode.shortlist)"
+                             : "none (trained before shortlists were kept)");
     if (in->has_best) {
         printf("%-12sloss %.4f, perplexity %.3f", "best dev", st->best_dev_loss,
                exp(st->best_dev_loss));
