@@ -108,6 +108,7 @@ int s2s_translator_beam(const s2s_translator *t);
  * turns it off. Changes output (seq2seq/shortlist.h). -1 when the
  * checkpoint has no shortlist. */
 int s2s_translator_set_shortlist(s2s_translator *t, int per_word, s2s_err *err);
+int s2s_translator_shortlist(const s2s_translator *t);
 
 /* Forced decoding: the log-probability the model gives target tgt[i]
  * (and the <eos> after it) as the translation of src[i], in logprob[i],

@@ -336,6 +336,11 @@ void s2s_translator_set_beam(s2s_translator *t, int beam)
 
 int s2s_translator_beam(const s2s_translator *t) { return t->beam.beam; }
 
+int s2s_translator_shortlist(const s2s_translator *t)
+{
+    return t->beam.shortlist_per_word;
+}
+
 int s2s_translator_set_shortlist(s2s_translator *t, int per_word, s2s_err *err)
 {
     if (per_word > 0 && !t->ck.lex)

@@ -626,6 +626,15 @@ Test(cli, n_best_score_and_repl_beam)
     cr_assert_str_eq(out, want); /* 0: off */
     free(out);
     free(err);
+    /* the REPL's :shortlist, then off again */
+    snprintf(in, sizeof in, ":shortlist 2\n%s\n:shortlist 0\n%s\n:shortlist 65\n", s0, s1);
+    cr_assert_eq(run("repl --commands -m run/best.ckpt", in, &out, &err), 0, "%s", err);
+    snprintf(want, sizeof want, "%s\n%s\nerror: :shortlist takes a number from 0 to 64 "
+             "(0 = off)\n", t0, t1);
+    cr_assert_str_eq(out, want);
+    free(out);
+    free(err);
+    snprintf(in, sizeof in, "%s\n%s\n", s0, s1);
     cr_assert_eq(run("translate -m run/best.ckpt --shortlist 65", in, &out, &err), 2);
     cr_assert(strstr(err, "--shortlist"), "%s", err);
     free(out);

@@ -532,7 +532,7 @@ static const char REPL_HELP[] =
     "after every line in ~/.s2s_history. Commands: :help, :tokens on|off\n"
     "(a source word the model does not know shows as <unk:word>),\n"
     ":time on|off, :align on|off (attention heat map), :beam K, :nbest N,\n"
-    ":quit.\n"
+    ":shortlist K (the checkpoint's lexical shortlist; 0 = off), :quit.\n"
     "\n"
     "From a pipe it prints one translation per line on standard output,\n"
     "each as soon as its line has arrived; a line that fails gives an empty\n"
@@ -579,9 +579,33 @@ static const float *repl_attention(void *ctx, int *n_out, int *n_src)
     return s2s_last_attention(((repl_model *)ctx)->t, n_out, n_src);
 }
 
+/* :shortlist K (0 = off): decoding over the checkpoint's lexical shortlist */
+static int repl_shortlist(repl_model *rm, const char *arg, FILE *out)
+{
+    int v = s2s_translator_shortlist(rm->t);
+    if (*arg) {
+        char *end;
+        long x = strtol(arg, &end, 10);
+        if (*end || x < 0 || x > 64) {
+            fprintf(out, "error: :shortlist takes a number from 0 to 64 (0 = off)\n");
+            return 1;
+        }
+        s2s_err err;
+        if (s2s_translator_set_shortlist(rm->t, (int)x, &err) < 0) {
+            fprintf(out, "error: %s\n", err.msg);
+            return 1;
+        }
+        v = (int)x;
+    }
+    if (!*arg || isatty(fileno(out)))
+        fprintf(out, "shortlist: %d\n", v);
+    return 1;
+}
+
 static int repl_command(void *ctx, const char *cmd, const char *arg, FILE *out)
 {
     repl_model *rm = ctx;
+    if (!strcmp(cmd, ":shortlist")) return repl_shortlist(rm, arg, out);
     int beam = !strcmp(cmd, ":beam");
     if (!beam && strcmp(cmd, ":nbest") != 0) return 0;
     int max = beam ? 1024 : 64, v = s2s_translator_beam(rm->t);

@@ -34,6 +34,8 @@ static const char HELP[] =
     "                   (models with attention)\n"
     "  :beam K          keep K hypotheses per sentence (1 = greedy)\n"
     "  :nbest N         also show the N best translations with their scores\n"
+    "  :shortlist K     decode over the checkpoint's lexical shortlist, K target\n"
+    "                   words per source word (0 = off; changes output)\n"
     "  ::text           translate \":text\" (a sentence starting with ':')\n"
     "With :tokens on, a source word the model does not know shows as\n"
     "<unk:word>. Ctrl-C clears the line; history is kept in "
