@@ -94,7 +94,21 @@ typedef struct s2s_cell_host {
     void (*tanh)(float *x, size_t n);
     /* Uniform draw in [lo, hi) from the host RNG `rng` (opaque). */
     float (*uniform)(void *rng, float lo, float hi);
+
+    /* Appended: non-zero when the host itself adds the recurrent weights'
+     * gradient of every step, once per sequence (see the descriptor's
+     * recurrent_weight_offset): backward then leaves that product out.
+     * Read it through s2s_cell_host_sums_steps. */
+    int sums_recurrent_grad;
 } s2s_cell_host;
+
+/* Whether backward should leave dW_rec to the host (a host built before
+ * the field existed never does). */
+static inline int s2s_cell_host_sums_steps(const s2s_cell_host *h)
+{
+    return h->size >= offsetof(s2s_cell_host, sums_recurrent_grad) + sizeof(int) &&
+           h->sums_recurrent_grad;
+}
 
 typedef struct s2s_cell_desc {
     uint32_t abi_version;  /* S2S_CELL_ABI_VERSION the plugin was built with */
@@ -136,6 +150,18 @@ typedef struct s2s_cell_desc {
                              float *dparams, int X, int H, int N,
                              const float *x, int ldx, const float *dxp,
                              float *dx, int lddx);
+
+    /* Appended, optional (NULL, or absent in an older plugin: backward
+     * does it all). A cell whose recurrent weights W_rec (G*H x H) get the
+     * gradient dW_rec += dxp_t^T . h_{t-1} at every step, with dxp_t what
+     * backward writes and h_{t-1} the first H floats of each row of prev
+     * (LSTM, Elman), returns where W_rec starts in its parameters; when
+     * s2s_cell_host_sums_steps(host), backward leaves that product out and
+     * the host adds it once over all the steps of a sequence: one GEMM
+     * with every step's rows as k, as PyTorch does, instead of one per
+     * step that reads and writes all of dW_rec. The host checks that
+     * W_rec lies inside param_count. */
+    size_t (*recurrent_weight_offset)(int X, int H);
 } s2s_cell_desc;
 
 /* The size of a version-1 descriptor: every field up to and including

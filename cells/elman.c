@@ -61,8 +61,9 @@ static void elman_backward(const s2s_cell_host *host, const float *params,
     for (size_t i = 0; i < n; i++)
         dxp[i] = dnext[i] * (1.0f - next[i] * next[i]);
     /* dW_hh (H x H) += dpre^T h;  db_hh += colsum(dpre);  dh = dpre . W_hh */
-    host->gemm(1, 0, H, H, B, 1.0f, dxp, H, prev, H, 1.0f,
-               dparams + w_hh_off(X, H), H);
+    if (!s2s_cell_host_sums_steps(host)) /* else the host, over all steps */
+        host->gemm(1, 0, H, H, B, 1.0f, dxp, H, prev, H, 1.0f,
+                   dparams + w_hh_off(X, H), H);
     col_sums(dparams + b_hh_off(X, H), dxp, B, H, H);
     host->gemm(0, 0, B, H, H, 1.0f, dxp, H, params + w_hh_off(X, H), H, 0.0f,
                dprev, H);
@@ -83,6 +84,7 @@ static const s2s_cell_desc elman_desc = {
     .forward = elman_forward,
     .backward = elman_backward,
     .project_backward = std_project_backward,
+    .recurrent_weight_offset = w_hh_off,
 };
 
 __attribute__((visibility("default"))) const s2s_cell_desc *

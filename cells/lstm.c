@@ -106,8 +106,9 @@ static void lstm_backward(const s2s_cell_host *host, const float *params,
                           dxp + (size_t)r * GH, dprev + (size_t)r * SH + H);
     }
     /* dW_hh (4H x H) += dgates^T h;  db_hh += colsum(dgates) */
-    host->gemm(1, 0, GH, H, B, 1.0f, dxp, GH, prev, SH, 1.0f,
-               dparams + w_hh_off(X, H), H);
+    if (!s2s_cell_host_sums_steps(host)) /* else the host, over all steps */
+        host->gemm(1, 0, GH, H, B, 1.0f, dxp, GH, prev, SH, 1.0f,
+                   dparams + w_hh_off(X, H), H);
     col_sums(dparams + b_hh_off(X, H), dxp, B, GH, GH);
     /* dh (B x H, stride 2H) = dgates . W_hh */
     host->gemm(0, 0, B, H, GH, 1.0f, dxp, GH, params + w_hh_off(X, H), H,
@@ -129,6 +130,7 @@ static const s2s_cell_desc lstm_desc = {
     .forward = lstm_forward,
     .backward = lstm_backward,
     .project_backward = std_project_backward,
+    .recurrent_weight_offset = w_hh_off,
 };
 
 __attribute__((visibility("default"))) const s2s_cell_desc *

@@ -34,18 +34,32 @@ static float host_uniform(void *rng, float lo, float hi)
     return s2s_rng_uniform((s2s_rng *)rng, lo, hi);
 }
 
-static const s2s_cell_host host_services = {
-    .abi_version = S2S_CELL_ABI_VERSION,
-    .size = sizeof(s2s_cell_host),
-    .gemm = s2s_gemm,
-    .sigmoid = s2s_sigmoid,
-    .tanh = s2s_tanh,
-    .uniform = host_uniform,
-};
+#define HOST_SERVICES                                                   \
+    .abi_version = S2S_CELL_ABI_VERSION, .size = sizeof(s2s_cell_host), \
+    .gemm = s2s_gemm, .sigmoid = s2s_sigmoid, .tanh = s2s_tanh,         \
+    .uniform = host_uniform
+
+static const s2s_cell_host host_services = {HOST_SERVICES};
+
+/* The same services, with the host adding the recurrent weights'
+ * gradient over whole sequences (seq2seq/step.c's layer_backward). */
+static const s2s_cell_host host_summing = {HOST_SERVICES, .sums_recurrent_grad = 1};
 
 const s2s_cell_host *s2s_cell_host_services(void)
 {
     return &host_services;
+}
+
+const s2s_cell_host *s2s_cell_host_summing(void)
+{
+    return &host_summing;
+}
+
+s2s_cell_rec_off_fn s2s_cell_recurrent_offset(const s2s_cell_desc *d)
+{
+    size_t end = offsetof(s2s_cell_desc, recurrent_weight_offset) +
+                 sizeof d->recurrent_weight_offset;
+    return d->size >= end ? d->recurrent_weight_offset : NULL;
 }
 
 /* --------------------------------------------------------- search path */
@@ -230,7 +244,8 @@ static int check_desc(const s2s_cell_desc *d, const char *path,
              !d->project_backward)
         bad = "every function pointer must be set";
     else if (s2s_cell_check_shape(d, 8, 8, NULL, NULL, NULL) != 0)
-        bad = "param_count(8, 8) or cache_per_row(8, 8) out of range";
+        bad = "param_count(8, 8), cache_per_row(8, 8) or "
+              "recurrent_weight_offset(8, 8) out of range";
     if (bad)
         return s2s_fail(err,
                         "%s: cell '%s' has an inconsistent shape (%s, "
@@ -265,6 +280,16 @@ int s2s_cell_check_shape(const s2s_cell_desc *d, int X, int H,
                         "cell '%s': cache_per_row(%d, %d) = %zu, more than "
                         "%d: fix the plugin",
                         name, X, H, k, S2S_CELL_MAX_CACHE);
+    s2s_cell_rec_off_fn rec = s2s_cell_recurrent_offset(d);
+    if (rec) {
+        /* W_rec (G*H x H) inside the parameters; G*H*H < 2^38 */
+        size_t off = rec(X, H), size = (size_t)d->proj_per_unit * H * H;
+        if (off > n || size > n - off)
+            return s2s_fail(err,
+                            "cell '%s': recurrent_weight_offset(%d, %d) = %zu "
+                            "puts W_rec (%zu floats) past param_count %zu: "
+                            "fix the plugin", name, X, H, off, size, n);
+    }
     if (params) *params = n;
     if (cache) *cache = k;
     return 0;

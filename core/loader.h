@@ -52,8 +52,16 @@ int s2s_cell_check_shape(const s2s_cell_desc *d, int X, int H,
 int s2s_cell_trust_dir(const char *dir, s2s_err *err);
 void s2s_cell_trust_reset(void);
 
-/* The host services handed to every plugin call. */
+/* The host services handed to every plugin call; the same, telling
+ * backward that the host adds the recurrent weights' gradient over whole
+ * sequences (cells/cell.h, recurrent_weight_offset). */
 const s2s_cell_host *s2s_cell_host_services(void);
+const s2s_cell_host *s2s_cell_host_summing(void);
+
+/* The descriptor's recurrent_weight_offset, or NULL when the plugin does
+ * not set it or was built before the field existed. */
+typedef size_t (*s2s_cell_rec_off_fn)(int X, int H);
+s2s_cell_rec_off_fn s2s_cell_recurrent_offset(const s2s_cell_desc *d);
 
 /* The directories searched, colon-separated, for messages and --help. */
 const char *s2s_cell_search_path(char *buf, size_t size);

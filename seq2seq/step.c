@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/kernels.h"
+#include "core/loader.h"
 #include "core/phase.h"
 #include "core/screen.h"
 #include "tokenizer/vocab.h"
@@ -105,6 +106,8 @@ struct s2s_work {
     float *dinit[L_MAX];   /* (B x SH_d) */
     float *denc[L_MAX];    /* (B x SH_e) share order */
     float *dtmp;           /* (B x SHmax) */
+    float *hprev;          /* (rows x H) h_{t-1} of every step of a layer */
+    size_t hprev_cap;      /* floats */
 
     /* greedy decoding */
     uint32_t *src_sorted;  /* (B x T) */
@@ -122,6 +125,46 @@ struct s2s_work {
 };
 
 static const s2s_cell_host *host(void) { return s2s_cell_host_services(); }
+
+/* Whether the host adds layer L's recurrent weight gradient over whole
+ * sequences (cells/cell.h): when its cell says where W_rec is, unless
+ * S2S_PER_STEP_GRAD=1 asks for the cell's own product at every step (to
+ * compare). */
+static s2s_cell_rec_off_fn sums_steps(const s2s_layer *L)
+{
+    static int per_step = -1;
+    if (per_step < 0) {
+        const char *e = getenv("S2S_PER_STEP_GRAD");
+        per_step = e && strcmp(e, "1") == 0;
+    }
+    return per_step ? NULL : s2s_cell_recurrent_offset(L->cell);
+}
+
+/* dW_rec += dxp^T . h_{t-1} over steps t0..t1-1 of a layer, as one GEMM:
+ * the rows of step t are dxp's at Pt[t], and their h_{t-1} the first H of
+ * the first Bt[t] rows of step t-1 (rows are longest first), or of init
+ * at t0. */
+static void recurrent_grad(const s2s_layer *L, float *dw, s2s_work *w,
+                           int t0, int t1, const int *Bt, const int *Pt,
+                           const float *init, const float *st)
+{
+    int H = L->H, SH = L->S * L->H, GH = L->G * L->H;
+    size_t N = (size_t)(Pt[t1] - Pt[t0]);
+    if (N == 0) return;
+    if (N * H > w->hprev_cap) {
+        free(w->hprev);
+        w->hprev = s2s_xaligned(N * H * sizeof(float));
+        w->hprev_cap = N * H;
+    }
+    for (int t = t0; t < t1; t++) {
+        const float *prev = t > t0 ? st + (size_t)Pt[t - 1] * SH : init;
+        float *dst = w->hprev + (size_t)(Pt[t] - Pt[t0]) * H;
+        for (int r = 0; r < Bt[t]; r++)
+            memcpy(dst + (size_t)r * H, prev + (size_t)r * SH, (size_t)H * sizeof(float));
+    }
+    s2s_gemm(1, 0, GH, H, (int)N, 1.0f, w->dxp + (size_t)Pt[t0] * GH, GH,
+             w->hprev, H, 1.0f, dw, H);
+}
 
 static int has_attn(const s2s_model *m) { return m->attn.kind != S2S_ATTN_NONE; }
 
@@ -218,7 +261,7 @@ void s2s_work_free(s2s_work *w)
     free(w->scratch); free(w->logits); free(w->zeros); free(w->ds_a);
     free(w->ds_b); free(w->dst_r); free(w->dxr); free(w->dxp); free(w->dc_a);
     free(w->dc_b); free(w->dfd); free(w->dcat); free(w->dmem); free(w->dkeys);
-    free(w->dwq); free(w->demb_e); free(w->demb_d); free(w->dtmp);
+    free(w->dwq); free(w->demb_e); free(w->demb_d); free(w->dtmp); free(w->hprev);
     free(w->src_sorted); free(w->order); free(w->len_sorted); free(w->row_of);
     free(w->gfeed);
     coop_free(w->coop_own);
@@ -434,6 +477,8 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
     const float *p = P + L->off;
     int SH = L->S * L->H, GH = L->G * L->H;
     float *dc = w->dc_a, *dp = w->dc_b;
+    s2s_cell_rec_off_fn rec = sums_steps(L);
+    const s2s_cell_host *hs = rec ? s2s_cell_host_summing() : host();
     if (carry && Bt[t1] > 0)
         memcpy(dc, carry, (size_t)Bt[t1] * SH * sizeof(float));
     s2s_phase(S2S_PH_BWD_RECURRENT);
@@ -444,13 +489,14 @@ static void layer_backward(const s2s_layer *L, const float *P, float *g,
                (size_t)(n - n_later) * SH * sizeof(float));
         s2s_add(dc, dst + (size_t)Pt[t] * SH, (size_t)n * SH);
         const float *prev = t > t0 ? st + (size_t)Pt[t - 1] * SH : init;
-        L->cell->backward(host(), p, g, L->X, L->H, n,
+        L->cell->backward(hs, p, g, L->X, L->H, n,
                           xp + (size_t)Pt[t] * GH, prev,
                           st + (size_t)Pt[t] * SH,
                           cache + (size_t)Pt[t] * L->K, dc,
                           w->dxp + (size_t)Pt[t] * GH, dp);
         float *tmp = dc; dc = dp; dp = tmp;
     }
+    if (rec) recurrent_grad(L, g + rec(L->X, L->H), w, t0, t1, Bt, Pt, init, st);
     size_t n0 = (size_t)Bt[t0] * SH * sizeof(float);
     if (dinit) memcpy(dinit, dc, n0);
     if (carry) memcpy(carry, dc, n0);

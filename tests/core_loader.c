@@ -282,13 +282,14 @@ Test(loader_errors, inconsistent_shapes)
         { "state5", "S) must be 1..4" },
         { "proj0", "G) must be 1..64" },
         { "nullfn", "every function pointer must be set" },
-        { "count0", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
+        { "count0", "param_count(8, 8), cache_per_row(8, 8) or recurrent_weight_offset(8, 8) out of range" },
         { "nodesc", "returned no descriptor" },
         /* lying shapes */
         { "projbig", "G) must be 1..64" },
-        { "counthuge", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
-        { "cachehuge", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
-        { "countsmall", "param_count(8, 8) or cache_per_row(8, 8) out of range" },
+        { "counthuge", "param_count(8, 8), cache_per_row(8, 8) or recurrent_weight_offset(8, 8) out of range" },
+        { "cachehuge", "param_count(8, 8), cache_per_row(8, 8) or recurrent_weight_offset(8, 8) out of range" },
+        { "countsmall", "param_count(8, 8), cache_per_row(8, 8) or recurrent_weight_offset(8, 8) out of range" },
+        { "recpast", "param_count(8, 8), cache_per_row(8, 8) or recurrent_weight_offset(8, 8) out of range" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert_eq(setenv("S2S_TEST_BAD_SHAPE", cases[i].which, 1), 0);
@@ -342,8 +343,36 @@ Test(loader_abi, v1_size_and_appended_fields_load)
         s2s_cell_unload(&c);
     }
     unsetenv("S2S_TEST_GROWN");
-    cr_assert_eq(S2S_CELL_DESC_V1_SIZE, sizeof(s2s_cell_desc),
-                 "version 1 is today's struct; appended fields go past it");
+    /* today's struct: version 1, then recurrent_weight_offset */
+    cr_assert_eq(S2S_CELL_DESC_V1_SIZE + sizeof(void (*)(void)), sizeof(s2s_cell_desc),
+                 "appended fields go past version 1");
+}
+
+/* recurrent_weight_offset, appended: absent from a version-1 descriptor
+ * (the host then leaves dW_rec to backward), and where W_hh is for the
+ * built-in LSTM and Elman cells. */
+Test(loader_abi, recurrent_weight_offset_only_where_declared)
+{
+    cr_assert_eq(setenv("S2S_TEST_GROWN", "v1", 1), 0);
+    s2s_cell c;
+    s2s_err e;
+    cr_assert_eq(s2s_cell_load(&c, bpath("tests/cells/grown.so"), &e), 0, "%s", e.msg);
+    cr_assert_null(s2s_cell_recurrent_offset(c.desc));
+    s2s_cell_unload(&c);
+    unsetenv("S2S_TEST_GROWN");
+    const char *cells[] = {"cells/lstm.so", "cells/elman.so", "cells/gru.so"};
+    const size_t G[] = {4, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(s2s_cell_load(&c, bpath(cells[i]), &e), 0, "%s", e.msg);
+        s2s_cell_rec_off_fn rec = s2s_cell_recurrent_offset(c.desc);
+        if (i == 2) {
+            cr_assert_null(rec, "GRU's dW_hh is not dxp^T h");
+        } else {
+            cr_assert_not_null(rec, "%s", cells[i]);
+            cr_assert_eq(rec(5, 7), G[i] * 7 * 5, "%s: W_hh after W_ih", cells[i]);
+        }
+        s2s_cell_unload(&c);
+    }
 }
 
 /* A cell written in C++ against cells/cell.h loads. */

@@ -6,7 +6,8 @@
  * lying shapes: projbig (G = INT32_MAX), counthuge (param_count 2^62),
  * cachehuge (cache_per_row 2^40), countsmall (param_count 1, fewer floats
  * than W_ih and b_ih), liebig (honest for H <= 8, param_count 2^62 above:
- * caught only when the host asks for the sizes it uses).
+ * caught only when the host asks for the sizes it uses); recpast (W_rec
+ * placed past the parameters).
  * The loader must refuse it with a one-line message (tests/core_loader.c).
  */
 #include <stdint.h>
@@ -43,6 +44,14 @@ static const s2s_cell_desc counthuge = DESC(1, 1, huge, backward);
 static const s2s_cell_desc cachehuge = DESCK(1, 1, count, backward, huge_cache);
 static const s2s_cell_desc countsmall = DESC(1, 1, one, backward);
 static const s2s_cell_desc liebig = DESC(1, 1, lie_big, backward);
+/* W_rec said to start where the parameters end */
+static const s2s_cell_desc recpast = {
+    .abi_version = S2S_CELL_ABI_VERSION, .size = sizeof(s2s_cell_desc),
+    .name = "bad_shape", .state_per_unit = 1, .proj_per_unit = 1,
+    .param_count = count, .cache_per_row = cache, .init = init,
+    .project = project, .forward = forward, .backward = backward,
+    .project_backward = project_backward, .recurrent_weight_offset = count,
+};
 
 __attribute__((visibility("default"))) const s2s_cell_desc *
 s2s_cell_entry(void)
@@ -68,5 +77,7 @@ s2s_cell_entry(void)
         return &countsmall;
     if (strcmp(which, "liebig") == 0)
         return &liebig;
+    if (strcmp(which, "recpast") == 0)
+        return &recpast;
     return NULL; /* "nodesc" */
 }

@@ -47,6 +47,7 @@ static void project_backward(const s2s_cell_host *h, const float *p,
         .cache_per_row = cache, .init = init, .project = project,         \
         .forward = forward, .backward = backward,                         \
         .project_backward = project_backward,                             \
+        .recurrent_weight_offset = 0,                                     \
     }
 
 #endif
