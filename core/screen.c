@@ -87,7 +87,7 @@ struct s2s_screen {
      * size of call (4, 2, 1) that gives it the full product's bits, and
      * whether every row has one */
     struct { int threads, usable; uint8_t *rows; } cls[CLASSES];
-    int n_cls;
+    int n_cls, next_cls; /* slots in use; the next to (re)use */
     uint8_t *rows;      /* the current thread count's */
     double A_max;       /* the largest sum of |W| over a row */
     long answered, exact;
@@ -180,6 +180,24 @@ static int classify(s2s_screen *s)
     free(as);
     return usable;
 }
+
+/* Points s->rows at the call shapes for this BLAS thread count, found the
+ * first time it is seen (slots reused round robin); 0 when some row has
+ * none. */
+static int select_class(s2s_screen *s, int threads)
+{
+    int c = 0;
+    while (c < s->n_cls && s->cls[c].threads != threads) c++;
+    if (c == s->n_cls) {
+        c = s->next_cls++ % CLASSES;
+        if (s->n_cls < CLASSES) s->n_cls++;
+        s->rows = s->cls[c].rows;
+        s->cls[c].threads = threads;
+        s->cls[c].usable = classify(s);
+    }
+    s->rows = s->cls[c].rows;
+    return s->cls[c].usable;
+}
 #endif
 
 void s2s_screen_free(s2s_screen *s)
@@ -257,22 +275,7 @@ bad:
 int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
 {
 #if HAVE_SCREEN
-    int threads = s2s_blas_get_threads(), c = 0;
-    while (c < s->n_cls && s->cls[c].threads != threads) c++;
-    if (c == s->n_cls) { /* a thread count not seen yet (or evict the oldest) */
-        if (c == CLASSES) {
-            uint8_t *r = s->cls[0].rows;
-            memmove(s->cls, s->cls + 1, (CLASSES - 1) * sizeof *s->cls);
-            s->cls[--c].rows = r;
-        } else {
-            s->n_cls++;
-        }
-        s->rows = s->cls[c].rows;
-        s->cls[c].threads = threads;
-        s->cls[c].usable = classify(s);
-    }
-    s->rows = s->cls[c].rows;
-    if (!s->cls[c].usable) return 0;
+    if (!select_class(s, s2s_blas_get_threads())) return 0;
     int V = s->V, H = s->H;
     float hinf = 0;
     for (int k = 0; k < H; k++) {

@@ -29,6 +29,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/kernels.h"
@@ -132,7 +133,7 @@ static const s2s_cell_host *host(void) { return s2s_cell_host_services(); }
  * compare). */
 static s2s_cell_rec_off_fn sums_steps(const s2s_layer *L)
 {
-    static int per_step = -1;
+    static _Atomic int per_step = -1; /* threads may ask at once */
     if (per_step < 0) {
         const char *e = getenv("S2S_PER_STEP_GRAD");
         per_step = e && strcmp(e, "1") == 0;
@@ -1712,8 +1713,12 @@ void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from)
  * environment (every logit computed, to compare). */
 static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
 {
-    const char *env = getenv("S2S_SCREEN");
-    if (env && strcmp(env, "0") == 0) return NULL;
+    static _Atomic int off = -1; /* read once: this runs at every step */
+    if (off < 0) {
+        const char *env = getenv("S2S_SCREEN");
+        off = env && strcmp(env, "0") == 0;
+    }
+    if (off) return NULL;
     /* a shortlist's rows are gathered for each batch: no screen (the
      * model's own stays for the next batch without one) */
     if (m->view_out_w) return NULL;

@@ -301,9 +301,8 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
         tr->lex = ck.lex;
         ck.lex = NULL;
     } else {
-        tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
-                                      (int)s2s_vocab_size(tr->data.src_vocab),
-                                      (int)s2s_vocab_size(tr->data.tgt_vocab));
+        tr->lex_from_data = 1;
+        s2s_trainer_shortlist(tr);
     }
 
     if (resuming) {
@@ -564,13 +563,10 @@ int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
     memset(&ck.model, 0, sizeof ck.model);
     tr->st = ck.state;
     /* the checkpoint's shortlist; one from before it had none is built
-     * from the training split (never from a test file standing in for it) */
+     * when asked for (s2s_trainer_shortlist) */
     tr->lex = ck.lex;
     ck.lex = NULL;
-    if (!tr->lex && rc == 0 && !test_file && tr->data.split[S2S_TRAIN].n)
-        tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
-                                      (int)s2s_vocab_size(tr->data.src_vocab),
-                                      (int)s2s_vocab_size(tr->data.tgt_vocab));
+    tr->lex_from_data = rc == 0 && !test_file;
     s2s_loaded_free(&ck);
     tr->loaded = 2;
     if (rc < 0) {
@@ -578,6 +574,15 @@ int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
         return -1;
     }
     return trainer_threads(tr, err);
+}
+
+s2s_shortlist *s2s_trainer_shortlist(s2s_trainer *tr)
+{
+    if (!tr->lex && tr->lex_from_data && tr->data.split[S2S_TRAIN].n)
+        tr->lex = s2s_shortlist_build(&tr->data.split[S2S_TRAIN],
+                                      (int)s2s_vocab_size(tr->data.src_vocab),
+                                      (int)s2s_vocab_size(tr->data.tgt_vocab));
+    return tr->lex;
 }
 
 void s2s_trainer_free(s2s_trainer *tr)

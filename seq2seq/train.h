@@ -83,6 +83,8 @@ typedef struct s2s_trainer {
     s2s_subword *sub_src, *sub_tgt; /* SentencePiece models; NULL for words */
     s2s_shortlist *lex;    /* the lexical shortlist of the training split
                               (saved in every checkpoint); NULL if none */
+    int lex_from_data;     /* s2s_trainer_shortlist may build it from the
+                              train split (a real one, not a test file) */
     const float *frozen_w; /* the weights frozen for training's few-row
                               products (core/frozen.c), or NULL */
 } s2s_trainer;
@@ -112,6 +114,11 @@ int s2s_trainer_init(s2s_trainer *tr, const s2s_config *cfg,
 int s2s_trainer_open_checkpoint(s2s_trainer *tr, const char *path,
                                 int threads, const char *test_file,
                                 const char *test_target, s2s_err *err);
+
+/* The shortlist for decoding: the checkpoint's, or for a checkpoint from
+ * before shortlists one built from its training split on first use (not
+ * from a test file read in its place). NULL when neither. */
+s2s_shortlist *s2s_trainer_shortlist(s2s_trainer *tr);
 void s2s_trainer_free(s2s_trainer *tr);
 
 /* One optimiser step on batch b: forward and backward on every thread's

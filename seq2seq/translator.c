@@ -52,10 +52,9 @@ s2s_translator *s2s_translator_open(const char *path, int threads,
     s2s_tokens_init(&t->tokens);
     s2s_beam_opts_of(&t->ck.cfg, &t->beam);
     t->beam.shortlist = t->ck.lex;
-    if (t->beam.shortlist_per_word > 0 && !t->ck.lex) {
-        s2s_fail(err, "%s: decode.shortlist is %d but the checkpoint has no "
-                 "shortlist (it was trained before shortlists were kept)",
-                 path, t->beam.shortlist_per_word);
+    if (s2s_translator_set_shortlist(t, t->beam.shortlist_per_word, err) < 0) {
+        s2s_fail_prefix(err, "%s: decode.shortlist is %d", path,
+                        t->beam.shortlist_per_word);
         s2s_translator_close(t);
         return NULL;
     }

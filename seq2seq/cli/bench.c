@@ -241,7 +241,7 @@ static void decode_figures(s2s_trainer *tr, const char *name, int beam,
     s2s_beam_opts bo;
     s2s_beam_opts_of(cfg, &bo);
     bo.beam = beam;
-    bo.shortlist = tr->lex;
+    bo.shortlist = shortlist ? s2s_trainer_shortlist(tr) : NULL;
     bo.shortlist_per_word = shortlist;
     double t0 = omp_get_wtime();
     s2s_trainer_score(tr, S2S_TEST, &bo, &sc, &err);
@@ -490,7 +490,7 @@ int s2s_bench_main(int argc, char **argv)
         if (decode_ph) {
             decode_phases(&tr, argv[2]);
         } else {
-            if (shortlist && !tr.lex) {
+            if (shortlist && !s2s_trainer_shortlist(&tr)) {
                 fprintf(stderr, "s2s bench: %s: no shortlist (none in the "
                         "checkpoint, and no training data)\n", argv[2]);
             } else {

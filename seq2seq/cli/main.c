@@ -903,8 +903,8 @@ static int cmd_eval(int argc, char **argv)
     s2s_beam_opts_of(&tr.cfg, &bo);
     if (beam) bo.beam = beam;
     if (shortlist >= 0) bo.shortlist_per_word = shortlist;
-    bo.shortlist = tr.lex;
-    if (bo.shortlist_per_word > 0 && !tr.lex) {
+    bo.shortlist = bo.shortlist_per_word > 0 ? s2s_trainer_shortlist(&tr) : NULL;
+    if (bo.shortlist_per_word > 0 && !bo.shortlist) {
         s2s_gemm_thaw(tr.model.params.w);
         s2s_trainer_free(&tr);
         fprintf(stderr, "s2s: %s: a shortlist was asked for, but the checkpoint "
