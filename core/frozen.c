@@ -383,18 +383,16 @@ static copy *find_copy(int g, const float *b, int n, int k, int ldb, int trans)
 }
 #endif
 
-int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
-                    const float *b, int ldb, int trans_b, float beta, float *c,
-                    int ldc)
+/* The copy that does the product of m rows by (b, n, k, ldb, trans_b), or
+ * NULL when the BLAS does it. */
+static copy *serving(int m, int n, int k, const float *b, int ldb, int trans_b)
 {
 #if HAVE_FEW
-    if (m < 2 || k <= 0 || n <= 0 || n_regions == 0 ||
-        (beta != 0.0f && beta != 1.0f))
-        return 0;
+    if (m < 2 || k <= 0 || n <= 0 || n_regions == 0) return NULL;
     /* a threaded BLAS beats the kernel on one thread (greedy decoding at
      * batch 1: the encoder's products) */
     if (few_threads == 1 && !omp_in_parallel() && s2s_blas_get_threads() > 1)
-        return 0;
+        return NULL;
     pthread_mutex_lock(&lock);
     int g = region_of(b, n, k, ldb, trans_b);
     copy *cp = g >= 0 && m <= region[g].max_rows ? find_copy(g, b, n, k, ldb, trans_b) : NULL;
@@ -402,7 +400,21 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
     int current = serves && cp->gen == region[g].gen;
     if (serves) cp->used = 1; /* (stale: to be repacked for the next step) */
     pthread_mutex_unlock(&lock);
-    if (!current) return 0;
+    return current ? cp : NULL;
+#else
+    (void)m; (void)n; (void)k; (void)b; (void)ldb; (void)trans_b;
+    return NULL;
+#endif
+}
+
+int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
+                    const float *b, int ldb, int trans_b, float beta, float *c,
+                    int ldc)
+{
+#if HAVE_FEW
+    if (beta != 0.0f && beta != 1.0f) return 0;
+    copy *cp = serving(m, n, k, b, ldb, trans_b);
+    if (!cp) return 0;
     few_cols(cp, m, a, lda, beta == 0.0f, c, ldc);
     served++;
     return 1;
@@ -410,6 +422,38 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
     (void)m; (void)n; (void)k; (void)a; (void)lda; (void)b; (void)ldb;
     (void)trans_b; (void)beta; (void)c; (void)ldc;
     return 0;
+#endif
+}
+
+int s2s_gemm_frozen_chain(int m, int n, int k, const float *b, int ldb, int trans_b)
+{
+    copy *cp = trans_b ? serving(m, n, k, b, ldb, trans_b) : NULL;
+    return cp ? cp->kb : 0;
+}
+
+void s2s_gemm_chains(int n, const float *c, const float *const *a,
+                     const float *const *b, int k, int kb, float *out)
+{
+#if HAVE_FEW
+    /* tile()'s operations on one lane, in its order; up to 8 chains side
+     * by side */
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        int m = n - i0 < 8 ? n - i0 : 8;
+        float z[8];
+        for (int i = 0; i < m; i++) z[i] = c[i0 + i];
+        for (int k0 = 0, k1; k0 < k; k0 = k1) {
+            k1 = block_end(k0, k, kb);
+            float acc[8] = {0};
+            for (int kk = k0; kk < k1; kk++)
+                for (int i = 0; i < m; i++)
+                    acc[i] = fmaf(a[i0 + i][kk], b[i0 + i][kk], acc[i]);
+            for (int i = 0; i < m; i++) z[i] = z[i] + acc[i];
+        }
+        for (int i = 0; i < m; i++) out[i0 + i] = z[i];
+    }
+#else
+    (void)a; (void)b; (void)k; (void)kb;
+    for (int i = 0; i < n; i++) out[i] = c[i];
 #endif
 }
 

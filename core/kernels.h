@@ -32,6 +32,15 @@ int s2s_gemm_frozen(int m, int n, int k, const float *a, int lda,
                     const float *b, int ldb, int trans_b, float beta, float *c,
                     int ldc);
 int s2s_gemm_frozen_copies(void);
+/* When s2s_gemm would do the product of m rows by B^T (b: n x k, ldb
+ * apart; beta 0 or 1) with the frozen kernel, the block of k it sums in
+ * (kb >= 1): element (i, j) is then what s2s_gemm_chains gives for c_ij
+ * (beta C's), row i of A and row j of B. 0 when the BLAS would do it. */
+int s2s_gemm_frozen_chain(int m, int n, int k, const float *b, int ldb, int trans_b);
+/* out[i] = the frozen kernel's element from c[i] and the k values at a[i]
+ * and b[i], summed in blocks of kb, for i < n. */
+void s2s_gemm_chains(int n, const float *c, const float *const *a,
+                     const float *const *b, int k, int kb, float *out);
 /* Products the kernel has done since the program started. */
 long s2s_gemm_frozen_served(void);
 /* Weights that change between training steps: a range frozen so serves

@@ -19,6 +19,13 @@
  * row of the full product on random inputs is compared with calls of 4, 2
  * and 1 rows, and a row that matches none turns the screen off (every
  * logit computed).
+ *
+ * Batched greedy decoding (2 or more rows, against frozen weights) gets
+ * its logits from core/frozen.c's kernel, whose every element is a known
+ * chain of fused multiply-adds (s2s_gemm_chain): the screen computes the
+ * candidates' logits by that chain, over the slice of the vocabulary the
+ * caller asks for. There, W in 8 bits also saves arithmetic: one integer
+ * instruction does 4 multiply-adds per lane where a float one does 1.
  */
 #include "core/screen.h"
 
@@ -32,56 +39,103 @@
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #include <immintrin.h>
-#define STEP 64 /* bytes of h per instruction; rows are padded to it */
+#define STEP 64 /* bytes of W per vector: 16 rows x 4 values of h */
 #define HMAX 127 /* h rounded to -127..127, stored + HOFF as unsigned */
 #define HOFF 128
 #define HAVE_SCREEN 1
+#define TILE_ROWS 6 /* rows of h x 4 vectors of W: 24 accumulators */
 typedef __m512i ivec;
 #define ILOAD(p) _mm512_loadu_si512((const void *)(p))
+#define ISTORE(p, v) _mm512_storeu_si512((void *)(p), (v))
 #define IZERO() _mm512_setzero_si512()
-/* acc += the sums of 4 products u8(x) * s8(w), exact in 32 bits */
-#define IDOT(acc, x, w) _mm512_dpbusd_epi32((acc), (x), (w))
-#define ISUM(a) _mm512_reduce_add_epi32(a)
-#elif defined(__AVX2__)
+#define ISET1(x) _mm512_set1_epi32(x)
+/* acc += the sums of 4 products u8(x) * s8(w), exact in 32 bits (in asm:
+ * GCC 12 copies the accumulator around the intrinsic, and a tile of them
+ * then spills to the stack) */
+static inline __m512i IDOT(__m512i acc, __m512i x, __m512i w)
+{
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+    return acc;
+}
+typedef __m512d dvec;
+#define DL 8
+#define DLOADI(p) _mm512_cvtepi32_pd(_mm256_loadu_si256((const void *)(p)))
+#define DLOAD(p) _mm512_loadu_pd(p)
+#define DSET1(x) _mm512_set1_pd(x)
+#define DFMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define DMUL(a, b) _mm512_mul_pd((a), (b))
+#define DADD(a, b) _mm512_add_pd((a), (b))
+#define DSUB(a, b) _mm512_sub_pd((a), (b))
+#define DMAX(a, b) _mm512_max_pd((a), (b))
+#define DHMAX(a) _mm512_reduce_max_pd(a)
+#define DGE(a, b) ((unsigned)_mm512_cmp_pd_mask((a), (b), _CMP_GE_OQ))
+#elif defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define STEP 32
 #define HMAX 63 /* a pair of products 126 * 127 * 2 fits maddubs's int16 */
 #define HOFF 63
 #define HAVE_SCREEN 1
+#define TILE_ROWS 3 /* 12 accumulators of 16 registers */
 typedef __m256i ivec;
 #define ILOAD(p) _mm256_loadu_si256((const void *)(p))
+#define ISTORE(p, v) _mm256_storeu_si256((void *)(p), (v))
 #define IZERO() _mm256_setzero_si256()
+#define ISET1(x) _mm256_set1_epi32(x)
 #define IDOT(acc, x, w) \
     _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((x), (w)), \
                                               _mm256_set1_epi16(1)))
-static inline int ISUM(__m256i a)
+typedef __m256d dvec;
+#define DL 4
+#define DLOADI(p) _mm256_cvtepi32_pd(_mm_loadu_si128((const void *)(p)))
+#define DLOAD(p) _mm256_loadu_pd(p)
+#define DSET1(x) _mm256_set1_pd(x)
+#define DFMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define DMUL(a, b) _mm256_mul_pd((a), (b))
+#define DADD(a, b) _mm256_add_pd((a), (b))
+#define DSUB(a, b) _mm256_sub_pd((a), (b))
+#define DMAX(a, b) _mm256_max_pd((a), (b))
+static inline double DHMAX(__m256d a)
 {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a),
-                              _mm256_extracti128_si256(a, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
+    __m128d m = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return fmax(_mm_cvtsd_f64(m), _mm_cvtsd_f64(_mm_unpackhi_pd(m, m)));
 }
+#define DGE(a, b) ((unsigned)_mm256_movemask_pd(_mm256_cmp_pd((a), (b), _CMP_GE_OQ)))
 #else
 #define HAVE_SCREEN 0
 #define STEP 64
 #define HMAX 127
 #define HOFF 128
+#define TILE_ROWS 1
+#define DL 1
 #endif
 
+#define QL (STEP / 4) /* rows of W per vector (a 32-bit lane each) */
+#define BLK 64        /* rows of W candidates() rules out at once */
+#define TILE_PANELS 4 /* vectors of W per tile */
 #define QMAX 127 /* W rounded to -127..127 times its row's scale */
 #define CLASSES 4
 
 struct s2s_screen {
-    int V, H, Hp;
+    int V, H, Hp, np;   /* np: panels of QL rows of W */
     const float *w, *bias;
-    int8_t *q;          /* V x Hp: W / scale rounded, 0 past H */
+    /* W / scale rounded (0 past H and past V), in panels: panel p holds
+     * rows [p QL, p QL + QL) as Hp / 4 vectors, vector i holding h's
+     * values 4i..4i+3 of each row (lane = row), so that one product of a
+     * vector by 4 bytes of h repeated gives QL partial dot products */
+    int8_t *qp;
     double *scale;      /* V */
-    int32_t *qsum;      /* V: q summed over the row */
-    double *P, *Q;      /* V: |approximate - BLAS logit| <= max|h| P + Q */
-    uint8_t *hq;        /* Hp: h / sh rounded, + HOFF */
-    int32_t *dot;       /* V: hq . q */
-    double *upper;      /* V */
+    int32_t *qoff;      /* np QL: -HOFF times q summed over the row (0
+                           past V), where the integer sums start */
+    /* V: |approximate - BLAS logit| <= max|h| P + Q, and with the bound
+     * folded in for candidates(): sc = scale / HMAX, nP = -P,
+     * blo = bias - Q, bhi = bias + Q */
+    double *P, *Q, *sc, *nP, *blo, *bhi;
+    double *Pblk, *Qblk; /* the largest P and Q of each BLK rows of W */
+    /* the rows of h in hand (cap of them) */
+    int cap;
+    uint8_t *hq;        /* cap x Hp: h / sh rounded, + HOFF */
+    double *hinf;       /* cap: max|h| of each row */
+    int32_t *dot;       /* cap x (np QL): hq . q */
     int *cand;          /* V */
     /* per BLAS thread count seen (the last CLASSES): for each row v the
      * size of call (4, 2, 1) that gives it the full product's bits, and
@@ -89,37 +143,164 @@ struct s2s_screen {
     struct { int threads, usable; uint8_t *rows; } cls[CLASSES];
     int n_cls, next_cls; /* slots in use; the next to (re)use */
     uint8_t *rows;      /* the current thread count's */
+    double *blk_lo;     /* (V / BLK + 2) candidates()'s scratch */
     double A_max;       /* the largest sum of |W| over a row */
+    double b_max;       /* the largest |bias| */
     long answered, exact;
 };
 
 #if HAVE_SCREEN
-/* s->dot over all rows, four rows per pass over h */
-static void int_dots(const s2s_screen *s)
+/* M rows of hq (Hp apart) x J panels from p of the integer products, into
+ * dot (ld apart, panel p at column 0). */
+static inline __attribute__((always_inline)) void
+int_tile(const s2s_screen *s, int M, int J, const uint8_t *hq, int p,
+         int32_t *dot, int ld)
 {
-    const int Hp = s->Hp, V = s->V;
-    int v = 0;
-    for (; v + 4 <= V; v += 4) {
-        const int8_t *r = s->q + (size_t)v * Hp;
-        ivec a0 = IZERO(), a1 = IZERO(), a2 = IZERO(), a3 = IZERO();
-        for (int k = 0; k < Hp; k += STEP) {
-            ivec x = ILOAD(s->hq + k);
-            a0 = IDOT(a0, x, ILOAD(r + k));
-            a1 = IDOT(a1, x, ILOAD(r + Hp + k));
-            a2 = IDOT(a2, x, ILOAD(r + 2 * (size_t)Hp + k));
-            a3 = IDOT(a3, x, ILOAD(r + 3 * (size_t)Hp + k));
+    const int Hp = s->Hp;
+    const int8_t *pan = s->qp + (size_t)p * Hp * QL;
+    ivec acc[TILE_ROWS][TILE_PANELS];
+    /* from -HOFF q summed: the sums come out as (h rounded) . q */
+    for (int j = 0; j < J; j++) {
+        ivec off = ILOAD(s->qoff + (size_t)(p + j) * QL);
+        for (int r = 0; r < M; r++) acc[r][j] = off;
+    }
+    for (int k = 0; k < Hp; k += 4) {
+        ivec w[TILE_PANELS];
+        for (int j = 0; j < J; j++) w[j] = ILOAD(pan + (size_t)j * Hp * QL + (size_t)k * QL);
+        for (int r = 0; r < M; r++) {
+            int32_t four;
+            memcpy(&four, hq + (size_t)r * Hp + k, sizeof four);
+            ivec x = ISET1(four);
+            for (int j = 0; j < J; j++) acc[r][j] = IDOT(acc[r][j], x, w[j]);
         }
-        s->dot[v] = ISUM(a0);
-        s->dot[v + 1] = ISUM(a1);
-        s->dot[v + 2] = ISUM(a2);
-        s->dot[v + 3] = ISUM(a3);
     }
-    for (; v < V; v++) {
-        const int8_t *r = s->q + (size_t)v * Hp;
-        ivec a = IZERO();
-        for (int k = 0; k < Hp; k += STEP) a = IDOT(a, ILOAD(s->hq + k), ILOAD(r + k));
-        s->dot[v] = ISUM(a);
+    for (int r = 0; r < M; r++)
+        for (int j = 0; j < J; j++) ISTORE(dot + (size_t)r * ld + j * QL, acc[r][j]);
+}
+
+#define TILE_FN(M)                                                            \
+    static void tile_##M(const s2s_screen *s, int J, const uint8_t *hq, int p, \
+                         int32_t *dot, int ld)                                \
+    {                                                                         \
+        if (J == TILE_PANELS) int_tile(s, M, TILE_PANELS, hq, p, dot, ld);    \
+        else int_tile(s, M, 1, hq, p, dot, ld);                               \
     }
+TILE_FN(1) TILE_FN(2) TILE_FN(3)
+#if TILE_ROWS > 3
+TILE_FN(4) TILE_FN(5) TILE_FN(6)
+#endif
+
+/* s->dot for rows 0..n-1 of s->hq over panels [p0, p1): a few panels at a
+ * time (they stay in L1) against every group of rows. */
+static void int_dots(const s2s_screen *s, int n, int p0, int p1)
+{
+    int ld = (p1 - p0) * QL;
+    for (int p = p0; p < p1;) {
+        int J = p1 - p >= TILE_PANELS ? TILE_PANELS : 1;
+        for (int r = 0; r < n; r += TILE_ROWS) {
+            int M = n - r < TILE_ROWS ? n - r : TILE_ROWS;
+            const uint8_t *hq = s->hq + (size_t)r * s->Hp;
+            int32_t *d = s->dot + (size_t)r * ld + (size_t)(p - p0) * QL;
+            switch (M) {
+            case 1: tile_1(s, J, hq, p, d, ld); break;
+            case 2: tile_2(s, J, hq, p, d, ld); break;
+#if TILE_ROWS > 3
+            case 3: tile_3(s, J, hq, p, d, ld); break;
+            case 4: tile_4(s, J, hq, p, d, ld); break;
+            case 5: tile_5(s, J, hq, p, d, ld); break;
+            default: tile_6(s, J, hq, p, d, ld); break;
+#else
+            default: tile_3(s, J, hq, p, d, ld); break;
+#endif
+            }
+        }
+        p += J;
+    }
+}
+
+/* Room for n rows of h. */
+static int reserve(s2s_screen *s, int n)
+{
+    if (n <= s->cap) return 1;
+    free(s->hq); free(s->hinf); free(s->dot);
+    s->hq = calloc((size_t)n, (size_t)s->Hp);
+    s->hinf = malloc((size_t)n * sizeof *s->hinf);
+    s->dot = malloc((size_t)n * s->np * QL * sizeof *s->dot);
+    s->cap = s->hq && s->hinf && s->dot ? n : 0;
+    return s->cap > 0;
+}
+
+/* Rounds each of the n rows of h (ldh apart) to 8 bits on its own grid. */
+static void quantize(s2s_screen *s, int n, const float *h, int ldh)
+{
+    for (int r = 0; r < n; r++) {
+        const float *x = h + (size_t)r * ldh;
+        float hinf = 0;
+        for (int k = 0; k < s->H; k++) hinf = fmaxf(hinf, fabsf(x[k]));
+        double sh = (double)hinf / HMAX;
+        uint8_t *q = s->hq + (size_t)r * s->Hp;
+        for (int k = 0; k < s->H; k++) {
+            double v = sh > 0 ? nearbyint(x[k] / sh) : 0;
+            int hi = v > HMAX ? HMAX : v < -HMAX ? -HMAX : (int)v;
+            q[k] = (uint8_t)(hi + HOFF);
+        }
+        s->hinf[r] = hinf;
+    }
+}
+
+/* The rows of W in [v0, v1) whose logit for row r of h (quantized, its
+ * dot products ld apart from panel p0 on) may be the largest among them:
+ * those whose upper bound reaches the largest lower bound. Into s->cand. */
+static int candidates(s2s_screen *s, int r, int p0, int ld, int v0, int v1)
+{
+    const int32_t *dot = s->dot + (size_t)r * ld - (size_t)p0 * QL;
+    double hinf = s->hinf[r];
+    /* logit z = b + scale (max|h| / HMAX) dot, within e = max|h| P + Q of
+     * the BLAS's: lo = blo + max|h| (sc dot - P), hi = bhi + max|h| (sc
+     * dot + P). These few roundings in double are each within 2^-53 of
+     * terms no larger than max|b| + 2 max|h| A_max: `slack` covers them,
+     * whatever H (P and Q's own margins do only for larger H). */
+    double slack = 0x1p-46 * (s->b_max + 2 * hinf * s->A_max);
+    int nb = (v1 - 1) / BLK - v0 / BLK + 1;
+    double *blk_lo = s->blk_lo, lower = -HUGE_VAL;
+    dvec hv = DSET1(hinf);
+    /* the largest lo of each block of BLK rows, and of all */
+    for (int bi = 0; bi < nb; bi++) {
+        int b = v0 / BLK + bi, a = b * BLK > v0 ? b * BLK : v0;
+        int e = (b + 1) * BLK < v1 ? (b + 1) * BLK : v1, v = a;
+        dvec lo = DSET1(-HUGE_VAL);
+        for (; v + DL <= e; v += DL)
+            lo = DMAX(lo, DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + v), DLOAD(s->nP + v)),
+                               DLOAD(s->blo + v)));
+        double m = DHMAX(lo);
+        for (; v < e; v++)
+            m = fmax(m, s->blo[v] + hinf * (s->sc[v] * dot[v] + s->nP[v]));
+        blk_lo[bi] = m;
+        lower = fmax(lower, m);
+    }
+    /* rows whose hi + slack reaches lower - slack; a block is looked at
+     * only if its hi can: hi - lo = 2 (Q + max|h| P) <= 2 (Qblk + max|h|
+     * Pblk), to within the slack */
+    double want = lower - 2 * slack;
+    int n = 0;
+    dvec wv = DSET1(want);
+    for (int bi = 0; bi < nb; bi++) {
+        int b = v0 / BLK + bi;
+        if (blk_lo[bi] + 2 * (s->Qblk[b] + hinf * s->Pblk[b]) + 2 * slack < want)
+            continue;
+        int a = b * BLK > v0 ? b * BLK : v0;
+        int e = (b + 1) * BLK < v1 ? (b + 1) * BLK : v1, v = a;
+        for (; v + DL <= e; v += DL) {
+            dvec hi = DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + v), DLOAD(s->P + v)),
+                           DLOAD(s->bhi + v));
+            for (unsigned m = DGE(hi, wv); m; m &= m - 1)
+                s->cand[n++] = v + __builtin_ctz(m);
+        }
+        for (; v < e; v++)
+            if (s->bhi[v] + hinf * (s->sc[v] * dot[v] + s->P[v]) >= want)
+                s->cand[n++] = v;
+    }
+    return n;
 }
 
 /* Row v's logit by the BLAS, in a call of n rows (4, 2 or 1) aligned to
@@ -203,8 +384,9 @@ static int select_class(s2s_screen *s, int threads)
 void s2s_screen_free(s2s_screen *s)
 {
     if (!s) return;
-    free(s->q); free(s->scale); free(s->qsum); free(s->P); free(s->Q);
-    free(s->hq); free(s->dot); free(s->upper); free(s->cand);
+    free(s->qp); free(s->scale); free(s->qoff); free(s->P); free(s->Q);
+    free(s->sc); free(s->nP); free(s->blo); free(s->bhi); free(s->Pblk);
+    free(s->Qblk); free(s->blk_lo); free(s->hq); free(s->hinf); free(s->dot); free(s->cand);
     for (int i = 0; i < CLASSES; i++) free(s->cls[i].rows);
     free(s);
 }
@@ -214,21 +396,27 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
     if (!HAVE_SCREEN || V < 4 || H < 1) return NULL;
     s2s_screen *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    int Hp = (H + STEP - 1) / STEP * STEP;
-    *s = (s2s_screen){.V = V, .H = H, .Hp = Hp, .w = w, .bias = bias};
-    s->q = calloc((size_t)V, (size_t)Hp);
+    int Hp = (H + STEP - 1) / STEP * STEP, np = (V + QL - 1) / QL;
+    *s = (s2s_screen){.V = V, .H = H, .Hp = Hp, .np = np, .w = w, .bias = bias};
+    s->qp = calloc((size_t)np * QL, (size_t)Hp);
     s->scale = malloc((size_t)V * sizeof *s->scale);
-    s->qsum = malloc((size_t)V * sizeof *s->qsum);
+    s->qoff = calloc((size_t)np * QL, sizeof *s->qoff);
     s->P = malloc((size_t)V * sizeof *s->P);
     s->Q = malloc((size_t)V * sizeof *s->Q);
-    s->hq = calloc((size_t)Hp, 1);
-    s->dot = malloc((size_t)V * sizeof *s->dot);
-    s->upper = malloc((size_t)V * sizeof *s->upper);
+    s->sc = malloc((size_t)V * sizeof *s->sc);
+    s->nP = malloc((size_t)V * sizeof *s->nP);
+    s->blo = malloc((size_t)V * sizeof *s->blo);
+    s->bhi = malloc((size_t)V * sizeof *s->bhi);
+    int nblk = V / BLK + 2;
+    s->Pblk = calloc((size_t)nblk, sizeof *s->Pblk);
+    s->Qblk = calloc((size_t)nblk, sizeof *s->Qblk);
+    s->blk_lo = malloc((size_t)nblk * sizeof *s->blk_lo);
     s->cand = malloc((size_t)V * sizeof *s->cand);
     for (int i = 0; i < CLASSES; i++) s->cls[i].rows = calloc((size_t)V, 1);
-    if (!s->q || !s->scale || !s->qsum || !s->P || !s->Q || !s->hq ||
-        !s->dot || !s->upper || !s->cand || !s->cls[0].rows || !s->cls[1].rows ||
-        !s->cls[2].rows || !s->cls[3].rows) {
+    if (!s->qp || !s->scale || !s->qoff || !s->P || !s->Q || !s->sc ||
+        !s->nP || !s->blo || !s->bhi || !s->Pblk || !s->Qblk || !s->blk_lo ||
+        !s->cand || !s->cls[0].rows || !s->cls[1].rows || !s->cls[2].rows ||
+        !s->cls[3].rows || !reserve(s, 1)) {
         s2s_screen_free(s);
         return NULL;
     }
@@ -247,16 +435,17 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
         if (!isfinite(bias[v])) goto bad;
         double sc = amax / QMAX, D = 0, Aq = 0;
         int32_t sum = 0;
+        int8_t *pan = s->qp + (size_t)(v / QL) * Hp * QL + (size_t)(v % QL) * 4;
         for (int k = 0; k < H; k++) {
             double r = sc > 0 ? nearbyint(row[k] / sc) : 0;
             int qi = r > QMAX ? QMAX : r < -QMAX ? -QMAX : (int)r;
-            s->q[(size_t)v * Hp + k] = (int8_t)qi;
+            pan[(size_t)(k / 4) * STEP + k % 4] = (int8_t)qi;
             sum += qi;
             D += fabs(sc * qi - row[k]);
             Aq += fabs(sc * qi);
         }
         s->scale[v] = sc;
-        s->qsum[v] = sum;
+        s->qoff[v] = -HOFF * sum;
         /* with h~ = h + e (|e| <= sh/2 = max|h| / (2 HMAX)) and W~ = W + d:
          * h~.W~ - h.W = h.d + e.W~; the (1 + 1e-9) covers the rounding of
          * these sums in double */
@@ -264,7 +453,14 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
         /* gamma bounds relative error only while nothing underflows: each
          * of the H + 2 operations may also lose half a subnormal step */
         s->Q[v] = gamma * fabs(bias[v]) * (1 + 1e-9) + n * 0x1p-149;
+        s->sc[v] = sc / HMAX;
+        s->nP[v] = -s->P[v];
+        s->blo[v] = bias[v] - s->Q[v];
+        s->bhi[v] = bias[v] + s->Q[v];
+        s->Pblk[v / BLK] = fmax(s->Pblk[v / BLK], s->P[v]);
+        s->Qblk[v / BLK] = fmax(s->Qblk[v / BLK], s->Q[v]);
         if (A > s->A_max) s->A_max = A;
+        if (fabs(bias[v]) > s->b_max) s->b_max = fabs(bias[v]);
     }
     return s;
 bad:
@@ -272,42 +468,33 @@ bad:
     return NULL;
 }
 
+int s2s_screen_rows_usable(const s2s_screen *s, int n, const float *h, int ldh)
+{
+    if (!HAVE_SCREEN || !s) return 0;
+    for (int r = 0; r < n; r++) {
+        float hinf = 0;
+        for (int k = 0; k < s->H; k++) {
+            float a = fabsf(h[(size_t)r * ldh + k]);
+            if (!(a <= FLT_MAX)) return 0; /* NaN or inf */
+            hinf = a > hinf ? a : hinf;
+        }
+        /* a product or a logit that may overflow: the float logits are
+         * not what the bound speaks of */
+        if ((double)hinf * s->A_max > FLT_MAX / 4 ||
+            2.0 * hinf * s->A_max + s->b_max > FLT_MAX / 2)
+            return 0;
+    }
+    return 1;
+}
+
 int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
 {
 #if HAVE_SCREEN
+    if (!s2s_screen_rows_usable(s, 1, h, s->H)) return 0;
     if (!select_class(s, s2s_blas_get_threads())) return 0;
-    int V = s->V, H = s->H;
-    float hinf = 0;
-    for (int k = 0; k < H; k++) {
-        float a = fabsf(h[k]);
-        if (!(a <= FLT_MAX)) return 0; /* NaN or inf */
-        hinf = a > hinf ? a : hinf;
-    }
-    /* a product that may overflow: the float logits are not what the
-     * bound speaks of */
-    if (hinf * s->A_max > FLT_MAX / 4) return 0;
-    double sh = (double)hinf / HMAX;
-    for (int k = 0; k < H; k++) {
-        double r = sh > 0 ? nearbyint(h[k] / sh) : 0;
-        int hi = r > HMAX ? HMAX : r < -HMAX ? -HMAX : (int)r;
-        s->hq[k] = (uint8_t)(hi + HOFF);
-    }
-    int_dots(s);
-    double lower = -HUGE_VAL, top = 0;
-    for (int v = 0; v < V; v++) {
-        /* sum of (h/sh rounded) * q: exact in 64 bits */
-        long long i = (long long)s->dot[v] - (long long)HOFF * s->qsum[v];
-        double z = s->bias[v] + s->scale[v] * sh * (double)i;
-        double e = (hinf * s->P[v] + s->Q[v]) * (1 + 1e-12);
-        if (z - e > lower) lower = z - e;
-        s->upper[v] = z + e;
-        top = fmax(top, fabs(z) + e);
-    }
-    if (top > FLT_MAX / 2) return 0; /* a logit may overflow */
-    int n = 0;
-    for (int v = 0; v < V; v++)
-        if (s->upper[v] >= lower) s->cand[n++] = v;
-    int found = -1;
+    quantize(s, 1, h, s->H);
+    int_dots(s, 1, 0, s->np);
+    int n = candidates(s, 0, 0, s->np * QL, 0, s->V), found = -1;
     long at = -1;
     float blk[4], m = 0;
     for (int j = 0; j < n; j++) {
@@ -325,6 +512,56 @@ int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
     return 1;
 #else
     (void)s; (void)h; (void)best;
+    return 0;
+#endif
+}
+
+int s2s_screen_argmax_rows(s2s_screen *s, int n, const float *h, int ldh,
+                           int v0, int v1, int kb, uint32_t *best, float *best_z)
+{
+#if HAVE_SCREEN
+    if (n < 1 || v0 < 0 || v1 > s->V || v0 >= v1 || kb < 1 || !reserve(s, n))
+        return 0;
+    int p0 = v0 / QL, p1 = (v1 + QL - 1) / QL;
+    quantize(s, n, h, ldh);
+    int_dots(s, n, p0, p1);
+    /* the candidates' logits, 8 chains at a time (each alone would wait
+     * on its own latency): rows in order, each's candidates in order */
+    enum { LOT = 8 };
+    int lot = 0, lot_r[LOT], lot_v[LOT];
+    const float *lot_a[LOT], *lot_b[LOT];
+    float lot_c[LOT], lot_z[LOT];
+    for (int r = 0; r <= n; r++) {
+        int c = r < n ? candidates(s, r, p0, (p1 - p0) * QL, v0, v1) : 0;
+        if (r < n) best[r] = UINT32_MAX;
+        s->exact += c;
+        for (int j = 0; j <= c; j++) {
+            if (lot == LOT || (r == n && j == c && lot > 0)) {
+                s2s_gemm_chains(lot, lot_c, lot_a, lot_b, s->H, kb, lot_z);
+                for (int i = 0; i < lot; i++) {
+                    int rr = lot_r[i];
+                    if (best[rr] == UINT32_MAX || lot_z[i] > best_z[rr]) {
+                        best[rr] = (uint32_t)lot_v[i];
+                        best_z[rr] = lot_z[i];
+                    }
+                }
+                lot = 0;
+            }
+            if (j == c) break;
+            int v = s->cand[j];
+            lot_r[lot] = r;
+            lot_v[lot] = v;
+            lot_a[lot] = h + (size_t)r * ldh;
+            lot_b[lot] = s->w + (size_t)v * s->H;
+            lot_c[lot] = s->bias[v];
+            lot++;
+        }
+    }
+    s->answered += n;
+    return 1;
+#else
+    (void)s; (void)n; (void)h; (void)ldh; (void)v0; (void)v1; (void)kb;
+    (void)best; (void)best_z;
     return 0;
 #endif
 }

@@ -23,7 +23,20 @@ void s2s_screen_free(s2s_screen *s);
  * every logit then. */
 int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best);
 
-/* Calls answered, and the logits they computed exactly (their sum). */
+/* Whether the screen can answer for the n rows of h (ldh apart): every
+ * value finite, no product or logit near overflow. */
+int s2s_screen_rows_usable(const s2s_screen *s, int n, const float *h, int ldh);
+
+/* For each of n rows of h (ldh apart), which s2s_screen_rows_usable
+ * accepted: the first index in [v0, v1) of the largest logit among those
+ * of that slice, as core/frozen.c's kernel computes them when it sums k in
+ * blocks of kb (s2s_gemm_frozen_chain), in best[], and that logit in
+ * best_z[]. Returns 0 when it cannot (bad arguments, no memory, no
+ * kernel): the caller computes the logits then. */
+int s2s_screen_argmax_rows(s2s_screen *s, int n, const float *h, int ldh,
+                           int v0, int v1, int kb, uint32_t *best, float *best_z);
+
+/* Rows answered, and the logits they computed exactly (their sum). */
 void s2s_screen_counts(const s2s_screen *s, long *answered, long *exact);
 
 #endif

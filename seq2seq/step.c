@@ -119,8 +119,13 @@ struct s2s_work {
     s2s_coop *coop;        /* the output layer shared with other threads */
     int coop_t;            /* this thread's index in it */
     s2s_coop *coop_own;    /* the one this work lends its threads (thread 0) */
-    s2s_screen *screen;    /* the output layer's arg-max for one row */
+    s2s_screen *screen;    /* the output layer's arg-max (core/screen.c) */
     long screen_of;        /* the freeze of the weights it was made from */
+    int greedy;            /* in s2s_step_greedy: arg-maxes, not logits */
+    int tok_valid;         /* the last step gave tok[], not logits */
+    int tok_cap;
+    uint32_t *tok;         /* (tok_cap) each row's arg-max */
+    float *tok_z;          /* (tok_cap) scratch: its logit */
 
     int SHmax, GHmax, Kmax, Wmax, Xmax;
 };
@@ -202,6 +207,9 @@ struct s2s_coop {
     float *logits;         /* (cap x V) all rows, thread order */
     float **gath;          /* (nt) (cap x H) each thread's gathered input */
     double *wait;          /* (nt) seconds each thread spent at the barriers */
+    int *argmax;           /* (nt) each thread can take arg-maxes this round */
+    uint32_t *best;        /* (cap x nt) each row's arg-max in each slice */
+    float *best_z;         /* (cap x nt) its logit */
     int skip;              /* calls to run without sharing (s2s_step_coop_use) */
     int mode;              /* 1 always share, 0 never, -1 as measured */
 };
@@ -211,7 +219,7 @@ static void coop_free(s2s_coop *c)
     if (!c) return;
     for (int t = 0; t < c->capT; t++) free(c->gath[t]);
     free(c->gath); free(c->n); free(c->rows); free(c->ld); free(c->logits);
-    free(c->wait); free(c);
+    free(c->wait); free(c->argmax); free(c->best); free(c->best_z); free(c);
 }
 
 /* ------------------------------------------------------------------------
@@ -267,6 +275,7 @@ void s2s_work_free(s2s_work *w)
     free(w->gfeed);
     coop_free(w->coop_own);
     s2s_screen_free(w->screen);
+    free(w->tok); free(w->tok_z);
     for (int l = 0; l < L_MAX; l++) {
         free(w->xp_e[l]); free(w->st_e[l]); free(w->cache_e[l]);
         free(w->xr_e[l]); free(w->xp_r[l]); free(w->st_r[l]);
@@ -1547,6 +1556,9 @@ s2s_coop *s2s_step_coop(const s2s_model *m, s2s_work *w0, int threads,
     c->ld = s2s_xcalloc((size_t)threads, sizeof *c->ld);
     c->gath = s2s_xcalloc((size_t)threads, sizeof *c->gath);
     c->wait = s2s_xcalloc((size_t)threads, sizeof *c->wait);
+    c->argmax = s2s_xcalloc((size_t)threads, sizeof *c->argmax);
+    c->best = s2s_xcalloc((size_t)rows * threads, sizeof *c->best);
+    c->best_z = s2s_xcalloc((size_t)rows * threads, sizeof *c->best_z);
     for (int t = 0; t < threads; t++)
         c->gath[t] = s2s_xaligned((size_t)rows * top_H(m) * sizeof(float));
     c->logits = s2s_xaligned((size_t)rows * m->V_tgt * sizeof(float));
@@ -1592,29 +1604,83 @@ void s2s_step_join(s2s_work *w, s2s_coop *c, int t)
     w->coop_t = t;
 }
 
+static s2s_screen *screen_of(const s2s_model *m, s2s_work *w);
+
+/* Room for n arg-maxes in w->tok. */
+static void tok_room(s2s_work *w, int n)
+{
+    if (n <= w->tok_cap) return;
+    GROWU(w->tok, n);
+    GROWF(w->tok_z, n);
+    w->tok_cap = n;
+}
+
+/* The arg-max of each of n rows of h over the vocabulary's slice [v0, v1)
+ * into best[i * stride] and its logit into best_z[i * stride], as the
+ * logits s2s_gemm would compute for them (n >= 2 rows at once) give it:
+ * from the screen when the frozen kernel would do that product, else from
+ * the logits (into lg, n x V). Only for rows s2s_screen_rows_usable
+ * accepted: no logit is NaN. */
+static void slice_argmax(const s2s_model *m, s2s_work *w, s2s_screen *scr,
+                         int n, const float *h, int ldh, int v0, int v1,
+                         float *lg, uint32_t *best, float *best_z, int stride)
+{
+    int H = top_H(m);
+    const float *wv = out_w(m) + (size_t)v0 * H;
+    int kb = s2s_gemm_frozen_chain(n, v1 - v0, H, wv, H, 1);
+    tok_room(w, n);
+    if (kb > 0 && s2s_screen_argmax_rows(scr, n, h, ldh, v0, v1, kb, w->tok, w->tok_z)) {
+        for (int r = 0; r < n; r++) {
+            best[(size_t)r * stride] = w->tok[r];
+            best_z[(size_t)r * stride] = w->tok_z[r];
+        }
+        return;
+    }
+    int V = m->V_tgt;
+    for (int r = 0; r < n; r++)
+        memcpy(lg + (size_t)r * V + v0, out_b(m) + v0, (size_t)(v1 - v0) * sizeof(float));
+    s2s_gemm(0, 1, n, v1 - v0, H, 1.0f, h, ldh, wv, H, 1.0f, lg + v0, V);
+    for (int r = 0; r < n; r++) {
+        const float *z = lg + (size_t)r * V;
+        int b = v0;
+        for (int v = v0 + 1; v < v1; v++)
+            if (z[v] > z[b]) b = v;
+        best[(size_t)r * stride] = (uint32_t)b;
+        best_z[(size_t)r * stride] = z[b];
+    }
+}
+
 /* The shared output layer of one step (see struct s2s_coop): every thread
  * of the team calls it once per round with its n rows (0 when done).
  * Rows of a thread that has exactly one take the one-row path of their
  * own (s2s_gemm's GEMV), as they did when each thread projected its own
  * rows, so decoded output does not change; the GEMM over the others gives
  * every element the bits of any GEMM over its row (same k order).
+ * In greedy decoding, when every thread's screen can answer for its rows,
+ * each thread finds the arg-max of every row over its slice instead
+ * (slice_argmax), and each row's is the first largest of those (the
+ * slices are in order): w->tok.
  * Returns the rows of all threads, 0 when every thread is done. */
 static int coop_project(const s2s_model *m, s2s_work *w, int n)
 {
     s2s_coop *c = w->coop;
     int t = w->coop_t, nt = c->nt, V = m->V_tgt, H = top_H(m), ld;
     const float *o = out_rows(m, w, &ld);
+    s2s_screen *scr = n == 0 || w->greedy ? screen_of(m, w) : NULL;
     c->n[t] = n;
     c->rows[t] = o;
     c->ld[t] = ld;
+    c->argmax[t] = scr && (n < 2 || s2s_screen_rows_usable(scr, n, o, ld));
+    w->tok_valid = 0;
     s2s_phase(S2S_PH_WAIT);
     double t0 = omp_get_wtime();
 #pragma omp barrier
     c->wait[t] += omp_get_wtime() - t0;
     s2s_phase(S2S_PH_OUTPUT_PROJ);
-    int all = 0, total = 0, off = 0;
+    int all = 0, total = 0, off = 0, argmax = 1;
     for (int j = 0; j < nt; j++) {
         all += c->n[j];
+        argmax &= c->argmax[j];
         if (c->n[j] < 2) continue;
         if (j == t) off = total;
         total += c->n[j];
@@ -1631,11 +1697,16 @@ static int coop_project(const s2s_model *m, s2s_work *w, int n)
                 memcpy(g + (size_t)i * H, c->rows[j] + (size_t)r * c->ld[j],
                        (size_t)H * sizeof(float));
         int v0 = (int)((long)V * t / nt), v1 = (int)((long)V * (t + 1) / nt);
-        for (int r = 0; r < total && v1 > v0; r++)
-            memcpy(c->logits + (size_t)r * V + v0, out_b(m) + v0,
-                   (size_t)(v1 - v0) * sizeof(float));
-        s2s_gemm(0, 1, total, v1 - v0, H, 1.0f, g, H, out_w(m) + (size_t)v0 * H,
-                 H, 1.0f, c->logits + v0, V);
+        if (argmax && v1 > v0) {
+            slice_argmax(m, w, scr, total, g, H, v0, v1, c->logits, c->best + t,
+                         c->best_z + t, nt);
+        } else {
+            for (int r = 0; r < total && v1 > v0; r++)
+                memcpy(c->logits + (size_t)r * V + v0, out_b(m) + v0,
+                       (size_t)(v1 - v0) * sizeof(float));
+            s2s_gemm(0, 1, total, v1 - v0, H, 1.0f, g, H, out_w(m) + (size_t)v0 * H,
+                     H, 1.0f, c->logits + v0, V);
+        }
     }
     s2s_phase(S2S_PH_WAIT);
     t0 = omp_get_wtime();
@@ -1645,6 +1716,19 @@ static int coop_project(const s2s_model *m, s2s_work *w, int n)
     if (n == 1) {
         project_logits(m, o, ld, 1, w->logits);
         w->lg = w->logits;
+    } else if (argmax && n >= 2) {
+        tok_room(w, n);
+        for (int r = 0; r < n; r++) {
+            const uint32_t *b = c->best + (size_t)(off + r) * nt;
+            const float *z = c->best_z + (size_t)(off + r) * nt;
+            int k = -1;
+            for (int j = 0; j < nt; j++)
+                if ((int)((long)V * (j + 1) / nt) > (int)((long)V * j / nt) &&
+                    (k < 0 || z[j] > z[k]))
+                    k = j;
+            w->tok[r] = b[k];
+        }
+        w->tok_valid = 1;
     } else {
         w->lg = c->logits + (size_t)off * V;
     }
@@ -1734,21 +1818,30 @@ static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
     return w->screen;
 }
 
-/* The arg-max of one row's logits from the screen; 0 when it cannot tell,
- * the logits then computed in w->lg. */
-static int screened_argmax(const s2s_model *m, s2s_work *w, s2s_screen *s,
-                           uint32_t *tok)
+/* The arg-max of each of the step's n rows from the screen, into w->tok
+ * (one row: the BLAS's GEMV reproduced; more: the frozen kernel's chains);
+ * when it cannot tell, the logits are computed into w->lg instead. */
+static void screened_argmax(const s2s_model *m, s2s_work *w, s2s_screen *s,
+                            int n)
 {
     int ld;
     const float *o = out_rows(m, w, &ld);
     s2s_phase(S2S_PH_OUTPUT_PROJ);
-    int ok = s2s_screen_argmax(s, o, tok);
+    tok_room(w, n);
+    int ok;
+    if (n == 1) {
+        ok = s2s_screen_argmax(s, o, w->tok);
+    } else {
+        int kb = s2s_gemm_frozen_chain(n, m->V_tgt, top_H(m), out_w(m), top_H(m), 1);
+        ok = kb > 0 && s2s_screen_rows_usable(s, n, o, ld) &&
+             s2s_screen_argmax_rows(s, n, o, ld, 0, m->V_tgt, kb, w->tok, w->tok_z);
+    }
     s2s_phase(S2S_PH_OTHER);
+    w->tok_valid = ok;
     if (!ok) {
-        project_logits(m, o, ld, 1, w->logits);
+        project_logits(m, o, ld, n, w->logits);
         w->lg = w->logits;
     }
-    return ok;
 }
 
 void s2s_step_screen_counts(const s2s_work *w, long *answered, long *exact)
@@ -1780,18 +1873,19 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         mem_of[kept++] = j;
     }
     n = kept;
+    w->greedy = 1; /* the shared output layer may take arg-maxes too */
     while (n > 0) {
-        /* one row: the screen finds its arg-max without every logit */
-        s2s_screen *scr = n == 1 && !w->coop ? screen_of(m, w) : NULL;
-        uint32_t tok1 = 0;
+        /* the screen finds the arg-maxes without every logit */
+        s2s_screen *scr = !w->coop ? screen_of(m, w) : NULL;
+        w->tok_valid = 0;
         decode_step(m, w, n, cur, mem_of, !scr);
-        int screened = scr && screened_argmax(m, w, scr, &tok1);
+        if (scr) screened_argmax(m, w, scr, n);
         /* keep the unfinished rows, packed to the front */
         s2s_phase(S2S_PH_SOFTMAX); /* the arg-max, decoding's "softmax" */
         kept = 0;
         for (int j = 0; j < n; j++) {
             int r = w->row_of[j];
-            uint32_t tok = screened ? tok1 : argmax_row(w->lg + (size_t)j * V, V);
+            uint32_t tok = w->tok_valid ? w->tok[j] : argmax_row(w->lg + (size_t)j * V, V);
             if (tok == S2S_EOS) continue;
             if (align && has_attn(m))
                 memcpy(align + ((size_t)r * ld_out + out_len[r]) * ld_align,
@@ -1809,4 +1903,5 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         s2s_step_keep(m, w, kept, w->perm);
         n = kept;
     }
+    w->greedy = 0;
 }

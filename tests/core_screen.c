@@ -170,3 +170,78 @@ static void worst_case(int rounding_of_h)
 
 Test(screen, bound_holds_for_the_rounding_of_w) { worst_case(0); }
 Test(screen, bound_holds_for_the_rounding_of_h) { worst_case(1); }
+
+/* Batched greedy decoding: for rows of h against frozen weights, the
+ * first largest logit of a slice of the vocabulary as the frozen kernel's
+ * product gives it, index and bits, with near and exact ties planted. */
+Test(screen, rows_same_index_and_logit_as_the_frozen_product)
+{
+    static const int shapes[][2] = {{1003, 77}, {517, 256}, {2050, 300}};
+    static const int rows[] = {2, 7, 24, 64};
+    s2s_rng r;
+    s2s_rng_seed(&r, 17);
+    s2s_blas_set_threads(1); /* the frozen kernel serves: one BLAS thread */
+    long tested = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int V = shapes[s][0], H = shapes[s][1];
+        float *W = malloc((size_t)V * H * sizeof *W), *b = malloc((size_t)V * sizeof *b);
+        float *h = malloc((size_t)64 * H * sizeof *h), *z = malloc((size_t)64 * V * sizeof *z);
+        for (size_t ri = 0; ri < sizeof rows / sizeof *rows; ri++) {
+            int n = rows[ri];
+            fill(&r, W, (size_t)V * H, 0.3f);
+            fill(&r, b, (size_t)V, 1.0f);
+            for (int i = 0; i < n; i++)
+                fill(&r, h + (size_t)i * H, (size_t)H, i % 3 == 0 ? 1e-3f : i % 3 == 1 ? 1.0f : 30.0f);
+            /* ties against row 0's largest logit */
+            uint32_t m0 = full_argmax(W, b, V, H, h, z);
+            for (int k = 0; k < 8; k++) {
+                int v = (int)(s2s_rng_next(&r) % (uint64_t)V);
+                b[v] += (z[m0] - z[v]) * (1.0f + (float)(k - 4) * 1e-7f);
+            }
+            int c = (int)(s2s_rng_next(&r) % (uint64_t)V);
+            if (c != (int)m0) {
+                memcpy(W + (size_t)c * H, W + (size_t)m0 * H, (size_t)H * sizeof *W);
+                b[c] = b[m0];
+            }
+            cr_assert_eq(s2s_gemm_freeze(W, (size_t)V * H), 0);
+            s2s_screen *sc = s2s_screen_new(W, b, V, H);
+            if (!sc) {
+                s2s_gemm_thaw(W);
+                free(W); free(b); free(h); free(z);
+                cr_skip_test("this build has no screen kernel");
+            }
+            cr_assert(s2s_screen_rows_usable(sc, n, h, H));
+            /* the whole vocabulary, and a slice that starts and ends off
+             * any vector's edge */
+            int cuts[2][2] = {{0, V}, {V / 3 + 1, V - 5}};
+            for (int ci = 0; ci < 2; ci++) {
+                int v0 = cuts[ci][0], v1 = cuts[ci][1];
+                const float *ws = W + (size_t)v0 * H;
+                int kb = s2s_gemm_frozen_chain(n, v1 - v0, H, ws, H, 1);
+                if (kb == 0) continue; /* the BLAS does it: no screen */
+                for (int i = 0; i < n; i++)
+                    memcpy(z + (size_t)i * V + v0, b + v0, (size_t)(v1 - v0) * sizeof *z);
+                s2s_gemm(0, 1, n, v1 - v0, H, 1.0f, h, H, ws, H, 1.0f, z + v0, V);
+                uint32_t best[64];
+                float best_z[64];
+                cr_assert_eq(s2s_screen_argmax_rows(sc, n, h, H, v0, v1, kb, best, best_z), 1);
+                for (int i = 0; i < n; i++) {
+                    const float *zi = z + (size_t)i * V;
+                    int want = v0;
+                    for (int v = v0 + 1; v < v1; v++)
+                        if (zi[v] > zi[want]) want = v;
+                    cr_assert_eq(best[i], (uint32_t)want, "V %d H %d rows %d slice %d row %d",
+                                 V, H, n, ci, i);
+                    cr_assert_eq(memcmp(&best_z[i], &zi[want], sizeof(float)), 0,
+                                 "V %d H %d rows %d row %d: logit %a, not %a", V, H, n,
+                                 i, best_z[i], zi[want]);
+                    tested++;
+                }
+            }
+            s2s_screen_free(sc);
+            s2s_gemm_thaw(W);
+        }
+        free(W); free(b); free(h); free(z);
+    }
+    cr_assert(tested > 0, "the frozen kernel served none of the products");
+}

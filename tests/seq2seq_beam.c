@@ -342,5 +342,57 @@ static void screened_greedy(const char *attention, float range)
     s2s_model_free(&m);
 }
 
+/* The same at batch 24 on 2 threads: each step's rows' arg-maxes from the
+ * screen over the frozen kernel's chains, with the output layer shared
+ * between the threads (each its slice of the vocabulary) and not. */
+static void screened_greedy_batched(const char *attention, float range, int shared)
+{
+    s2s_model m;
+    build_sized(&m, attention, 0, 0, 203, 31, range, 24);
+    s2s_work *w[2] = {s2s_work_new(&m), s2s_work_new(&m)};
+    enum { LD = 9, B = 24 };
+    s2s_step_coop_mode(s2s_step_coop(&m, w[0], 2, B), shared);
+    s2s_rng r;
+    s2s_rng_seed(&r, 9);
+    long answered = 0;
+    for (int round = 0; round < 4; round++) {
+        uint32_t src[B * TT], out[2][B * LD];
+        int len[B], cap[B], ol[2][B];
+        for (int b = 0; b < B; b++) {
+            len[b] = 1 + (int)s2s_rng_below(&r, TT);
+            cap[b] = LD;
+            for (int t = 0; t < len[b]; t++) src[b * TT + t] = 4 + (uint32_t)s2s_rng_below(&r, 5);
+        }
+        for (int frozen = 0; frozen <= 1; frozen++) {
+            if (frozen) cr_assert_eq(s2s_gemm_freeze(m.params.w, m.params.n), 0);
+            s2s_decode_batch(&m, w, 2, NULL, B, src, TT, len, cap, out[frozen],
+                             LD, ol[frozen], NULL, NULL, NULL, NULL, 0);
+            if (frozen) {
+                for (int t = 0; t < 2; t++) {
+                    long a, e;
+                    s2s_step_screen_counts(w[t], &a, &e);
+                    answered += a;
+                }
+                s2s_gemm_thaw(m.params.w);
+            }
+        }
+        for (int b = 0; b < B; b++) {
+            cr_assert_eq(ol[0][b], ol[1][b], "round %d row %d", round, b);
+            cr_assert_eq(memcmp(out[0] + b * LD, out[1] + b * LD, (size_t)ol[0][b] * 4),
+                         0, "round %d row %d", round, b);
+        }
+    }
+    float probe[4 * 8] = {0};
+    s2s_screen *has = s2s_screen_new(probe, probe, 4, 8);
+    if (!has) cr_skip_test("this build has no screen kernel");
+    s2s_screen_free(has);
+    cr_assert(answered >= B, "%ld rows answered by the screen", answered);
+    s2s_work_free(w[0]);
+    s2s_work_free(w[1]);
+    s2s_model_free(&m);
+}
+
 Test(beam, screened_greedy_spread) { screened_greedy("none", 1.3f); }
+Test(beam, screened_greedy_batched_shared) { screened_greedy_batched("none", 1.3f, 1); }
+Test(beam, screened_greedy_batched_flat_attention) { screened_greedy_batched("general", 0.05f, 0); }
 Test(beam, screened_greedy_flat_attention) { screened_greedy("general", 0.05f); }
