@@ -184,6 +184,10 @@ static const key_spec KEYS[] = {
     SEC("tokenizer.sentencepiece.train"),
     INT("tokenizer.sentencepiece.train.vocab_size",
         tokenizer.sentencepiece.train.vocab_size, 8, 1000000),
+    INT("tokenizer.sentencepiece.train.src_vocab_size",
+        tokenizer.sentencepiece.train.src_vocab_size, 0, 1000000),
+    INT("tokenizer.sentencepiece.train.tgt_vocab_size",
+        tokenizer.sentencepiece.train.tgt_vocab_size, 0, 1000000),
     CHOICE("tokenizer.sentencepiece.train.model_type",
            tokenizer.sentencepiece.train.model_type, "bpe|unigram"),
     FLT("tokenizer.sentencepiece.train.character_coverage",
@@ -832,6 +836,19 @@ static int cross_checks(ctx *x)
                        "or give one joint tokenizer.sentencepiece.model",
                        spm_s[0] ? "src_model" : "tgt_model",
                        spm_s[0] ? "tgt_model" : "src_model");
+    for (int side = 0; side < 2; side++) {
+        int n = side ? c->tokenizer.sentencepiece.train.tgt_vocab_size
+                     : c->tokenizer.sentencepiece.train.src_vocab_size;
+        const char *key = side ? "tokenizer.sentencepiece.train.tgt_vocab_size"
+                               : "tokenizer.sentencepiece.train.src_vocab_size";
+        if (n > 0 && n < 8)
+            return fail_at(x, line_of(x, key), "key '%s' must be 0 (vocab_size) "
+                           "or 8 to 1000000, got %d", key, n);
+        if (n > 0 && c->tokenizer.sentencepiece.train.joint)
+            return fail_at(x, line_of(x, key), "key '%s' sizes one side's own "
+                           "model: it needs tokenizer.sentencepiece.train.joint: "
+                           "false", key);
+    }
     const float alpha = c->tokenizer.sentencepiece.sampling_alpha;
     const int nbest = c->tokenizer.sentencepiece.sampling_nbest;
     if (alpha > 0 && strcmp(c->tokenizer.type, "sentencepiece") != 0)
@@ -1082,9 +1099,12 @@ int s2s_config_write(const s2s_config *c, FILE *f)
     fprintf(f, "    sampling_alpha: %s\n    sampling_nbest: %d\n",
             float_str(c->tokenizer.sentencepiece.sampling_alpha, b[6]),
             c->tokenizer.sentencepiece.sampling_nbest);
-    fprintf(f, "    train:\n      vocab_size: %d\n      model_type: %s\n"
+    fprintf(f, "    train:\n      vocab_size: %d\n      src_vocab_size: %d\n"
+            "      tgt_vocab_size: %d\n      model_type: %s\n"
             "      character_coverage: %s\n      byte_fallback: %s\n"
             "      joint: %s\n", c->tokenizer.sentencepiece.train.vocab_size,
+            c->tokenizer.sentencepiece.train.src_vocab_size,
+            c->tokenizer.sentencepiece.train.tgt_vocab_size,
             c->tokenizer.sentencepiece.train.model_type,
             float_str(c->tokenizer.sentencepiece.train.character_coverage, b[2]),
             yes_no(c->tokenizer.sentencepiece.train.byte_fallback),

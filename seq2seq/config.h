@@ -48,6 +48,8 @@ typedef struct s2s_config {
             char tgt_model[S2S_PATH_MAX]; /*   one per side ("") */
             struct {                      /* tokenizer.sentencepiece.train.*: when no model is given */
                 int vocab_size;           /* pieces per model, specials included (8000) */
+                int src_vocab_size;       /* src_vocab_size / tgt_vocab_size: one side's */
+                int tgt_vocab_size;       /*   model's, not joint (0: vocab_size) */
                 char model_type[16];      /* bpe | unigram (bpe) */
                 float character_coverage; /* (0, 1] (1.0) */
                 int byte_fallback;        /* unknown characters as byte pieces (true) */

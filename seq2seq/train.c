@@ -79,8 +79,10 @@ static s2s_subword *train_subword(const s2s_config *cfg, const s2s_split *sp,
         if (src) s[n++] = sp->src_text[k];
         if (tgt) s[n++] = sp->tgt_text[k];
     }
+    int side = src && tgt ? 0 : src ? cfg->tokenizer.sentencepiece.train.src_vocab_size
+                                    : cfg->tokenizer.sentencepiece.train.tgt_vocab_size;
     s2s_subword_train_opts o = {
-        .vocab_size = cfg->tokenizer.sentencepiece.train.vocab_size,
+        .vocab_size = side > 0 ? side : cfg->tokenizer.sentencepiece.train.vocab_size,
         .unigram = strcmp(cfg->tokenizer.sentencepiece.train.model_type,
                           "unigram") == 0,
         .character_coverage =

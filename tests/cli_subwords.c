@@ -192,6 +192,25 @@ Test(cli_subwords, missing_and_corrupt_models_and_bad_keys)
     /* more pieces than the text can give: SentencePiece says so, one line */
     toy_run_file("{train: {vocab_size: 5000}}", 1, 3);
     expect_error("train toy.yaml", "tokenizer.sentencepiece.train", NULL);
+    /* one side's size needs a model per side */
+    toy_run_file("{train: {src_vocab_size: 40}}", 1, 3);
+    expect_error("train toy.yaml", "toy.yaml:", "joint: false");
+    toy_run_file("{train: {joint: false, tgt_vocab_size: 5}}", 1, 3);
+    expect_error("train toy.yaml", "toy.yaml:", "tokenizer.sentencepiece.train.tgt_vocab_size");
+}
+
+/* Per-side sizes: each side's model gets its own, the other the shared
+ * vocab_size, and the checkpoint's vocabularies say so. */
+Test(cli_subwords, each_side_its_own_size)
+{
+    char *out, *err;
+    toy_run_file("{train: {vocab_size: 14, src_vocab_size: 28, joint: false, "
+                 "byte_fallback: false}}", 1, 2);
+    cr_assert_eq(run("train toy.yaml", NULL, &out, &err), 0, "%s", err);
+    free(out); free(err);
+    cr_assert_eq(run("info run/last.ckpt", NULL, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "source 28, target 14"), "%s", out);
+    free(out); free(err);
 }
 
 /* Subword regularisation (sampling_alpha): the training pairs drawn anew
