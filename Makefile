@@ -4,6 +4,7 @@
 #   make            build everything          make test        run the tests
 #   make run        train the default model and translate (the README's command)
 #   make check-asan tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check-portable  the core tests built for MARCH=x86-64-v2 (packagers')
 #   make bench      benchmark figures as JSON lines (long; TATOEBA=corpus path)
 #   make bench-mpi  training tokens/s alone and under mpirun -np 2
 #   make fuzz       each libFuzzer harness for FUZZ_TIME seconds (fuzz/)
@@ -111,7 +112,7 @@ TESTS_SEQ2SEQ   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/seq2se
 TESTS_CLI       := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/cli_*.c))
 TESTS := $(TESTS_CORE) $(TESTS_TOKENIZER) $(TESTS_CORPORA) $(TESTS_SEQ2SEQ) $(TESTS_CLI)
 
-.PHONY: fuzz fuzz-smoke all test test-core test-tokenizer test-corpora test-seq2seq test-cli run \
+.PHONY: fuzz fuzz-smoke all test check-portable test-core test-tokenizer test-corpora test-seq2seq test-cli run \
         check-asan bench bench-cells bench-mpi install uninstall clean deps
 
 all: $(CELLS) $(S2S_BIN) $(LIB_ALL)
@@ -208,6 +209,11 @@ test-cli: $(TESTS_CLI)
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" test
+
+# The packagers' baseline builds, and the core tests pass on it: SIMD paths
+# compiled out (the screen, the frozen kernel) fall back, not break.
+check-portable:
+	$(MAKE) BUILD=build-portable MARCH=x86-64-v2 all test-core
 
 run: all
 	./scripts/run-default.sh $(BUILD)

@@ -149,6 +149,18 @@ struct s2s_screen {
     long answered, exact;
 };
 
+/* Room for n rows of h. */
+static int reserve(s2s_screen *s, int n)
+{
+    if (n <= s->cap) return 1;
+    free(s->hq); free(s->hinf); free(s->dot);
+    s->hq = calloc((size_t)n, (size_t)s->Hp);
+    s->hinf = malloc((size_t)n * sizeof *s->hinf);
+    s->dot = malloc((size_t)n * s->np * QL * sizeof *s->dot);
+    s->cap = s->hq && s->hinf && s->dot ? n : 0;
+    return s->cap > 0;
+}
+
 #if HAVE_SCREEN
 /* M rows of hq (Hp apart) x J panels from p of the integer products, into
  * dot (ld apart, panel p at column 0). */
@@ -216,18 +228,6 @@ static void int_dots(const s2s_screen *s, int n, int p0, int p1)
         }
         p += J;
     }
-}
-
-/* Room for n rows of h. */
-static int reserve(s2s_screen *s, int n)
-{
-    if (n <= s->cap) return 1;
-    free(s->hq); free(s->hinf); free(s->dot);
-    s->hq = calloc((size_t)n, (size_t)s->Hp);
-    s->hinf = malloc((size_t)n * sizeof *s->hinf);
-    s->dot = malloc((size_t)n * s->np * QL * sizeof *s->dot);
-    s->cap = s->hq && s->hinf && s->dot ? n : 0;
-    return s->cap > 0;
 }
 
 /* Rounds each of the n rows of h (ldh apart) to 8 bits on its own grid. */
