@@ -22,7 +22,7 @@
  *
  * Batched greedy decoding (2 or more rows, against frozen weights) gets
  * its logits from core/frozen.c's kernel, whose every element is a known
- * chain of fused multiply-adds (s2s_gemm_chain): the screen computes the
+ * chain of fused multiply-adds (s2s_gemm_chains): the screen computes the
  * candidates' logits by that chain, over the slice of the vocabulary the
  * caller asks for. There, W in 8 bits also saves arithmetic: one integer
  * instruction does 4 multiply-adds per lane where a float one does 1.
@@ -135,7 +135,8 @@ struct s2s_screen {
     int cap;
     uint8_t *hq;        /* cap x Hp: h / sh rounded, + HOFF */
     double *hinf;       /* cap: max|h| of each row */
-    int32_t *dot;       /* cap x (np QL): hq . q */
+    int32_t *dot;       /* (dot_cap) hq . q, a row per row of h */
+    size_t dot_cap;
     int *cand;          /* V */
     /* per BLAS thread count seen (the last CLASSES): for each row v the
      * size of call (4, 2, 1) that gives it the full product's bits, and
@@ -149,16 +150,21 @@ struct s2s_screen {
     long answered, exact;
 };
 
-/* Room for n rows of h. */
-static int reserve(s2s_screen *s, int n)
+/* Room for n rows of h, and their dot products over `panels` panels. */
+static int reserve(s2s_screen *s, int n, int panels)
 {
-    if (n <= s->cap) return 1;
+    size_t dots = (size_t)n * panels * QL;
+    if (n <= s->cap && dots <= s->dot_cap) return 1;
+    if (n < s->cap) n = s->cap;
+    if (dots < s->dot_cap) dots = s->dot_cap;
     free(s->hq); free(s->hinf); free(s->dot);
     s->hq = calloc((size_t)n, (size_t)s->Hp);
     s->hinf = malloc((size_t)n * sizeof *s->hinf);
-    s->dot = malloc((size_t)n * s->np * QL * sizeof *s->dot);
-    s->cap = s->hq && s->hinf && s->dot ? n : 0;
-    return s->cap > 0;
+    s->dot = malloc(dots * sizeof *s->dot);
+    int ok = s->hq && s->hinf && s->dot;
+    s->cap = ok ? n : 0;
+    s->dot_cap = ok ? dots : 0;
+    return ok;
 }
 
 #if HAVE_SCREEN
@@ -253,14 +259,16 @@ static void quantize(s2s_screen *s, int n, const float *h, int ldh)
  * those whose upper bound reaches the largest lower bound. Into s->cand. */
 static int candidates(s2s_screen *s, int r, int p0, int ld, int v0, int v1)
 {
-    const int32_t *dot = s->dot + (size_t)r * ld - (size_t)p0 * QL;
+    /* row v of W's product at dot[v - v00] */
+    const int32_t *dot = s->dot + (size_t)r * ld;
+    const int v00 = p0 * QL;
     double hinf = s->hinf[r];
     /* logit z = b + scale (max|h| / HMAX) dot, within e = max|h| P + Q of
      * the BLAS's: lo = blo + max|h| (sc dot - P), hi = bhi + max|h| (sc
      * dot + P). These few roundings in double are each within 2^-53 of
-     * terms no larger than max|b| + 2 max|h| A_max: `slack` covers them,
+     * terms no larger than max|b| + 3 max|h| A_max: `slack` covers them,
      * whatever H (P and Q's own margins do only for larger H). */
-    double slack = 0x1p-46 * (s->b_max + 2 * hinf * s->A_max);
+    double slack = 0x1p-46 * (s->b_max + 4 * hinf * s->A_max);
     int nb = (v1 - 1) / BLK - v0 / BLK + 1;
     double *blk_lo = s->blk_lo, lower = -HUGE_VAL;
     dvec hv = DSET1(hinf);
@@ -270,11 +278,11 @@ static int candidates(s2s_screen *s, int r, int p0, int ld, int v0, int v1)
         int e = (b + 1) * BLK < v1 ? (b + 1) * BLK : v1, v = a;
         dvec lo = DSET1(-HUGE_VAL);
         for (; v + DL <= e; v += DL)
-            lo = DMAX(lo, DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + v), DLOAD(s->nP + v)),
+            lo = DMAX(lo, DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + (v - v00)), DLOAD(s->nP + v)),
                                DLOAD(s->blo + v)));
         double m = DHMAX(lo);
         for (; v < e; v++)
-            m = fmax(m, s->blo[v] + hinf * (s->sc[v] * dot[v] + s->nP[v]));
+            m = fmax(m, s->blo[v] + hinf * (s->sc[v] * dot[v - v00] + s->nP[v]));
         blk_lo[bi] = m;
         lower = fmax(lower, m);
     }
@@ -291,13 +299,13 @@ static int candidates(s2s_screen *s, int r, int p0, int ld, int v0, int v1)
         int a = b * BLK > v0 ? b * BLK : v0;
         int e = (b + 1) * BLK < v1 ? (b + 1) * BLK : v1, v = a;
         for (; v + DL <= e; v += DL) {
-            dvec hi = DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + v), DLOAD(s->P + v)),
+            dvec hi = DFMA(hv, DFMA(DLOAD(s->sc + v), DLOADI(dot + (v - v00)), DLOAD(s->P + v)),
                            DLOAD(s->bhi + v));
             for (unsigned m = DGE(hi, wv); m; m &= m - 1)
                 s->cand[n++] = v + __builtin_ctz(m);
         }
         for (; v < e; v++)
-            if (s->bhi[v] + hinf * (s->sc[v] * dot[v] + s->P[v]) >= want)
+            if (s->bhi[v] + hinf * (s->sc[v] * dot[v - v00] + s->P[v]) >= want)
                 s->cand[n++] = v;
     }
     return n;
@@ -416,7 +424,7 @@ s2s_screen *s2s_screen_new(const float *w, const float *bias, int V, int H)
     if (!s->qp || !s->scale || !s->qoff || !s->P || !s->Q || !s->sc ||
         !s->nP || !s->blo || !s->bhi || !s->Pblk || !s->Qblk || !s->blk_lo ||
         !s->cand || !s->cls[0].rows || !s->cls[1].rows || !s->cls[2].rows ||
-        !s->cls[3].rows || !reserve(s, 1)) {
+        !s->cls[3].rows || !reserve(s, 1, np)) {
         s2s_screen_free(s);
         return NULL;
     }
@@ -491,7 +499,7 @@ int s2s_screen_argmax(s2s_screen *s, const float *h, uint32_t *best)
 {
 #if HAVE_SCREEN
     if (!s2s_screen_rows_usable(s, 1, h, s->H)) return 0;
-    if (!select_class(s, s2s_blas_get_threads())) return 0;
+    if (!select_class(s, s2s_blas_get_threads()) || !reserve(s, 1, s->np)) return 0;
     quantize(s, 1, h, s->H);
     int_dots(s, 1, 0, s->np);
     int n = candidates(s, 0, 0, s->np * QL, 0, s->V), found = -1;
@@ -520,9 +528,9 @@ int s2s_screen_argmax_rows(s2s_screen *s, int n, const float *h, int ldh,
                            int v0, int v1, int kb, uint32_t *best, float *best_z)
 {
 #if HAVE_SCREEN
-    if (n < 1 || v0 < 0 || v1 > s->V || v0 >= v1 || kb < 1 || !reserve(s, n))
-        return 0;
     int p0 = v0 / QL, p1 = (v1 + QL - 1) / QL;
+    if (n < 1 || v0 < 0 || v1 > s->V || v0 >= v1 || kb < 1 || !reserve(s, n, p1 - p0))
+        return 0;
     quantize(s, n, h, ldh);
     int_dots(s, n, p0, p1);
     /* the candidates' logits, 8 chains at a time (each alone would wait
@@ -557,6 +565,8 @@ int s2s_screen_argmax_rows(s2s_screen *s, int n, const float *h, int ldh,
             lot++;
         }
     }
+    for (int r = 0; r < n; r++)
+        if (best[r] == UINT32_MAX) return 0; /* no candidate: cannot be */
     s->answered += n;
     return 1;
 #else

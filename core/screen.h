@@ -36,7 +36,8 @@ int s2s_screen_rows_usable(const s2s_screen *s, int n, const float *h, int ldh);
 int s2s_screen_argmax_rows(s2s_screen *s, int n, const float *h, int ldh,
                            int v0, int v1, int kb, uint32_t *best, float *best_z);
 
-/* Rows answered, and the logits they computed exactly (their sum). */
+/* Rows answered (a row screened in slices counts once per slice), and
+ * the logits they computed exactly (their sum). */
 void s2s_screen_counts(const s2s_screen *s, long *answered, long *exact);
 
 #endif

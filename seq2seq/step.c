@@ -121,7 +121,8 @@ struct s2s_work {
     s2s_coop *coop_own;    /* the one this work lends its threads (thread 0) */
     s2s_screen *screen;    /* the output layer's arg-max (core/screen.c) */
     long screen_of;        /* the freeze of the weights it was made from */
-    int greedy;            /* in s2s_step_greedy: arg-maxes, not logits */
+    int greedy;            /* decoding greedily (s2s_step_greedy; until
+                              s2s_step_decode): arg-maxes, not logits */
     int tok_valid;         /* the last step gave tok[], not logits */
     int tok_cap;
     uint32_t *tok;         /* (tok_cap) each row's arg-max */
@@ -1666,7 +1667,7 @@ static int coop_project(const s2s_model *m, s2s_work *w, int n)
     s2s_coop *c = w->coop;
     int t = w->coop_t, nt = c->nt, V = m->V_tgt, H = top_H(m), ld;
     const float *o = out_rows(m, w, &ld);
-    s2s_screen *scr = n == 0 || w->greedy ? screen_of(m, w) : NULL;
+    s2s_screen *scr = w->greedy ? screen_of(m, w) : NULL;
     c->n[t] = n;
     c->rows[t] = o;
     c->ld[t] = ld;
@@ -1762,6 +1763,7 @@ static void decode_step(const s2s_model *m, s2s_work *w, int n,
 void s2s_step_decode(const s2s_model *m, s2s_work *w, int n,
                      const uint32_t *prev_ids, const int *mem_of)
 {
+    w->greedy = 0; /* every logit, also in a shared output layer */
     decode_step(m, w, n, prev_ids, mem_of, 1);
 }
 
@@ -1873,7 +1875,8 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         mem_of[kept++] = j;
     }
     n = kept;
-    w->greedy = 1; /* the shared output layer may take arg-maxes too */
+    w->greedy = 1; /* the shared output layer may take arg-maxes too (also
+                      once this thread's rows are done: see coop_project) */
     while (n > 0) {
         /* the screen finds the arg-maxes without every logit */
         s2s_screen *scr = !w->coop ? screen_of(m, w) : NULL;
@@ -1903,5 +1906,4 @@ void s2s_step_greedy(const s2s_model *m, s2s_work *w, int B,
         s2s_step_keep(m, w, kept, w->perm);
         n = kept;
     }
-    w->greedy = 0;
 }
