@@ -107,6 +107,11 @@ void s2s_config_defaults(s2s_config *c)
 
 /* ------------------------------------------------------------------------ */
 /* The table of keys                                                        */
+/* One line per key drives the reader (range checks, messages, suggestions)
+ * and the writer (s2s_config_write, the checkpoint's copy of the run
+ * file). A new key: its field in config.h, its default in
+ * s2s_config_defaults when not zero, a line in KEYS, a row in
+ * configs/README.md. */
 
 typedef enum key_type {
     K_SECTION, /* a mapping of further keys */
@@ -1018,14 +1023,6 @@ static void write_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void write_key_str(FILE *f, const char *indent, const char *key,
-                          const char *s)
-{
-    fprintf(f, "%s%s: ", indent, key);
-    write_str(f, s);
-    fputc('\n', f);
-}
-
 static const char *yes_no(int b) { return b ? "true" : "false"; }
 
 /* The shortest decimal that reads back to the same float: 1e-3 prints as
@@ -1033,6 +1030,11 @@ static const char *yes_no(int b) { return b ? "true" : "false"; }
  * shortest). buf holds at least 32 bytes. */
 static const char *float_str(float v, char *buf)
 {
+    /* whole numbers as such: 10, not 1e+01 */
+    if (v == nearbyintf(v) && fabsf(v) < 1e7f) {
+        snprintf(buf, 32, "%.0f", (double)v);
+        if (strtof(buf, NULL) == v && !signbit(v)) return buf;
+    }
     for (int p = 1; p <= 9; p++) {
         snprintf(buf, 32, "%.*g", p, (double)v);
         if (strtof(buf, NULL) == v) break;
@@ -1040,15 +1042,51 @@ static const char *float_str(float v, char *buf)
     return buf;
 }
 
-static void write_side(FILE *f, const char *name, const s2s_side_config *s)
+/* One key's value as the run file spells it. */
+static void write_value(FILE *f, const key_spec *k, const s2s_config *c)
 {
-    int uniform = 1;
-    for (int l = 1; l < s->layers; l++)
-        uniform &= strcmp(s->cell[l], s->cell[0]) == 0;
-    fprintf(f, "  %s:\n    cell: ", name);
-    if (uniform) {
-        write_str(f, s->cell[0]);
+    const char *field = (const char *)c + k->off;
+    char buf[32];
+    int iv;
+    float fv;
+    switch (k->type) {
+    case K_INT: memcpy(&iv, field, sizeof iv); fprintf(f, "%d", iv); break;
+    case K_LONG: {
+        long v;
+        memcpy(&v, field, sizeof v);
+        fprintf(f, "%ld", v);
+        break;
+    }
+    case K_U64: {
+        uint64_t v;
+        memcpy(&v, field, sizeof v);
+        fprintf(f, "%" PRIu64, v);
+        break;
+    }
+    case K_FLOAT: memcpy(&fv, field, sizeof fv); fputs(float_str(fv, buf), f); break;
+    case K_BOOL: memcpy(&iv, field, sizeof iv); fputs(yes_no(iv), f); break;
+    case K_STR: write_str(f, field); break;
+    case K_CHOICE: fputs(field, f); break;
+    default: break;
+    }
+}
+
+/* A side's resolved cell (one name, or a list of one per layer), layers or
+ * hidden size. */
+static void write_side_value(FILE *f, const key_spec *k, const s2s_side_config *s)
+{
+    if (k->type == K_LAYERS) {
+        fprintf(f, "%d", s->layers);
+    } else if (k->type == K_HIDDEN) {
+        fprintf(f, "%d", s->hidden);
     } else {
+        int uniform = 1;
+        for (int l = 1; l < s->layers; l++)
+            uniform &= strcmp(s->cell[l], s->cell[0]) == 0;
+        if (uniform) {
+            write_str(f, s->cell[0]);
+            return;
+        }
         fputc('[', f);
         for (int l = 0; l < s->layers && l < S2S_MAX_LAYERS; l++) {
             if (l) fputs(", ", f);
@@ -1056,12 +1094,14 @@ static void write_side(FILE *f, const char *name, const s2s_side_config *s)
         }
         fputc(']', f);
     }
-    fprintf(f, "\n    layers: %d\n    hidden: %d\n", s->layers, s->hidden);
 }
 
+/* Every key of the table, in its order, so that a key added to the table
+ * is written (and read back) with nothing else to change. Sides are
+ * written resolved: model.encoder.* and model.decoder.*, not the
+ * model.cell / layers / hidden that set both. */
 int s2s_config_write(const s2s_config *c, FILE *f)
 {
-    const char *i = "  ";
     fputs("# s2s run file, fully resolved: every key with its value.\n"
           "# Paths are relative to the directory s2s runs in.\n", f);
     if (c->source_file[0]) {
@@ -1069,84 +1109,29 @@ int s2s_config_write(const s2s_config *c, FILE *f)
         write_str(f, c->source_file);
         fputc('\n', f);
     }
-    fputs("data:\n", f);
-    write_key_str(f, i, "train", c->data.train);
-    write_key_str(f, i, "train_target", c->data.train_target);
-    fprintf(f, "  src_column: %d\n  tgt_column: %d\n", c->data.src_column,
-            c->data.tgt_column);
-    write_key_str(f, i, "dev", c->data.dev);
-    write_key_str(f, i, "dev_target", c->data.dev_target);
-    write_key_str(f, i, "test", c->data.test);
-    write_key_str(f, i, "test_target", c->data.test_target);
-    fprintf(f, "  split_every: %d\n  min_len: %d\n  max_len: %d\n"
-            "  min_count: %d\n  max_vocab: %d\n  skip_invalid_utf8: %s\n",
-            c->data.split_every, c->data.min_len, c->data.max_len,
-            c->data.min_count, c->data.max_vocab,
-            yes_no(c->data.skip_invalid_utf8));
-    fprintf(f, "  max_line_bytes: %d\n", c->data.max_line_bytes);
-
-    fprintf(f, "tokenizer:\n  nfkc: %s\n  lowercase: %s\n  split_punct: %s\n"
-            "  french_spacing: %s\n", yes_no(c->tokenizer.nfkc),
-            yes_no(c->tokenizer.lowercase), yes_no(c->tokenizer.split_punct),
-            yes_no(c->tokenizer.french_spacing));
-
-    char b[7][32];
-    fprintf(f, "  type: %s\n", c->tokenizer.type);
-    fputs("  sentencepiece:\n", f);
-    write_key_str(f, "    ", "model", c->tokenizer.sentencepiece.model);
-    write_key_str(f, "    ", "src_model", c->tokenizer.sentencepiece.src_model);
-    write_key_str(f, "    ", "tgt_model", c->tokenizer.sentencepiece.tgt_model);
-    fprintf(f, "    sampling_alpha: %s\n    sampling_nbest: %d\n",
-            float_str(c->tokenizer.sentencepiece.sampling_alpha, b[6]),
-            c->tokenizer.sentencepiece.sampling_nbest);
-    fprintf(f, "    train:\n      vocab_size: %d\n      src_vocab_size: %d\n"
-            "      tgt_vocab_size: %d\n      model_type: %s\n"
-            "      character_coverage: %s\n      byte_fallback: %s\n"
-            "      joint: %s\n", c->tokenizer.sentencepiece.train.vocab_size,
-            c->tokenizer.sentencepiece.train.src_vocab_size,
-            c->tokenizer.sentencepiece.train.tgt_vocab_size,
-            c->tokenizer.sentencepiece.train.model_type,
-            float_str(c->tokenizer.sentencepiece.train.character_coverage, b[2]),
-            yes_no(c->tokenizer.sentencepiece.train.byte_fallback),
-            yes_no(c->tokenizer.sentencepiece.train.joint));
-
-    fprintf(f, "model:\n  embed: %d\n  init_range: %s%s\n", c->model.embed,
-            float_str(c->model.init_range, b[0]),
-            c->model.init_range > 0 ? "" : "  # 0: each cell initialises its own parameters");
-    fprintf(f, "  attention: %s\n  input_feed: %s\n  dropout: %s\n",
-            c->model.attention, yes_no(c->model.input_feed),
-            float_str(c->model.dropout, b[1]));
-    write_side(f, "encoder", &c->model.encoder);
-    fprintf(f, "    bidirectional: %s\n", yes_no(c->model.bidirectional));
-    write_side(f, "decoder", &c->model.decoder);
-
-    fprintf(f, "train:\n  batch: %d\n  epochs: %d\n  max_steps: %ld\n",
-            c->train.batch, c->train.epochs, c->train.max_steps);
-    fprintf(f, "  optimizer: %s\n", c->train.optimizer);
-    fprintf(f, "  lr: %s\n  beta1: %s\n  beta2: %s\n  eps: %s\n"
-            "  lr_decay: %s\n  clip: %s\n  teacher_forcing: %s\n",
-            float_str(c->train.lr, b[0]), float_str(c->train.beta1, b[1]),
-            float_str(c->train.beta2, b[2]), float_str(c->train.eps, b[3]),
-            float_str(c->train.lr_decay, b[4]), float_str(c->train.clip, b[5]),
-            float_str(c->train.teacher_forcing, b[6]));
-    fprintf(f, "  threads: %d\n  seed: %" PRIu64 "\n", c->train.threads,
-            c->train.seed);
-    write_key_str(f, i, "run_dir", c->train.run_dir);
-    fprintf(f, "  eval_every: %d\n  log_every: %d\n", c->train.eval_every,
-            c->train.log_every);
-    fprintf(f, "  length_grouping: %d\n", c->train.length_grouping);
-    fprintf(f, "  save_every: %d\n  save_every_minutes: %.9g\n",
-            c->train.save_every, c->train.save_every_minutes);
-
-    fprintf(f, "decode:\n  max_len: %d\n  max_len_ratio: %s\n  batch: %d\n"
-            "  replace_unk: %s\n", c->decode.max_len,
-            float_str(c->decode.max_len_ratio, b[0]), c->decode.batch,
-            yes_no(c->decode.replace_unk));
-    fprintf(f, "  beam: %d\n  length_penalty: %s\n  alpha: %s\n  beta: %s\n",
-            c->decode.beam, c->decode.length_penalty,
-            float_str(c->decode.alpha, b[1]), float_str(c->decode.beta, b[2]));
-    fprintf(f, "  shortlist: %d\n  shortlist_frequent: %d\n",
-            c->decode.shortlist, c->decode.shortlist_frequent);
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_spec *k = &KEYS[i];
+        if (k->side == SIDE_BOTH && (k->type == K_CELL || k->type == K_LAYERS ||
+                                     k->type == K_HIDDEN))
+            continue;
+        int depth = 0;
+        for (const char *p = k->key; *p; p++) depth += *p == '.';
+        fprintf(f, "%*s%s:", 2 * depth, "", leaf_of(k->key));
+        if (k->type == K_SECTION) {
+            fputc('\n', f);
+            continue;
+        }
+        fputc(' ', f);
+        if (k->type == K_CELL || k->type == K_LAYERS || k->type == K_HIDDEN)
+            write_side_value(f, k, k->side == SIDE_ENC ? &c->model.encoder
+                                                        : &c->model.decoder);
+        else
+            write_value(f, k, c);
+        if (k->type == K_FLOAT && k->off == offsetof(s2s_config, model.init_range) &&
+            c->model.init_range == 0)
+            fputs("  # 0: each cell initialises its own parameters", f);
+        fputc('\n', f);
+    }
     return ferror(f) ? -1 : 0;
 }
 
