@@ -39,79 +39,13 @@ static void side_defaults(s2s_side_config *s)
     set_str(s->cell[0], sizeof s->cell[0], "lstm");
 }
 
-void s2s_config_defaults(s2s_config *c)
-{
-    memset(c, 0, sizeof *c); /* padding too, so memcmp compares configs */
-
-    set_str(c->data.train, sizeof c->data.train, "corpora/default/eng-fra.tsv");
-    c->data.src_column = 2;
-    c->data.tgt_column = 1;
-    c->data.split_every = 50;
-    c->data.min_len = 1;
-    c->data.max_len = 10;
-    c->data.min_count = 2;
-    c->data.max_vocab = 0;
-    c->data.skip_invalid_utf8 = 0;
-
-    c->tokenizer.nfkc = 1;
-    c->tokenizer.lowercase = 1;
-    c->tokenizer.split_punct = 1;
-    c->tokenizer.french_spacing = 0;
-    set_str(c->tokenizer.type, sizeof c->tokenizer.type, "words");
-    c->tokenizer.sentencepiece.train.vocab_size = 8000;
-    set_str(c->tokenizer.sentencepiece.train.model_type,
-            sizeof c->tokenizer.sentencepiece.train.model_type, "bpe");
-    c->tokenizer.sentencepiece.train.character_coverage = 1.0f;
-    c->tokenizer.sentencepiece.train.byte_fallback = 1;
-    c->tokenizer.sentencepiece.train.joint = 1;
-    c->tokenizer.sentencepiece.sampling_alpha = 0.0f;
-    c->tokenizer.sentencepiece.sampling_nbest = -1;
-
-    c->model.embed = 256;
-    side_defaults(&c->model.encoder);
-    side_defaults(&c->model.decoder);
-    c->model.init_range = 0.0f; /* not given: each cell's own init */
-    set_str(c->model.attention, sizeof c->model.attention, "none");
-
-    c->train.batch = 64;
-    c->train.epochs = 10;
-    c->train.max_steps = 0;
-    set_str(c->train.optimizer, sizeof c->train.optimizer, "adam");
-    c->train.lr = 1e-3f;
-    c->train.beta1 = 0.9f;
-    c->train.beta2 = 0.999f;
-    c->train.eps = 1e-8f;
-    c->train.lr_decay = 1.0f;
-    c->train.clip = 5.0f;
-    c->train.teacher_forcing = 1.0f;
-    c->train.threads = 0;
-    c->train.seed = 1;
-    set_str(c->train.run_dir, sizeof c->train.run_dir, "runs/default");
-    c->train.eval_every = 0;
-    c->train.log_every = 100;
-    c->train.length_grouping = 0;
-    c->train.save_every = 1000;
-    c->train.save_every_minutes = 10.0f;
-    c->data.max_line_bytes = 1 << 20;
-
-    c->decode.max_len = 20;
-    c->decode.max_len_ratio = 0.0f;
-    c->decode.batch = 64;
-    c->decode.beam = 5;
-    set_str(c->decode.length_penalty, sizeof c->decode.length_penalty, "avg");
-    c->decode.alpha = 0.6f;
-    c->decode.beta = 0.0f;
-    c->decode.shortlist = 0;
-    c->decode.shortlist_frequent = 100;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The table of keys                                                        */
-/* One line per key drives the reader (range checks, messages, suggestions)
- * and the writer (s2s_config_write, the checkpoint's copy of the run
- * file). A new key: its field in config.h, its default in
- * s2s_config_defaults when not zero, a line in KEYS, a row in
- * configs/README.md. */
+/* One line per key, with its range and default, drives the defaults, the
+ * reader (range checks, messages, suggestions) and the writer
+ * (s2s_config_write, the checkpoint's copy of the run file). A new key:
+ * its field in config.h, a line in KEYS, a row in configs/README.md. */
 
 typedef enum key_type {
     K_SECTION, /* a mapping of further keys */
@@ -137,81 +71,88 @@ typedef struct key_spec {
     long long ilo, ihi;
     double flo, fhi;
     const char *choices; /* K_CHOICE: words separated by '|' */
+    long long idef;      /* the default: K_INT, K_LONG, K_U64, K_BOOL */
+    double fdef;         /*   K_FLOAT */
+    const char *sdef;    /*   K_STR, K_CHOICE */
     unsigned char lo_open, hi_open, flags, side;
 } key_spec;
 
 #define FIELD(f) .off = offsetof(s2s_config, f), .size = sizeof(((s2s_config *)0)->f)
 #define SEC(k) { .key = k, .type = K_SECTION }
-#define INT(k, f, lo, hi) { .key = k, .type = K_INT, FIELD(f), .ilo = lo, .ihi = hi }
-#define LONG_(k, f, lo, hi) { .key = k, .type = K_LONG, FIELD(f), .ilo = lo, .ihi = hi }
-#define FLT(k, f, lo, lo_op, hi, hi_op) \
+/* the last argument of each: the key's default */
+#define INT(k, f, lo, hi, d) \
+    { .key = k, .type = K_INT, FIELD(f), .ilo = lo, .ihi = hi, .idef = d }
+#define LONG_(k, f, lo, hi, d) \
+    { .key = k, .type = K_LONG, FIELD(f), .ilo = lo, .ihi = hi, .idef = d }
+#define FLT(k, f, lo, lo_op, hi, hi_op, d) \
     { .key = k, .type = K_FLOAT, FIELD(f), .flo = lo, .lo_open = lo_op, \
-      .fhi = hi, .hi_open = hi_op }
-#define BOOL_(k, f) { .key = k, .type = K_BOOL, FIELD(f) }
-#define STR(k, f, fl) { .key = k, .type = K_STR, FIELD(f), .flags = fl }
-#define CHOICE(k, f, words) { .key = k, .type = K_CHOICE, FIELD(f), .choices = words }
+      .fhi = hi, .hi_open = hi_op, .fdef = d }
+#define BOOL_(k, f, d) { .key = k, .type = K_BOOL, FIELD(f), .idef = d }
+#define STR(k, f, fl, d) { .key = k, .type = K_STR, FIELD(f), .flags = fl, .sdef = d }
+#define CHOICE(k, f, words, d) \
+    { .key = k, .type = K_CHOICE, FIELD(f), .choices = words, .sdef = d }
 #define SIDE(k, t, s, lo, hi) { .key = k, .type = t, .side = s, .ilo = lo, .ihi = hi }
 
 #define MAX_SIZE 65536 /* embed, hidden, batches, decode length */
 
 static const key_spec KEYS[] = {
     SEC("data"),
-    STR("data.train", data.train, NONEMPTY),
-    STR("data.train_target", data.train_target, 0),
-    INT("data.src_column", data.src_column, 1, INT_MAX),
-    INT("data.tgt_column", data.tgt_column, 1, INT_MAX),
-    STR("data.dev", data.dev, 0),
-    STR("data.dev_target", data.dev_target, 0),
-    STR("data.test", data.test, 0),
-    STR("data.test_target", data.test_target, 0),
-    INT("data.split_every", data.split_every, 0, INT_MAX),
-    INT("data.min_len", data.min_len, 1, INT_MAX),
-    INT("data.max_len", data.max_len, 0, INT_MAX),
-    INT("data.min_count", data.min_count, 1, INT_MAX),
-    INT("data.max_vocab", data.max_vocab, 0, INT_MAX),
-    BOOL_("data.skip_invalid_utf8", data.skip_invalid_utf8),
-    INT("data.max_line_bytes", data.max_line_bytes, 1, INT_MAX),
+    STR("data.train", data.train, NONEMPTY, "corpora/default/eng-fra.tsv"),
+    STR("data.train_target", data.train_target, 0, ""),
+    INT("data.src_column", data.src_column, 1, INT_MAX, 2),
+    INT("data.tgt_column", data.tgt_column, 1, INT_MAX, 1),
+    STR("data.dev", data.dev, 0, ""),
+    STR("data.dev_target", data.dev_target, 0, ""),
+    STR("data.test", data.test, 0, ""),
+    STR("data.test_target", data.test_target, 0, ""),
+    INT("data.split_every", data.split_every, 0, INT_MAX, 50),
+    INT("data.min_len", data.min_len, 1, INT_MAX, 1),
+    INT("data.max_len", data.max_len, 0, INT_MAX, 10),
+    INT("data.min_count", data.min_count, 1, INT_MAX, 2),
+    INT("data.max_vocab", data.max_vocab, 0, INT_MAX, 0),
+    BOOL_("data.skip_invalid_utf8", data.skip_invalid_utf8, 0),
+    INT("data.max_line_bytes", data.max_line_bytes, 1, INT_MAX, 1 << 20),
 
     SEC("tokenizer"),
-    BOOL_("tokenizer.nfkc", tokenizer.nfkc),
-    BOOL_("tokenizer.lowercase", tokenizer.lowercase),
-    BOOL_("tokenizer.split_punct", tokenizer.split_punct),
-    BOOL_("tokenizer.french_spacing", tokenizer.french_spacing),
-    CHOICE("tokenizer.type", tokenizer.type, "words|sentencepiece"),
+    BOOL_("tokenizer.nfkc", tokenizer.nfkc, 1),
+    BOOL_("tokenizer.lowercase", tokenizer.lowercase, 1),
+    BOOL_("tokenizer.split_punct", tokenizer.split_punct, 1),
+    BOOL_("tokenizer.french_spacing", tokenizer.french_spacing, 0),
+    CHOICE("tokenizer.type", tokenizer.type, "words|sentencepiece", "words"),
     SEC("tokenizer.sentencepiece"),
-    STR("tokenizer.sentencepiece.model", tokenizer.sentencepiece.model, 0),
-    STR("tokenizer.sentencepiece.src_model", tokenizer.sentencepiece.src_model, 0),
-    STR("tokenizer.sentencepiece.tgt_model", tokenizer.sentencepiece.tgt_model, 0),
+    STR("tokenizer.sentencepiece.model", tokenizer.sentencepiece.model, 0, ""),
+    STR("tokenizer.sentencepiece.src_model", tokenizer.sentencepiece.src_model, 0, ""),
+    STR("tokenizer.sentencepiece.tgt_model", tokenizer.sentencepiece.tgt_model, 0, ""),
     FLT("tokenizer.sentencepiece.sampling_alpha",
-        tokenizer.sentencepiece.sampling_alpha, 0, 0, 1, 0),
+        tokenizer.sentencepiece.sampling_alpha, 0, 0, 1, 0, 0.0f),
     INT("tokenizer.sentencepiece.sampling_nbest",
-        tokenizer.sentencepiece.sampling_nbest, -1, 1000),
+        tokenizer.sentencepiece.sampling_nbest, -1, 1000, -1),
     SEC("tokenizer.sentencepiece.train"),
     INT("tokenizer.sentencepiece.train.vocab_size",
-        tokenizer.sentencepiece.train.vocab_size, 8, 1000000),
+        tokenizer.sentencepiece.train.vocab_size, 8, 1000000, 8000),
     INT("tokenizer.sentencepiece.train.src_vocab_size",
-        tokenizer.sentencepiece.train.src_vocab_size, 0, 1000000),
+        tokenizer.sentencepiece.train.src_vocab_size, 0, 1000000, 0),
     INT("tokenizer.sentencepiece.train.tgt_vocab_size",
-        tokenizer.sentencepiece.train.tgt_vocab_size, 0, 1000000),
+        tokenizer.sentencepiece.train.tgt_vocab_size, 0, 1000000, 0),
     CHOICE("tokenizer.sentencepiece.train.model_type",
-           tokenizer.sentencepiece.train.model_type, "bpe|unigram"),
+           tokenizer.sentencepiece.train.model_type, "bpe|unigram", "bpe"),
     FLT("tokenizer.sentencepiece.train.character_coverage",
-        tokenizer.sentencepiece.train.character_coverage, 0, 1, 1, 0),
+        tokenizer.sentencepiece.train.character_coverage, 0, 1, 1, 0, 1.0f),
     BOOL_("tokenizer.sentencepiece.train.byte_fallback",
-          tokenizer.sentencepiece.train.byte_fallback),
-    BOOL_("tokenizer.sentencepiece.train.joint", tokenizer.sentencepiece.train.joint),
+          tokenizer.sentencepiece.train.byte_fallback, 1),
+    BOOL_("tokenizer.sentencepiece.train.joint", tokenizer.sentencepiece.train.joint, 1),
 
     SEC("model"),
-    INT("model.embed", model.embed, 1, MAX_SIZE),
-    FLT("model.init_range", model.init_range, 0, 0, HUGE_VAL, 0),
+    INT("model.embed", model.embed, 1, MAX_SIZE, 256),
+    FLT("model.init_range", model.init_range, 0, 0, HUGE_VAL, 0, 0.0f),
     SIDE("model.cell", K_CELL, SIDE_BOTH, 0, 0),
     SIDE("model.layers", K_LAYERS, SIDE_BOTH, 1, S2S_MAX_LAYERS),
     SIDE("model.hidden", K_HIDDEN, SIDE_BOTH, 1, MAX_SIZE),
-    CHOICE("model.attention", model.attention, "none|dot|general|mlp"),
-    BOOL_("model.input_feed", model.input_feed),
-    FLT("model.dropout", model.dropout, 0, 0, 1, 1),
+    CHOICE("model.attention", model.attention, "none|dot|general|mlp", "none"),
+    BOOL_("model.input_feed", model.input_feed, 0),
+    FLT("model.dropout", model.dropout, 0, 0, 1, 1, 0),
     SEC("model.encoder"),
-    BOOL_("model.encoder.bidirectional", model.bidirectional),
+    BOOL_("model.encoder.bidirectional", model.bidirectional, 0),
     SIDE("model.encoder.cell", K_CELL, SIDE_ENC, 0, 0),
     SIDE("model.encoder.layers", K_LAYERS, SIDE_ENC, 1, S2S_MAX_LAYERS),
     SIDE("model.encoder.hidden", K_HIDDEN, SIDE_ENC, 1, MAX_SIZE),
@@ -221,39 +162,60 @@ static const key_spec KEYS[] = {
     SIDE("model.decoder.hidden", K_HIDDEN, SIDE_DEC, 1, MAX_SIZE),
 
     SEC("train"),
-    INT("train.batch", train.batch, 1, MAX_SIZE),
-    INT("train.epochs", train.epochs, 1, INT_MAX),
-    LONG_("train.max_steps", train.max_steps, 0, LONG_MAX),
-    CHOICE("train.optimizer", train.optimizer, "adam|sgd"),
-    FLT("train.lr", train.lr, 0, 1, HUGE_VAL, 0),
-    FLT("train.beta1", train.beta1, 0, 0, 1, 1),
-    FLT("train.beta2", train.beta2, 0, 0, 1, 1),
-    FLT("train.eps", train.eps, 0, 1, HUGE_VAL, 0),
-    FLT("train.lr_decay", train.lr_decay, 0, 1, 1, 0),
-    FLT("train.clip", train.clip, 0, 0, HUGE_VAL, 0),
-    FLT("train.teacher_forcing", train.teacher_forcing, 0, 0, 1, 0),
-    INT("train.threads", train.threads, 0, 1024),
-    { .key = "train.seed", .type = K_U64, FIELD(train.seed) },
-    STR("train.run_dir", train.run_dir, NONEMPTY),
-    INT("train.eval_every", train.eval_every, 0, INT_MAX),
-    INT("train.log_every", train.log_every, 1, INT_MAX),
-    INT("train.length_grouping", train.length_grouping, 0, 100000),
-    INT("train.save_every", train.save_every, 0, INT_MAX),
-    FLT("train.save_every_minutes", train.save_every_minutes, 0, 0, HUGE_VAL, 0),
+    INT("train.batch", train.batch, 1, MAX_SIZE, 64),
+    INT("train.epochs", train.epochs, 1, INT_MAX, 10),
+    LONG_("train.max_steps", train.max_steps, 0, LONG_MAX, 0),
+    CHOICE("train.optimizer", train.optimizer, "adam|sgd", "adam"),
+    FLT("train.lr", train.lr, 0, 1, HUGE_VAL, 0, 1e-3f),
+    FLT("train.beta1", train.beta1, 0, 0, 1, 1, 0.9f),
+    FLT("train.beta2", train.beta2, 0, 0, 1, 1, 0.999f),
+    FLT("train.eps", train.eps, 0, 1, HUGE_VAL, 0, 1e-8f),
+    FLT("train.lr_decay", train.lr_decay, 0, 1, 1, 0, 1.0f),
+    FLT("train.clip", train.clip, 0, 0, HUGE_VAL, 0, 5.0f),
+    FLT("train.teacher_forcing", train.teacher_forcing, 0, 0, 1, 0, 1.0f),
+    INT("train.threads", train.threads, 0, 1024, 0),
+    { .key = "train.seed", .type = K_U64, FIELD(train.seed), .idef = 1 },
+    STR("train.run_dir", train.run_dir, NONEMPTY, "runs/default"),
+    INT("train.eval_every", train.eval_every, 0, INT_MAX, 0),
+    INT("train.log_every", train.log_every, 1, INT_MAX, 100),
+    INT("train.length_grouping", train.length_grouping, 0, 100000, 0),
+    INT("train.save_every", train.save_every, 0, INT_MAX, 1000),
+    FLT("train.save_every_minutes", train.save_every_minutes, 0, 0, HUGE_VAL, 0, 10.0f),
 
     SEC("decode"),
-    INT("decode.max_len", decode.max_len, 1, MAX_SIZE),
-    FLT("decode.max_len_ratio", decode.max_len_ratio, 0, 0, HUGE_VAL, 0),
-    INT("decode.batch", decode.batch, 1, MAX_SIZE),
-    BOOL_("decode.replace_unk", decode.replace_unk),
-    INT("decode.beam", decode.beam, 1, 1024),
-    CHOICE("decode.length_penalty", decode.length_penalty, "none|avg|wu"),
-    FLT("decode.alpha", decode.alpha, 0, 0, HUGE_VAL, 0),
-    FLT("decode.beta", decode.beta, 0, 0, HUGE_VAL, 0),
-    INT("decode.shortlist", decode.shortlist, 0, 64),
-    INT("decode.shortlist_frequent", decode.shortlist_frequent, 0, 2000),
+    INT("decode.max_len", decode.max_len, 1, MAX_SIZE, 20),
+    FLT("decode.max_len_ratio", decode.max_len_ratio, 0, 0, HUGE_VAL, 0, 0.0f),
+    INT("decode.batch", decode.batch, 1, MAX_SIZE, 64),
+    BOOL_("decode.replace_unk", decode.replace_unk, 0),
+    INT("decode.beam", decode.beam, 1, 1024, 5),
+    CHOICE("decode.length_penalty", decode.length_penalty, "none|avg|wu", "avg"),
+    FLT("decode.alpha", decode.alpha, 0, 0, HUGE_VAL, 0, 0.6f),
+    FLT("decode.beta", decode.beta, 0, 0, HUGE_VAL, 0, 0.0f),
+    INT("decode.shortlist", decode.shortlist, 0, 64, 0),
+    INT("decode.shortlist_frequent", decode.shortlist_frequent, 0, 2000, 100),
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
+
+void s2s_config_defaults(s2s_config *c)
+{
+    memset(c, 0, sizeof *c); /* padding too, so memcmp compares configs */
+    for (size_t i = 0; i < NKEYS; i++) {
+        const key_spec *k = &KEYS[i];
+        char *field = (char *)c + k->off;
+#define PUT(T, x) do { T v_ = (T)(x); memcpy(field, &v_, sizeof v_); } while (0)
+        switch (k->type) {
+        case K_INT: case K_BOOL: PUT(int, k->idef); break;
+        case K_LONG: PUT(long, k->idef); break;
+        case K_U64: PUT(uint64_t, k->idef); break;
+        case K_FLOAT: PUT(float, k->fdef); break;
+        case K_STR: case K_CHOICE: set_str(field, k->size, k->sdef ? k->sdef : ""); break;
+        default: break; /* sections; the sides below */
+        }
+#undef PUT
+    }
+    side_defaults(&c->model.encoder);
+    side_defaults(&c->model.decoder);
+}
 
 static int find_key(const char *key)
 {
