@@ -1443,11 +1443,23 @@ double s2s_trainer_loss(s2s_trainer *tr, int split)
     return nll / (double)ntok;
 }
 
+int s2s_trainer_freeze_for_decoding(s2s_trainer *tr)
+{
+    const float *w = tr->model.params.w;
+    if (s2s_gemm_frozen_id(w, tr->model.params.n)) return 0;
+    if (tr->frozen_w) {
+        s2s_gemm_thaw(tr->frozen_w);
+        tr->frozen_w = NULL;
+    }
+    return s2s_gemm_freeze(w, tr->model.params.n) == 0;
+}
+
 int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
                       s2s_scores *out, s2s_err *err)
 {
     const s2s_split *sp = &tr->data.split[split];
     s2s_trainer_sync(tr);
+    int froze = s2s_trainer_freeze_for_decoding(tr);
     memset(out, 0, sizeof *out);
     s2s_bleu_stats bleu;
     s2s_chrf_stats chrf;
@@ -1508,6 +1520,7 @@ int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
     s2s_chrf_free(&chrf);
     free(src); free(hyp); free(len); free(cap); free(hlen); free(htok);
     s2s_tokens_free(&words);
+    if (froze) s2s_gemm_thaw(tr->model.params.w);
     (void)err;
     return 0;
 }

@@ -148,6 +148,15 @@ typedef struct s2s_scores {
 int s2s_trainer_score(s2s_trainer *tr, int split, const s2s_beam_opts *o,
                       s2s_scores *out, s2s_err *err);
 
+/* Decoding reads the weights only: freezes them for decoding
+ * (core/frozen.c: the few-row kernel, greedy's screen), as the translator
+ * does, in place of training's freeze, whose copies the optimiser has
+ * made stale (the next training step freezes for training again).
+ * s2s_trainer_score does it for its own decoding. Returns 1 when it froze
+ * them (the caller thaws with s2s_gemm_thaw(tr->model.params.w)), 0 when
+ * they were frozen for decoding already or cannot be. */
+int s2s_trainer_freeze_for_decoding(s2s_trainer *tr);
+
 /* Asks a running s2s_trainer_run to stop after the current step, save
  * last.ckpt at that position and return S2S_TRAIN_STOPPED. Safe to call
  * from a signal handler. */

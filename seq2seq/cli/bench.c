@@ -387,8 +387,11 @@ static int quality(const char *name, int epochs, int threads, long seed)
                e + 1, dev, exp(dev), secs, tok / secs);
         fflush(stdout);
     }
+    /* decoded as translate and --decode do: weights frozen for decoding */
+    int froze = s2s_trainer_freeze_for_decoding(&tr);
     decode_figures(&tr, name, 1, 0);
     decode_figures(&tr, name, 5, 0);
+    if (froze) s2s_gemm_thaw(tr.model.params.w);
     char path[S2S_PATH_MAX + 64];
     if (seed >= 0) /* runs of several seeds side by side keep their models */
         snprintf(path, sizeof path, "%s/bench-seed%ld.ckpt", cfg.train.run_dir, seed);
