@@ -133,18 +133,27 @@ struct s2s_work {
 
 static const s2s_cell_host *host(void) { return s2s_cell_host_services(); }
 
+/* Whether environment variable `name` is set to `value`, read once into
+ * *cache (-1 until then): switches asked at every step, by several
+ * threads at once. */
+static int env_is(_Atomic int *cache, const char *name, const char *value)
+{
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && strcmp(e, value) == 0;
+    }
+    return *cache;
+}
+
 /* Whether the host adds layer L's recurrent weight gradient over whole
  * sequences (cells/cell.h): when its cell says where W_rec is, unless
  * S2S_PER_STEP_GRAD=1 asks for the cell's own product at every step (to
  * compare). */
 static s2s_cell_rec_off_fn sums_steps(const s2s_layer *L)
 {
-    static _Atomic int per_step = -1; /* threads may ask at once */
-    if (per_step < 0) {
-        const char *e = getenv("S2S_PER_STEP_GRAD");
-        per_step = e && strcmp(e, "1") == 0;
-    }
-    return per_step ? NULL : s2s_cell_recurrent_offset(L->cell);
+    static _Atomic int per_step = -1;
+    return env_is(&per_step, "S2S_PER_STEP_GRAD", "1") ? NULL
+                                                      : s2s_cell_recurrent_offset(L->cell);
 }
 
 /* dW_rec += dxp^T . h_{t-1} over steps t0..t1-1 of a layer, as one GEMM:
@@ -1617,37 +1626,29 @@ static void tok_room(s2s_work *w, int n)
 }
 
 /* The arg-max of each of n rows of h over the vocabulary's slice [v0, v1)
- * into best[i * stride] and its logit into best_z[i * stride], as the
- * logits s2s_gemm would compute for them (n >= 2 rows at once) give it:
- * from the screen when the frozen kernel would do that product, else from
- * the logits (into lg, n x V). Only for rows s2s_screen_rows_usable
- * accepted: no logit is NaN. */
+ * into w->tok and its logit into w->tok_z, as the logits s2s_gemm would
+ * compute for them (n >= 2 rows at once) give it: from the screen when
+ * the frozen kernel would do that product, else from the logits (into
+ * lg, n x V). Only for rows s2s_screen_rows_usable accepted: no logit is
+ * NaN. */
 static void slice_argmax(const s2s_model *m, s2s_work *w, s2s_screen *scr,
                          int n, const float *h, int ldh, int v0, int v1,
-                         float *lg, uint32_t *best, float *best_z, int stride)
+                         float *lg)
 {
-    int H = top_H(m);
+    int H = top_H(m), V = m->V_tgt;
     const float *wv = out_w(m) + (size_t)v0 * H;
     int kb = s2s_gemm_frozen_chain(n, v1 - v0, H, wv, H, 1);
     tok_room(w, n);
-    if (kb > 0 && s2s_screen_argmax_rows(scr, n, h, ldh, v0, v1, kb, w->tok, w->tok_z)) {
-        for (int r = 0; r < n; r++) {
-            best[(size_t)r * stride] = w->tok[r];
-            best_z[(size_t)r * stride] = w->tok_z[r];
-        }
+    if (kb > 0 && s2s_screen_argmax_rows(scr, n, h, ldh, v0, v1, kb, w->tok, w->tok_z))
         return;
-    }
-    int V = m->V_tgt;
     for (int r = 0; r < n; r++)
         memcpy(lg + (size_t)r * V + v0, out_b(m) + v0, (size_t)(v1 - v0) * sizeof(float));
     s2s_gemm(0, 1, n, v1 - v0, H, 1.0f, h, ldh, wv, H, 1.0f, lg + v0, V);
     for (int r = 0; r < n; r++) {
-        const float *z = lg + (size_t)r * V;
-        int b = v0;
-        for (int v = v0 + 1; v < v1; v++)
-            if (z[v] > z[b]) b = v;
-        best[(size_t)r * stride] = (uint32_t)b;
-        best_z[(size_t)r * stride] = z[b];
+        const float *z = lg + (size_t)r * V + v0;
+        uint32_t b = argmax_row(z, v1 - v0);
+        w->tok[r] = (uint32_t)v0 + b;
+        w->tok_z[r] = z[b];
     }
 }
 
@@ -1699,8 +1700,11 @@ static int coop_project(const s2s_model *m, s2s_work *w, int n)
                        (size_t)H * sizeof(float));
         int v0 = (int)((long)V * t / nt), v1 = (int)((long)V * (t + 1) / nt);
         if (argmax && v1 > v0) {
-            slice_argmax(m, w, scr, total, g, H, v0, v1, c->logits, c->best + t,
-                         c->best_z + t, nt);
+            slice_argmax(m, w, scr, total, g, H, v0, v1, c->logits);
+            for (int r = 0; r < total; r++) {
+                c->best[(size_t)r * nt + t] = w->tok[r];
+                c->best_z[(size_t)r * nt + t] = w->tok_z[r];
+            }
         } else {
             for (int r = 0; r < total && v1 > v0; r++)
                 memcpy(c->logits + (size_t)r * V + v0, out_b(m) + v0,
@@ -1799,12 +1803,8 @@ void s2s_step_keep(const s2s_model *m, s2s_work *w, int n, const int *from)
  * environment (every logit computed, to compare). */
 static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
 {
-    static _Atomic int off = -1; /* read once: this runs at every step */
-    if (off < 0) {
-        const char *env = getenv("S2S_SCREEN");
-        off = env && strcmp(env, "0") == 0;
-    }
-    if (off) return NULL;
+    static _Atomic int off = -1;
+    if (env_is(&off, "S2S_SCREEN", "0")) return NULL;
     /* a shortlist's rows are gathered for each batch: no screen (the
      * model's own stays for the next batch without one) */
     if (m->view_out_w) return NULL;
@@ -1821,8 +1821,9 @@ static s2s_screen *screen_of(const s2s_model *m, s2s_work *w)
 }
 
 /* The arg-max of each of the step's n rows from the screen, into w->tok
- * (one row: the BLAS's GEMV reproduced; more: the frozen kernel's chains);
- * when it cannot tell, the logits are computed into w->lg instead. */
+ * (one row: the BLAS's GEMV reproduced; more: the frozen kernel's chains,
+ * or the logits when that kernel does not do the product); when it cannot
+ * tell, the logits are computed into w->lg instead. */
 static void screened_argmax(const s2s_model *m, s2s_work *w, s2s_screen *s,
                             int n)
 {
@@ -1833,10 +1834,8 @@ static void screened_argmax(const s2s_model *m, s2s_work *w, s2s_screen *s,
     int ok;
     if (n == 1) {
         ok = s2s_screen_argmax(s, o, w->tok);
-    } else {
-        int kb = s2s_gemm_frozen_chain(n, m->V_tgt, top_H(m), out_w(m), top_H(m), 1);
-        ok = kb > 0 && s2s_screen_rows_usable(s, n, o, ld) &&
-             s2s_screen_argmax_rows(s, n, o, ld, 0, m->V_tgt, kb, w->tok, w->tok_z);
+    } else if ((ok = s2s_screen_rows_usable(s, n, o, ld))) {
+        slice_argmax(m, w, s, n, o, ld, 0, m->V_tgt, w->logits);
     }
     s2s_phase(S2S_PH_OTHER);
     w->tok_valid = ok;

@@ -489,7 +489,7 @@ int s2s_bench_main(int argc, char **argv)
         /* nothing trains here: the weights may be frozen (core/frozen.c),
          * as the translator does */
         s2s_trainer_sync(&tr);
-        (void)s2s_gemm_freeze(tr.model.params.w, tr.model.params.n);
+        (void)s2s_trainer_freeze_for_decoding(&tr);
         if (decode_ph) {
             decode_phases(&tr, argv[2]);
         } else {

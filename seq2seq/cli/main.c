@@ -579,23 +579,34 @@ static const float *repl_attention(void *ctx, int *n_out, int *n_src)
     return s2s_last_attention(((repl_model *)ctx)->t, n_out, n_src);
 }
 
+/* The whole number a REPL command was given, from min to max (0 meaning
+ * off); 0, with the message, when it is not one. */
+static int repl_number(const char *cmd, const char *arg, int min, int max,
+                       FILE *out, int *v)
+{
+    char *end;
+    long x = strtol(arg, &end, 10);
+    if (*end || x < min || x > max) {
+        fprintf(out, "error: %s takes a number from %d to %d%s\n", cmd, min, max,
+                min == 0 ? " (0 = off)" : "");
+        return 0;
+    }
+    *v = (int)x;
+    return 1;
+}
+
 /* :shortlist K (0 = off): decoding over the checkpoint's lexical shortlist */
 static int repl_shortlist(repl_model *rm, const char *arg, FILE *out)
 {
-    int v = s2s_translator_shortlist(rm->t);
+    int v = s2s_translator_shortlist(rm->t), x;
     if (*arg) {
-        char *end;
-        long x = strtol(arg, &end, 10);
-        if (*end || x < 0 || x > 64) {
-            fprintf(out, "error: :shortlist takes a number from 0 to 64 (0 = off)\n");
-            return 1;
-        }
+        if (!repl_number(":shortlist", arg, 0, 64, out, &x)) return 1;
         s2s_err err;
-        if (s2s_translator_set_shortlist(rm->t, (int)x, &err) < 0) {
+        if (s2s_translator_set_shortlist(rm->t, x, &err) < 0) {
             fprintf(out, "error: %s\n", err.msg);
             return 1;
         }
-        v = (int)x;
+        v = x;
     }
     if (!*arg || isatty(fileno(out)))
         fprintf(out, "shortlist: %d\n", v);
@@ -611,13 +622,7 @@ static int repl_command(void *ctx, const char *cmd, const char *arg, FILE *out)
     int max = beam ? 1024 : 64, v = s2s_translator_beam(rm->t);
     if (!beam) v = rm->nbest;
     if (*arg) {
-        char *end;
-        long x = strtol(arg, &end, 10);
-        if (*end || x < 1 || x > max) {
-            fprintf(out, "error: %s takes a number from 1 to %d\n", cmd, max);
-            return 1;
-        }
-        v = (int)x;
+        if (!repl_number(cmd, arg, 1, max, out, &v)) return 1;
         if (beam) s2s_translator_set_beam(rm->t, v);
         else rm->nbest = v;
         if (!beam && v > s2s_translator_beam(rm->t)) s2s_translator_set_beam(rm->t, v);
@@ -895,7 +900,7 @@ static int cmd_eval(int argc, char **argv)
         return 1;
     }
     s2s_trainer_sync(&tr);
-    (void)s2s_gemm_freeze(tr.model.params.w, tr.model.params.n); /* read only */
+    (void)s2s_trainer_freeze_for_decoding(&tr); /* read only */
     double loss = s2s_trainer_loss(&tr, split);
     s2s_scores sc;
     s2s_beam_opts bo;
