@@ -49,7 +49,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 
 CONFIGS = {  # cell, layers, embed, hidden, batch
     "S": ("lstm", 1, 256, 256, 64),
@@ -63,7 +62,6 @@ CONFIGS = {  # cell, layers, embed, hidden, batch
 ATTENTION = {"A": 0.2}
 PAD, UNK, SOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<sos>", "<eos>"]
-PUNCT = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"}
 
 
 def parse_args():
@@ -111,6 +109,9 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence  # noqa: E402,E501
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported
+from protocol import bleu4, kept_pairs, split_of  # noqa: E402
+
 torch.set_num_threads(ARGS.torch_threads)
 
 
@@ -153,38 +154,12 @@ def emit(figure, config, **kw):
 
 # ------------------------------------------------------------------ data
 
-def lower_cp(c):
-    # simple (per-code-point) lower-casing; str.lower() of a whole string
-    # would apply the final-sigma rule and the one multi-code-point mapping
-    l = c.lower()
-    if len(l) == 1:
-        return l
-    return "i" if c == "\u0130" else c
-
-
-def tokenize(s):
-    s = unicodedata.normalize("NFKC", s)
-    out = []
-    for c in s:
-        c = lower_cp(c)
-        out.append(" " + c + " " if unicodedata.category(c) in PUNCT else c)
-    return "".join(out).split()
-
-
 def load_data(path):
     t0 = time.perf_counter()
-    kept = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            cols = line.rstrip("\n").split("\t")
-            if len(cols) < 2:
-                continue
-            tgt, src = tokenize(cols[0]), tokenize(cols[1])  # French -> English
-            if 1 <= len(src) <= 10 and 1 <= len(tgt) <= 10:
-                kept.append((src, tgt))
+    kept = kept_pairs(path)
     split = {"train": [], "dev": [], "test": []}
     for i, p in enumerate(kept):
-        split["test" if i % 50 == 0 else "dev" if i % 50 == 1 else "train"].append(p)
+        split[split_of(i)].append(p)
 
     def vocab(side):
         cnt = {}
@@ -439,31 +414,6 @@ def flops_per_token_attn(E, H, V, src_tgt_ratio, attended):
 
 
 # ------------------------------------------------------------------ metrics
-
-def bleu4(hyps, refs):
-    """Corpus BLEU-4 as bench/README.md / seq2seq/metrics.h: clipped n-gram
-    precisions 1..4, geometric mean, brevity penalty, no smoothing."""
-    import math
-    match, total, c, r = [0] * 4, [0] * 4, 0, 0
-    for h, ref in zip(hyps, refs):
-        c += len(h)
-        r += len(ref)
-        for n in range(1, 5):
-            hc, rc = {}, {}
-            for i in range(len(h) - n + 1):
-                g = tuple(h[i:i + n])
-                hc[g] = hc.get(g, 0) + 1
-            for i in range(len(ref) - n + 1):
-                g = tuple(ref[i:i + n])
-                rc[g] = rc.get(g, 0) + 1
-            match[n - 1] += sum(min(v, rc.get(g, 0)) for g, v in hc.items())
-            total[n - 1] += max(len(h) - n + 1, 0)
-    if c == 0 or min(match) == 0:
-        return 0.0
-    lp = sum(math.log(m / t) for m, t in zip(match, total)) / 4
-    bp = 1.0 if c > r else math.exp(1 - r / c)
-    return 100 * bp * math.exp(lp)
-
 
 def chrf(hyps, refs, N=6, beta=2.0):
     """Corpus chrF as sacreBLEU's CHRF defaults (and seq2seq/metrics.h)."""

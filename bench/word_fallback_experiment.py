@@ -15,46 +15,26 @@ s2s's punctuation splitting leaves it alone), and scoring joins them back.
                         split_every puts each pair in the split it has in
                         word S) and OUT.test.fr (the test split's sources);
                         with `target`, rare source tokens are not spelled
-                        but all become one token, MARK alone, which is what
+                        but all become one token, the marker alone, which is what
                         <unk> is to word S
   score HYP             corpus BLEU-4 on the protocol's word tokens of HYP
                         (one translation of OUT.test.fr per line) after
                         joining marked pieces, against the English side of
                         the test split: the figure `s2s eval` gives
 
-The corpus is $S2S_TATOEBA (default ../shared/corpora/eng-fra/eng-fra.txt).
+The corpus is $S2S_TATOEBA (default corpora/tatoeba/eng-fra.txt), as for
+configs/S.yaml.
 Train with configs/S.yaml changed in: data.train OUT.tsv, max_len 0 (the
 pairs are already those word S keeps), min_count 1, decode.max_len 30.
 """
-import math
 import os
 import subprocess
 import sys
-import unicodedata
 from collections import Counter
 
+from protocol import bleu4, kept_pairs, split_of, tokenize
+
 MARK = "\u25a0"
-
-
-def words(text):
-    """The protocol's word tokens: NFKC, lower case, punctuation apart."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(f" {c} " if unicodedata.category(c).startswith("P") else c
-                   for c in text).split()
-
-
-def kept_pairs(path):
-    """(English, French) word tokens of the pairs word S keeps, in order."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if "\t" not in line:
-                continue
-            en, fr = line.rstrip("\n").split("\t")[:2]
-            e, r = words(en), words(fr)
-            if 1 <= len(e) <= 10 and 1 <= len(r) <= 10:
-                out.append((e, r))
-    return out
 
 
 def spelling(pairs, train, side, prefix, pieces):
@@ -84,12 +64,12 @@ def spelling(pairs, train, side, prefix, pieces):
 
 
 def corpus():
-    return os.environ.get("S2S_TATOEBA", "../shared/corpora/eng-fra/eng-fra.txt")
+    return os.environ.get("S2S_TATOEBA") or "corpora/tatoeba/eng-fra.txt"
 
 
 def prepare(out, pieces, sides):
-    pairs = kept_pairs(corpus())
-    train = [k for k in range(len(pairs)) if k % 50 not in (0, 1)]
+    pairs = [(e, f) for f, e in kept_pairs(corpus())]  # (English, French)
+    train = [k for k in range(len(pairs)) if split_of(k) == "train"]
     spell_en = spelling(pairs, train, 0, out + "_en", pieces)
     spell_fr = spelling(pairs, train, 1, out + "_fr", pieces)
     if sides == "target":
@@ -99,37 +79,25 @@ def prepare(out, pieces, sides):
         for k, (e, r) in enumerate(pairs):
             fr = " ".join(spell_fr.get(w, w) for w in r)
             f.write(" ".join(spell_en.get(w, w) for w in e) + "\t" + fr + "\n")
-            if k % 50 == 0:
+            if split_of(k) == "test":
                 t.write(fr + "\n")
     print(f"{len(pairs)} pairs; spelled types: English {len(spell_en)}, "
           f"French {len(spell_fr)}")
 
 
-def bleu(hyps, refs):
-    """Corpus BLEU-4, no smoothing (seq2seq/metrics.h)."""
-    match, total, hl, rl = [0] * 4, [0] * 4, 0, 0
-    for h, r in zip(hyps, refs):
-        hl, rl = hl + len(h), rl + len(r)
-        for n in range(1, 5):
-            hc = Counter(tuple(h[i:i + n]) for i in range(len(h) - n + 1))
-            rc = Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
-            match[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
-            total[n - 1] += max(0, len(h) - n + 1)
-    if min(match) == 0:
-        return 0.0
-    logp = sum(math.log(match[i] / total[i]) for i in range(4)) / 4
-    return 100 * math.exp(logp + min(0.0, 1 - rl / hl))
-
-
 def score(hyp):
-    refs = [e for k, (e, _) in enumerate(kept_pairs(corpus())) if k % 50 == 0]
+    refs = [e for k, (_, e) in enumerate(kept_pairs(corpus())) if split_of(k) == "test"]
     with open(hyp, encoding="utf-8") as f:
-        hyps = [words(l.replace(MARK + " ", "")) for l in f]
-    print(f"{bleu(hyps, refs):.2f}")
+        hyps = [tokenize(l.replace(MARK + " ", "")) for l in f]
+    if len(hyps) != len(refs):
+        sys.exit(f"{hyp}: {len(hyps)} lines, but the test split has {len(refs)} pairs")
+    print(f"{bleu4(hyps, refs):.2f}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) >= 3 and sys.argv[1] == "prepare":
+    if 3 <= len(sys.argv) <= 5 and sys.argv[1] == "prepare" and \
+            (len(sys.argv) < 4 or sys.argv[3].isdigit()) and \
+            (len(sys.argv) < 5 or sys.argv[4] in ("both", "target")):
         prepare(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 2000,
                 sys.argv[4] if len(sys.argv) > 4 else "both")
     elif len(sys.argv) == 3 and sys.argv[1] == "score":

@@ -102,6 +102,9 @@ _spec.loader.exec_module(ref)
 sys.argv = _argv
 import torch.nn as nn  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from protocol import tokenize  # noqa: E402
+
 torch.set_num_threads(1)
 PAD, UNK, SOS, EOS = ref.PAD, ref.UNK, ref.SOS, ref.EOS
 FAILS = []
@@ -406,7 +409,7 @@ def load_pairs(path):
     with open(path, encoding="utf-8") as f:
         for line in f:
             c = line.rstrip("\n").split("\t")
-            tgt, src = ref.tokenize(c[0]), ref.tokenize(c[1])
+            tgt, src = tokenize(c[0]), tokenize(c[1])
             if 1 <= len(src) <= 10 and 1 <= len(tgt) <= 10:
                 pairs.append((src, tgt))
     return pairs
@@ -464,8 +467,8 @@ def check_greedy(name, work, ckpt, model64, sp, itos_tgt, pairs):
     with torch.no_grad():
         for k in range(sp.n):
             ids = model64.greedy(*sp.batch([k])[:2], 20)[0]
-            mine = ref.tokenize(" ".join(itos_tgt[i] for i in ids))
-            theirs = ref.tokenize(out[k])
+            mine = tokenize(" ".join(itos_tgt[i] for i in ids))
+            theirs = tokenize(out[k])
             if mine == theirs:
                 same += 1
                 continue
@@ -474,7 +477,7 @@ def check_greedy(name, work, ckpt, model64, sp, itos_tgt, pairs):
             # the ids of the common prefix, from PyTorch's output
             gap = greedy_tie(model64, sp, k, ids[:j]) if j <= len(ids) else float("inf")
             (ties.append if gap < 1e-4 else bad.append)((k, gap, out[k], " ".join(mine)))
-    toks = [ref.tokenize(o) for o in out]
+    toks = [tokenize(o) for o in out]
     check(f"{name} greedy", not bad,
           f"{same}/{sp.n} translations identical, {len(ties)} differ at a tie "
           f"({len(set(out))} distinct, {sum(map(len, toks)) / len(toks):.1f} tokens on average, "
